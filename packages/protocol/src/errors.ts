@@ -1,0 +1,77 @@
+/**
+ * The one table of error codes. Code branches on `err.code`, never on message text.
+ * @example throw new FoglineError('FOG_CONFIG_INVALID', 'window.size must be positive', { file, field: 'pipelines[0].window.size' })
+ */
+export const ERROR_CODES = {
+  FOG_CONFIG_NOT_FOUND: 'The config file does not exist or cannot be read.',
+  FOG_CONFIG_PARSE: 'The config file is not valid YAML/JSON.',
+  FOG_CONFIG_INVALID: 'A config field is missing, unknown or has a wrong value.',
+  FOG_STAGE_UNKNOWN: 'A pipeline names a stage type that is not registered.',
+  FOG_EXPR_INVALID: 'A filter or map expression does not parse.',
+  FOG_CODEC_VERSION: 'A wire message carries a codec version this build does not know.',
+  FOG_CODEC_MALFORMED: 'A wire message could not be decoded.',
+  FOG_TOPIC_INVALID: 'A topic does not match the Fogline topic scheme.',
+  FOG_PAYLOAD_MALFORMED: 'A sensor payload could not be decoded.',
+  FOG_PAYLOAD_TOO_LARGE: 'A message is larger than the configured limit.',
+  FOG_READING_INVALID: 'A reading failed validation.',
+  FOG_OUTBOX_FULL: 'The outbox reached its capacity and could not degrade further.',
+  FOG_OUTBOX_CORRUPT: 'The outbox database file is corrupt; it was moved aside.',
+  FOG_DISK_FULL: 'The disk is full; a write could not be committed.',
+  FOG_UPLINK_TIMEOUT: 'The cloud did not acknowledge a batch in time.',
+  FOG_UPLINK_UNAVAILABLE: 'No cloud endpoint is reachable.',
+  FOG_AUTH_FAILED: 'Credentials were refused.',
+  FOG_NOT_AUTHORIZED: 'The client may not publish or subscribe to this topic.',
+  FOG_SIGNATURE_INVALID: 'A desired-state document has a bad or missing signature.',
+  FOG_VERSION_REPLAY: 'A desired-state document is older than, or equal to, the applied one.',
+  FOG_DESIRED_INVALID: 'A desired-state document failed schema validation.',
+  FOG_HEALTH_FAILED: 'A newly applied config failed its health check and was rolled back.',
+  FOG_STORE_FAILED: 'The cloud store could not commit a batch.',
+  FOG_BATCH_INVALID: 'An uplinked batch failed validation.',
+  FOG_API_BAD_REQUEST: 'An HTTP request has missing or invalid parameters.',
+  FOG_API_NOT_FOUND: 'The requested resource does not exist.',
+  FOG_INTERNAL: 'An unexpected internal failure.',
+} as const
+
+export type ErrorCode = keyof typeof ERROR_CODES
+
+/** Where a user's input went wrong: a file and field, a topic, a pipeline. */
+export interface ErrorWhere {
+  file?: string
+  field?: string
+  line?: number
+  topic?: string
+  pipeline?: string
+  stage?: string
+  [k: string]: unknown
+}
+
+export class FoglineError extends Error {
+  readonly code: ErrorCode
+  readonly where: ErrorWhere
+
+  constructor(code: ErrorCode, message: string, where: ErrorWhere = {}, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'FoglineError'
+    this.code = code
+    this.where = where
+  }
+
+  /** One plain line for a user: `FOG_CONFIG_INVALID configs/a.yaml field pipelines[0].id: Required` */
+  toUserString(): string {
+    const w = this.where
+    const parts: string[] = [this.code]
+    if (w.file) parts.push(w.line ? `${w.file}:${w.line}` : w.file)
+    if (w.topic) parts.push(`topic ${w.topic}`)
+    if (w.pipeline) parts.push(`pipeline ${w.pipeline}`)
+    if (w.field) parts.push(`field ${w.field}`)
+    return `${parts.join(' ')}: ${this.message}`
+  }
+
+  toJSON(): { code: ErrorCode; message: string; where: ErrorWhere } {
+    return { code: this.code, message: this.message, where: this.where }
+  }
+}
+
+export function isFoglineError(e: unknown, code?: ErrorCode): e is FoglineError {
+  return e instanceof FoglineError && (code === undefined || e.code === code)
+}
