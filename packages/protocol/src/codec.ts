@@ -43,18 +43,29 @@ export function encodeMessage(value: unknown, opts: EncodeOptions = {}): Buffer 
 
 /** Decode a framed message; throws FOG_CODEC_VERSION or FOG_CODEC_MALFORMED. */
 export function decodeMessage(buf: Uint8Array, where: { topic?: string } = {}): unknown {
-  if (buf.length < HEADER + 1) throw new FoglineError('FOG_CODEC_MALFORMED', `message of ${buf.length} bytes is too short`, where)
+  if (buf.length < HEADER + 1)
+    throw new FoglineError('FOG_CODEC_MALFORMED', `message of ${buf.length} bytes is too short`, where)
   const version = buf[0]
   if (version !== CODEC_VERSION)
-    throw new FoglineError('FOG_CODEC_VERSION', `codec version ${version} is not supported (this build speaks ${CODEC_VERSION})`, where)
+    throw new FoglineError(
+      'FOG_CODEC_VERSION',
+      `codec version ${version} is not supported (this build speaks ${CODEC_VERSION})`,
+      where,
+    )
   const flags = buf[1]!
-  if (flags & ~FLAG_DEFLATE) throw new FoglineError('FOG_CODEC_MALFORMED', `unknown codec flags 0x${flags.toString(16)}`, where)
+  if (flags & ~FLAG_DEFLATE)
+    throw new FoglineError('FOG_CODEC_MALFORMED', `unknown codec flags 0x${flags.toString(16)}`, where)
   try {
     let body = buf.subarray(HEADER)
     if (flags & FLAG_DEFLATE) body = inflateRawSync(body, { maxOutputLength: 64 * 1024 * 1024 })
     return packr.unpack(body)
   } catch (cause) {
-    throw new FoglineError('FOG_CODEC_MALFORMED', `message body does not decode: ${(cause as Error).message}`, where, { cause })
+    throw new FoglineError(
+      'FOG_CODEC_MALFORMED',
+      `message body does not decode: ${(cause as Error).message}`,
+      where,
+      { cause },
+    )
   }
 }
 

@@ -1,6 +1,7 @@
 export * from './clock.js'
 export * from './codec.js'
 export * from './config/index.js'
+export * from './desired.js'
 export * from './errors.js'
 export * from './records.js'
 export * from './topics.js'

@@ -10,7 +10,8 @@ export function isValidId(id: string): boolean {
 }
 
 function checkId(id: string, what: string): void {
-  if (!ID.test(id)) throw new FoglineError('FOG_TOPIC_INVALID', `${what} "${id}" must be 1-64 of [A-Za-z0-9_.:-]`)
+  if (!ID.test(id))
+    throw new FoglineError('FOG_TOPIC_INVALID', `${what} "${id}" must be 1-64 of [A-Za-z0-9_.:-]`)
 }
 
 /** @example upTopic('node-a', 'summary') === 'fogline/v1/node-a/up/summary' */

@@ -1,6 +1,7 @@
 import { encode as msgpackEncode } from 'msgpackr'
 import { describe, expect, it } from 'vitest'
 import {
+  type Batch,
   CODEC_VERSION,
   decodeAck,
   decodeBatch,
@@ -9,7 +10,6 @@ import {
   encodeBatch,
   encodeMessage,
   FLAG_DEFLATE,
-  type Batch,
   fromRanges,
   isFoglineError,
   toRanges,
@@ -23,7 +23,18 @@ const batch = (n: number): Batch => ({
   records: Array.from({ length: n }, (_, i) => ({
     seq: i + 1,
     ts: 1700000000000 + i,
-    body: { pipelineId: 'p', sensorId: `s${i % 10}`, metric: 'temperature', start: i, end: i + 1, count: 10, min: 1, max: 2, mean: 1.5, sum: 15 },
+    body: {
+      pipelineId: 'p',
+      sensorId: `s${i % 10}`,
+      metric: 'temperature',
+      start: i,
+      end: i + 1,
+      count: 10,
+      min: 1,
+      max: 2,
+      mean: 1.5,
+      sum: 15,
+    },
   })),
 })
 
@@ -55,9 +66,15 @@ describe('wire codec', () => {
   })
 
   it('refuses garbage, unknown flags and short messages with FOG_CODEC_MALFORMED', () => {
-    expect(() => decodeMessage(Buffer.from([1]))).toThrow(expect.objectContaining({ code: 'FOG_CODEC_MALFORMED' }))
-    expect(() => decodeMessage(Buffer.from([1, 0x80, 1]))).toThrow(expect.objectContaining({ code: 'FOG_CODEC_MALFORMED' }))
-    expect(() => decodeMessage(Buffer.from([1, 1, 0xff, 0xfe, 0xfd]))).toThrow(expect.objectContaining({ code: 'FOG_CODEC_MALFORMED' }))
+    expect(() => decodeMessage(Buffer.from([1]))).toThrow(
+      expect.objectContaining({ code: 'FOG_CODEC_MALFORMED' }),
+    )
+    expect(() => decodeMessage(Buffer.from([1, 0x80, 1]))).toThrow(
+      expect.objectContaining({ code: 'FOG_CODEC_MALFORMED' }),
+    )
+    expect(() => decodeMessage(Buffer.from([1, 1, 0xff, 0xfe, 0xfd]))).toThrow(
+      expect.objectContaining({ code: 'FOG_CODEC_MALFORMED' }),
+    )
   })
 
   it('rejects batches with non-ascending or missing seqs', () => {
@@ -65,9 +82,9 @@ describe('wire codec', () => {
     const b = batch(3)
     b.records[2]!.seq = 2
     expect(() => decodeBatch(frame(b))).toThrow(expect.objectContaining({ code: 'FOG_BATCH_INVALID' }))
-    expect(() => decodeBatch(frame({ nodeId: 'a', stream: 'summary', batchId: 'x', records: [{ ts: 1, body: {} }] }))).toThrow(
-      /seq/,
-    )
+    expect(() =>
+      decodeBatch(frame({ nodeId: 'a', stream: 'summary', batchId: 'x', records: [{ ts: 1, body: {} }] })),
+    ).toThrow(/seq/)
     expect(() => decodeBatch(frame([1, 2]))).toThrow(expect.objectContaining({ code: 'FOG_BATCH_INVALID' }))
   })
 

@@ -43,7 +43,9 @@ describe('config loading', () => {
   })
 
   it('rejects unknown keys with their path', () => {
-    const e = errorOf(() => parseConfigText(NodeConfig, valid.replace('dataDir: /tmp/x', 'dataDir: /tmp/x\nbrokr: {}'), 'a.yaml'))
+    const e = errorOf(() =>
+      parseConfigText(NodeConfig, valid.replace('dataDir: /tmp/x', 'dataDir: /tmp/x\nbrokr: {}'), 'a.yaml'),
+    )
     expect(e.code).toBe('FOG_CONFIG_INVALID')
     expect(e.where.field).toBe('brokr')
     expect(e.where.line).toBe(3)
@@ -51,7 +53,9 @@ describe('config loading', () => {
   })
 
   it('names a missing nested field', () => {
-    const e = errorOf(() => parseConfigText(NodeConfig, valid.replace("    input: ['sensors/+/+']\n", ''), 'a.yaml'))
+    const e = errorOf(() =>
+      parseConfigText(NodeConfig, valid.replace("    input: ['sensors/+/+']\n", ''), 'a.yaml'),
+    )
     expect(e.where.field).toBe('pipelines[0].input')
   })
 
@@ -69,7 +73,20 @@ describe('config loading', () => {
     expect(parseDuration('1m')).toBe(60_000)
     expect(parseDuration('1.5h')).toBe(5_400_000)
     expect(parseDuration('soon')).toBeNaN()
-    const e = errorOf(() => parseConfigText(NodeConfig, valid.replace('urls:', 'ackTimeout: soon\n  urls:'), 'a.yaml'))
+    const e = errorOf(() =>
+      parseConfigText(NodeConfig, valid.replace('urls:', 'ackTimeout: soon\n  urls:'), 'a.yaml'),
+    )
     expect(e.where.field).toBe('uplink.ackTimeout')
+  })
+})
+
+describe('generated JSON Schema', () => {
+  it('configs/schema matches the zod schemas (run `npm run schema` after changing a schema)', async () => {
+    const { readFileSync } = await import('node:fs')
+    const { configJsonSchemas } = await import('../src/index.js')
+    for (const [name, schema] of Object.entries(configJsonSchemas())) {
+      const file = join(__dirname, `../../../configs/schema/${name}.schema.json`)
+      expect(JSON.parse(readFileSync(file, 'utf8')), `${name}.schema.json is stale`).toEqual(schema)
+    }
   })
 })

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest'
-import { downTopic, groupDesiredTopic, parseDownTopic, parseUpTopic, topicMatches, upTopic } from '../src/index.js'
+import {
+  downTopic,
+  groupDesiredTopic,
+  parseDownTopic,
+  parseUpTopic,
+  topicMatches,
+  upTopic,
+} from '../src/index.js'
 
 describe('topics', () => {
   it('builds and parses up topics', () => {

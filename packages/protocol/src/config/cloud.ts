@@ -1,20 +1,63 @@
 import { z } from 'zod'
+import { Duration } from './common.js'
 
 /** The cloud aggregator's config file. */
 export const CloudConfig = z.strictObject({
   /** 'embedded' runs an in-process aedes broker; otherwise the URL of an external MQTT broker */
   broker: z
     .union([
-      z.strictObject({ embedded: z.strictObject({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(1885) }) }),
-      z.strictObject({ url: z.string().url(), username: z.string().optional(), password: z.string().optional() }),
+      z.strictObject({
+        embedded: z.strictObject({
+          host: z.string().default('127.0.0.1'),
+          port: z.number().int().min(0).max(65535).default(1885),
+        }),
+      }),
+      z.strictObject({
+        url: z.string().url(),
+        username: z.string().optional(),
+        password: z.string().optional(),
+        /**
+         * MQTT 5 shared-subscription group: replicas in one group split the up traffic
+         * (`$share/{group}/fogline/v1/+/up/#`). `false` subscribes plainly (MQTT 3.1.1 brokers).
+         */
+        shareGroup: z.union([z.string().regex(/^[^/+#$]+$/), z.literal(false)]).default('fogline-ingest'),
+        /** 5 is needed for shared subscriptions; 4 (3.1.1) for brokers without MQTT 5 */
+        protocolVersion: z.union([z.literal(4), z.literal(5)]).default(5),
+        clientId: z.string().optional(),
+        /**
+         * topic filters to ingest; the default takes every node. Narrow it (e.g. one filter per node id)
+         * to split nodes across pools of aggregators, or to keep a test off other traffic on a shared broker.
+         */
+        filters: z.array(z.string().startsWith('fogline/v1/')).min(1).default(['fogline/v1/+/up/#']),
+      }),
     ])
     .default({ embedded: { host: '127.0.0.1', port: 1885 } }),
   store: z
     .union([z.strictObject({ sqlite: z.string().min(1) }), z.strictObject({ postgres: z.string().min(1) })])
     .default({ sqlite: './.fogline/cloud.db' }),
-  http: z.strictObject({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(8080) }).prefault({}),
+  http: z
+    .strictObject({
+      host: z.string().default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(8080),
+      /** comment line sent on idle SSE streams so proxies keep them open */
+      sseHeartbeat: Duration.prefault('15s'),
+    })
+    .prefault({}),
+  fleet: z
+    .strictObject({
+      /** a node whose last heartbeat is older than this is offline (default 3 x the node's 5 s heartbeat) */
+      offlineAfter: Duration.prefault('15s'),
+      /** how often the registry looks for nodes that went silent (for live `node` events) */
+      sweepInterval: Duration.prefault('1s'),
+    })
+    .prefault({}),
   /** Ed25519 private key file used to sign desired state */
   signingKeyFile: z.string().optional(),
-  log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),
+  log: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    })
+    .prefault({}),
 })
 export type CloudConfig = z.output<typeof CloudConfig>
+export type CloudConfigInput = z.input<typeof CloudConfig>

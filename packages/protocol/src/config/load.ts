@@ -11,7 +11,8 @@ export function formatPath(path: ReadonlyArray<PropertyKey>): string {
 }
 
 function issueMessage(issue: z.core.$ZodIssue): string {
-  if (issue.code === 'unrecognized_keys') return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`
+  if (issue.code === 'unrecognized_keys')
+    return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`
   return issue.message
 }
 
@@ -31,7 +32,10 @@ export function parseConfig<S extends z.ZodType>(
   const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]!] : issue.path
   const field = formatPath(path)
   const line = where.lineOf?.(path) ?? where.lineOf?.(issue.path)
-  const more = r.error.issues.length > 1 ? ` (and ${r.error.issues.length - 1} more issue${r.error.issues.length > 2 ? 's' : ''})` : ''
+  const more =
+    r.error.issues.length > 1
+      ? ` (and ${r.error.issues.length - 1} more issue${r.error.issues.length > 2 ? 's' : ''})`
+      : ''
   throw new FoglineError(
     'FOG_CONFIG_INVALID',
     `${issueMessage(issue)}${more}`,
@@ -41,21 +45,32 @@ export function parseConfig<S extends z.ZodType>(
 }
 
 /** Parse YAML (or JSON) text and validate it; errors carry file, field and line. */
-export function parseConfigText<S extends z.ZodType>(schema: S, text: string, file = '<inline>'): z.output<S> {
+export function parseConfigText<S extends z.ZodType>(
+  schema: S,
+  text: string,
+  file = '<inline>',
+): z.output<S> {
   const lc = new LineCounter()
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false })
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!
     const line = e.linePos?.[0]?.line
-    throw new FoglineError('FOG_CONFIG_PARSE', e.message.split('\n')[0] ?? 'invalid YAML', { file, ...(line ? { line } : {}) })
+    throw new FoglineError('FOG_CONFIG_PARSE', e.message.split('\n')[0] ?? 'invalid YAML', {
+      file,
+      ...(line ? { line } : {}),
+    })
   }
   const lineOf = (path: ReadonlyArray<PropertyKey>): number | undefined => {
     for (let n = path.length; n >= 0; n--) {
-      const node = doc.getIn(path.slice(0, n) as unknown[], true) as { range?: [number, number, number] } | undefined
+      const node = doc.getIn(path.slice(0, n) as unknown[], true) as
+        | { range?: [number, number, number] }
+        | undefined
       if (node && typeof node === 'object' && node.range) return lc.linePos(node.range[0]).line
       // a key itself: look up the pair's key node in the parent map
       if (n === path.length && n > 0) {
-        const parent = doc.getIn(path.slice(0, n - 1) as unknown[], true) as { items?: Array<{ key?: { value?: unknown; range?: [number, number, number] } }> } | undefined
+        const parent = doc.getIn(path.slice(0, n - 1) as unknown[], true) as
+          | { items?: Array<{ key?: { value?: unknown; range?: [number, number, number] } }> }
+          | undefined
         const pair = parent?.items?.find((it) => it.key?.value === path[n - 1])
         if (pair?.key?.range) return lc.linePos(pair.key.range[0]).line
       }
@@ -71,7 +86,12 @@ export function loadConfigFile<S extends z.ZodType>(schema: S, file: string): z.
   try {
     text = readFileSync(file, 'utf8')
   } catch (cause) {
-    throw new FoglineError('FOG_CONFIG_NOT_FOUND', `cannot read config file: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, { file }, { cause })
+    throw new FoglineError(
+      'FOG_CONFIG_NOT_FOUND',
+      `cannot read config file: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`,
+      { file },
+      { cause },
+    )
   }
   return parseConfigText(schema, text, file)
 }

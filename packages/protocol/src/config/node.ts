@@ -18,7 +18,11 @@ export const NodeConfig = z.strictObject({
   checkpoint: CheckpointConfig.prefault({}),
   /** Ed25519 public key (PEM or base64 raw) that desired-state documents must be signed with */
   desiredPublicKey: z.string().optional(),
-  log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),
+  log: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    })
+    .prefault({}),
 })
 export type NodeConfig = z.output<typeof NodeConfig>
 export type NodeConfigInput = z.input<typeof NodeConfig>

@@ -1,0 +1,99 @@
+import { type AddressInfo, createServer, type Server, type Socket } from 'node:net'
+import type { AedesOptions, Aedes as AedesType, Client } from 'aedes'
+
+export interface BrokerOptions {
+  host?: string
+  /** 0 picks a free port */
+  port?: number
+  /** publishes larger than this are not handed to `onMessage`; they are reported through `onOversize` */
+  maxPayload?: number
+  /** username → password; when set, every client must authenticate */
+  users?: Record<string, string>
+  /** called for every client publish (not $SYS, not broker-internal), after the broker accepted it */
+  onMessage?: (topic: string, payload: Buffer, clientId: string) => void
+  onOversize?: (topic: string, size: number, clientId: string) => void
+  onAuthFailure?: (clientId: string, username: string | undefined) => void
+}
+
+/** A running MQTT broker. Lifecycle: start → (clients publish) → close. */
+export interface Broker {
+  readonly aedes: AedesType
+  readonly host: string
+  readonly port: number
+  /** mqtt://host:port */
+  readonly url: string
+  clients(): number
+  close(): Promise<void>
+}
+
+/**
+ * Start an aedes broker on a TCP listener with Nagle off (aedes does not set TCP_NODELAY; with Nagle on,
+ * QoS 0 latency at 2k msg/s was 18 ms p50 instead of 0.2 ms here).
+ * @example const b = await startBroker({ port: 0, onMessage: (t, p) => engine.ingest(t, p) })
+ */
+export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
+  const { Aedes } = await import('aedes')
+  const maxPayload = opts.maxPayload ?? 256 * 1024
+  const onMessage = opts.onMessage
+  const options: AedesOptions = {
+    // a slow sensor client must not grow memory without bound
+    queueLimit: 1000,
+    published(packet, client, done) {
+      if (client && onMessage) {
+        const payload = packet.payload as Buffer
+        if (payload.length > maxPayload) opts.onOversize?.(packet.topic, payload.length, client.id)
+        else onMessage(packet.topic, payload, client.id)
+      }
+      done()
+    },
+  }
+  const users = opts.users
+  if (users) {
+    options.authenticate = (client: Client, username, password, done) => {
+      const ok =
+        username !== undefined && users[username] !== undefined && password?.toString() === users[username]
+      if (!ok) {
+        opts.onAuthFailure?.(client.id, username)
+        // [MQTT-3.2.2-3] CONNACK return code 4: bad user name or password
+        const err = Object.assign(new Error('bad user name or password'), { returnCode: 4 })
+        return done(err as never, false)
+      }
+      done(null, true)
+    }
+  }
+  const aedes = await Aedes.createBroker(options)
+  const server: Server = createServer({ noDelay: true }, (socket: Socket) => {
+    socket.setNoDelay(true)
+    aedes.handle(socket)
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(opts.port ?? 1883, opts.host ?? '127.0.0.1', () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  const addr = server.address() as AddressInfo
+  const host = opts.host ?? '127.0.0.1'
+  let closed: Promise<void> | undefined
+  return {
+    aedes,
+    host,
+    port: addr.port,
+    url: `mqtt://${host.includes(':') ? `[${host}]` : host}:${addr.port}`,
+    clients: () => aedes.connectedClients,
+    close() {
+      closed ??= new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        aedes.close(() => {
+          // destroy lingering client sockets so server.close can finish
+          for (const c of Object.values(
+            (aedes as unknown as { clients: Record<string, { conn?: Socket }> }).clients ?? {},
+          ))
+            c.conn?.destroy()
+        })
+      })
+      return closed
+    },
+  }
+}

@@ -1,0 +1,154 @@
+import { parseArgs } from 'node:util'
+import { DesiredContent, FoglineError, loadConfigFile, parseDuration } from '@fogline/protocol'
+import { reportError } from '../util.js'
+
+export const help = `Usage: fogline push (--node ID | --group G) --file desired.yaml [options]
+
+Send a desired-state document (pipelines, models, uplink settings) to the cloud,
+which signs it, gives it the next version and publishes it (retained) to the
+node or group. With --canary/--canary-count (groups only) it starts a staged
+rollout: the canaries first, the rest once they report applied and healthy.
+
+The file holds any of: pipelines: [...], models: {...}, uplink: {...}, note: "...".
+
+Options:
+  --node ID            target one node
+  --group G            target every node of a group
+  --file F             the YAML/JSON document content
+  --rollback-to N      instead of --file: a new version with version N's content
+  --canary n1,n2       rollout: these nodes first
+  --canary-count N     rollout: N of the group's known nodes first
+  --timeout D          rollout: time for the canaries to be healthy (default 60s)
+  --wait               rollout: wait until it completes or stops (exit 1 if stopped)
+  --url URL            the cloud's HTTP API (default $FOGLINE_URL or http://127.0.0.1:8080)
+  --json               print the API's JSON answer
+  -h, --help           this text
+`
+
+type ApiError = { code?: string; message?: string; where?: Record<string, unknown> }
+
+async function call(base: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<any> {
+  let res: Response
+  try {
+    res = await fetch(`${base}${path}`, {
+      method,
+      signal: AbortSignal.timeout(10_000),
+      ...(body !== undefined
+        ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }
+        : {}),
+    })
+  } catch (cause) {
+    const why = (cause as { cause?: { code?: string } }).cause?.code ?? (cause as Error).message
+    throw new FoglineError(
+      'FOG_UPLINK_UNAVAILABLE',
+      `cannot reach the cloud API at ${base} (${why})`,
+      { url: base },
+      { cause },
+    )
+  }
+  const json = (await res.json().catch(() => null)) as unknown
+  if (!res.ok) {
+    const e = (json ?? {}) as ApiError
+    const field = typeof e.where?.field === 'string' ? ` (field ${e.where.field})` : ''
+    process.stderr.write(
+      `fogline: error ${e.code ?? `HTTP ${res.status}`}: ${e.message ?? res.statusText}${field}\n`,
+    )
+    throw Object.assign(new Error('reported'), { reported: true })
+  }
+  return json
+}
+
+function rolloutLine(r: any): string {
+  const canary = Object.entries(
+    (r.canaryStatus ?? {}) as Record<string, { status: string; health: string | null } | null>,
+  )
+    .map(([n, s]) => `${n}=${s ? `${s.status}${s.health ? `/${s.health}` : ''}` : 'waiting'}`)
+    .join(' ')
+  return `rollout ${r.id} group ${r.group} version ${r.version}: ${r.state}${r.reason ? ` (${r.reason})` : ''}; canary ${canary}\n`
+}
+
+export async function run(argv: string[]): Promise<number> {
+  try {
+    const { values } = parseArgs({
+      args: argv,
+      options: {
+        node: { type: 'string' },
+        group: { type: 'string' },
+        file: { type: 'string' },
+        'rollback-to': { type: 'string' },
+        canary: { type: 'string' },
+        'canary-count': { type: 'string' },
+        timeout: { type: 'string' },
+        wait: { type: 'boolean' },
+        url: { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    })
+    if (values.help) {
+      process.stdout.write(help)
+      return 0
+    }
+    const bad = (field: string, msg: string) => new FoglineError('FOG_CONFIG_INVALID', msg, { field })
+    if (!values.node === !values.group) throw bad('--node', 'give exactly one of --node ID or --group G')
+    if (!values.file === !values['rollback-to'])
+      throw bad('--file', 'give exactly one of --file F or --rollback-to N')
+    const rollout = values.canary !== undefined || values['canary-count'] !== undefined
+    if (rollout && !values.group) throw bad('--canary', 'a canary rollout needs --group')
+    const url = (values.url ?? process.env.FOGLINE_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, '')
+    if (!/^https?:\/\//.test(url))
+      throw bad('--url', `--url must start with http:// or https://, got "${url}"`)
+
+    let content: Record<string, unknown>
+    if (values.file) content = loadConfigFile(DesiredContent, values.file) as Record<string, unknown>
+    else {
+      const n = Number(values['rollback-to'])
+      if (!Number.isInteger(n) || n <= 0) throw bad('--rollback-to', '--rollback-to must be a version number')
+      content = { rollbackTo: n }
+    }
+
+    if (!rollout) {
+      const target = values.node ? { node: values.node } : { group: values.group }
+      const r = await call(url, 'POST', '/api/desired', { target, ...content })
+      process.stdout.write(
+        values.json
+          ? `${JSON.stringify(r, null, 2)}\n`
+          : `version ${r.version} for ${values.node ? `node ${values.node}` : `group ${values.group}`} signed (key ${r.keyId}) and published on ${r.topic}\n`,
+      )
+      return 0
+    }
+
+    const timeoutMs = parseDuration(values.timeout ?? '60s')
+    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)
+      throw bad('--timeout', `--timeout "${values.timeout}" is not a duration`)
+    const body: Record<string, unknown> = {
+      group: values.group,
+      timeoutMs: Math.round(timeoutMs),
+      doc: content,
+    }
+    if (values.canary !== undefined)
+      body.canary = values.canary
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    if (values['canary-count'] !== undefined) body.canaryCount = Number(values['canary-count'])
+    let r = await call(url, 'POST', '/api/rollouts', body)
+    if (!values.json) process.stdout.write(rolloutLine(r))
+    if (values.wait) {
+      while (r.state === 'canary') {
+        await new Promise((res) => setTimeout(res, 500))
+        r = await call(url, 'GET', `/api/rollouts/${encodeURIComponent(r.id)}`)
+      }
+      if (!values.json) process.stdout.write(rolloutLine(r))
+    }
+    if (values.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`)
+    return r.state === 'stopped' ? 1 : 0
+  } catch (err) {
+    if ((err as { reported?: boolean }).reported) return 1
+    if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`fogline: error FOG_CONFIG_INVALID: ${(err as Error).message}\n\n${help}`)
+      return 2
+    }
+    return reportError(err)
+  }
+}

@@ -1,0 +1,1 @@
+export { addCommand, main, usage } from './main.js'

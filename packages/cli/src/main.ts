@@ -1,0 +1,63 @@
+import { reportError } from './util.js'
+
+type Command = { run(argv: string[]): Promise<number>; help?: string }
+
+/** Each command loads lazily so `fogline --help` and `fogline keys` do not pay for the whole runtime. */
+const commands: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  demo: {
+    summary: 'run cloud, fog nodes and simulated sensors on this machine',
+    load: () => import('./commands/demo.js'),
+  },
+  node: { summary: 'run one fog node from a config file', load: () => import('./commands/node.js') },
+  cloud: {
+    summary: 'run the cloud aggregator from a config file',
+    load: () => import('./commands/cloud.js'),
+  },
+  sim: { summary: 'run simulated sensors from a scenario file', load: () => import('./commands/sim.js') },
+  status: { summary: 'print the fleet as the cloud sees it', load: () => import('./commands/status.js') },
+  push: {
+    summary: 'send a signed desired-state update to a node or group',
+    load: () => import('./commands/push.js'),
+  },
+  keys: {
+    summary: 'make an Ed25519 key pair for signing desired state',
+    load: () => import('./commands/keys.js'),
+  },
+}
+
+export const usage = () => `Usage: fogline <command> [options]
+
+Fogline: a fog/edge runtime for IoT data. Sensors publish MQTT to a fog node;
+pipelines turn readings into summaries and events; a durable outbox holds them
+until the cloud has stored them, exactly once.
+
+Commands:
+${Object.entries(commands)
+  .map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`)
+  .join('\n')}
+
+Run 'fogline <command> --help' for a command's options.
+`
+
+/** Register more commands (status, push, keys) where they exist. */
+export function addCommand(name: string, summary: string, load: () => Promise<Command>): void {
+  commands[name] = { summary, load }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage())
+    return name ? 0 : 1
+  }
+  const cmd = commands[name]
+  if (!cmd) {
+    process.stderr.write(`fogline: unknown command "${name}"\n\n${usage()}`)
+    return 2
+  }
+  try {
+    return await (await cmd.load()).run(rest)
+  } catch (err) {
+    return reportError(err)
+  }
+}

@@ -1,0 +1,49 @@
+import { type ErrorCode, FoglineError, isFoglineError } from '@fogline/protocol'
+import type { FastifyError, FastifyInstance } from 'fastify'
+
+const STATUS: Partial<Record<ErrorCode, number>> = {
+  FOG_API_BAD_REQUEST: 400,
+  FOG_CONFIG_INVALID: 400,
+  FOG_DESIRED_INVALID: 400,
+  FOG_SIGNATURE_INVALID: 400,
+  FOG_VERSION_REPLAY: 409,
+  FOG_API_NOT_FOUND: 404,
+  FOG_NOT_AUTHORIZED: 403,
+  FOG_AUTH_FAILED: 401,
+  FOG_STORE_FAILED: 503,
+}
+
+export const badRequest = (message: string, field?: string) =>
+  new FoglineError('FOG_API_BAD_REQUEST', message, field ? { field } : {})
+export const notFound = (message: string, where: Record<string, unknown> = {}) =>
+  new FoglineError('FOG_API_NOT_FOUND', message, where)
+
+/** Every error leaves as JSON { code, message, where } with a 4xx for the caller's mistakes. */
+export function installErrorHandlers(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError | FoglineError, req, reply) => {
+    if (isFoglineError(err)) {
+      const status = STATUS[err.code] ?? 500
+      if (status >= 500) req.log.error({ err }, 'request failed')
+      return reply.status(status).send(err.toJSON())
+    }
+    const fe = err as FastifyError
+    if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
+      return reply.status(fe.statusCode === 404 ? 404 : 400).send({
+        code: fe.statusCode === 404 ? 'FOG_API_NOT_FOUND' : 'FOG_API_BAD_REQUEST',
+        message: fe.message,
+        where: { path: req.url },
+      })
+    }
+    req.log.error({ err }, 'request failed')
+    return reply
+      .status(500)
+      .send({ code: 'FOG_INTERNAL', message: 'internal error', where: { path: req.url } })
+  })
+  app.setNotFoundHandler((req, reply) => {
+    reply.status(404).send({
+      code: 'FOG_API_NOT_FOUND',
+      message: `no route ${req.method} ${req.url.split('?')[0]}`,
+      where: { path: req.url },
+    })
+  })
+}

@@ -1,0 +1,225 @@
+/** OpenAPI 3 document of the cloud HTTP API, served at GET /openapi.json. */
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` })
+const err = (description: string) => ({
+  description,
+  content: { 'application/json': { schema: ref('Error') } },
+})
+const ok = (schema: unknown, description = 'OK') => ({
+  description,
+  content: { 'application/json': { schema } },
+})
+const q = (name: string, description: string, schema: unknown = { type: 'string' }) => ({
+  name,
+  in: 'query',
+  required: false,
+  description,
+  schema,
+})
+const time = (name: string, what: string) =>
+  q(name, `${what}: epoch ms or ISO 8601`, {
+    oneOf: [{ type: 'integer' }, { type: 'string', format: 'date-time' }],
+  })
+const limit = q('limit', 'max rows (newest kept), 1..100000', {
+  type: 'integer',
+  minimum: 1,
+  maximum: 100000,
+})
+const num = { type: 'number' }
+const int = { type: 'integer' }
+const str = { type: 'string' }
+const nullable = (t: Record<string, unknown>) => ({ ...t, nullable: true })
+
+export const openApiDocument = {
+  openapi: '3.0.3',
+  info: {
+    title: 'Fogline cloud API',
+    version: '1',
+    description:
+      'Fleet view, stored summaries and events, dead letters and a live event stream of a Fogline aggregator.',
+  },
+  paths: {
+    '/api/health': {
+      get: { summary: 'Liveness and store kind', responses: { 200: ok({ type: 'object' }) } },
+    },
+    '/api/nodes': {
+      get: {
+        summary: 'The fleet: one entry per node ever seen',
+        responses: { 200: ok({ type: 'array', items: ref('Node') }) },
+      },
+    },
+    '/api/nodes/{id}': {
+      get: {
+        summary: 'One node',
+        parameters: [{ name: 'id', in: 'path', required: true, schema: str }],
+        responses: { 200: ok(ref('Node')), 400: err('bad id'), 404: err('unknown node') },
+      },
+    },
+    '/api/summaries': {
+      get: {
+        summary: 'Stored window summaries, optionally re-aggregated per resolution bucket',
+        parameters: [
+          q('node', 'node id'),
+          q('sensor', 'sensor id'),
+          q('metric', 'metric name'),
+          q('pipeline', 'pipeline id'),
+          time('from', 'window start >='),
+          time('to', 'window start <'),
+          q(
+            'resolution',
+            'bucket size: ms or a duration such as 1m; count/sum add, min/max combine, mean = sum/count',
+            {
+              oneOf: [int, str],
+            },
+          ),
+          limit,
+        ],
+        responses: { 200: ok({ type: 'array', items: ref('Summary') }), 400: err('bad parameter') },
+      },
+    },
+    '/api/events': {
+      get: {
+        summary: 'Stored events (thresholds, anomalies)',
+        parameters: [
+          q('node', 'node id'),
+          q('sensor', 'sensor id'),
+          time('from', 'ts >='),
+          time('to', 'ts <'),
+          limit,
+        ],
+        responses: { 200: ok({ type: 'array', items: ref('Event') }), 400: err('bad parameter') },
+      },
+    },
+    '/api/deadletters': {
+      get: {
+        summary: 'Up messages or records the cloud refused, newest first',
+        parameters: [q('node', 'node id'), limit],
+        responses: { 200: ok({ type: 'array', items: ref('DeadLetter') }), 400: err('bad parameter') },
+      },
+    },
+    '/api/stream': {
+      get: {
+        summary:
+          'Server-sent events: `summary`, `event`, `node` (data is the row as JSON); a comment every 15 s',
+        parameters: [q('node', 'only this node')],
+        responses: {
+          200: { description: 'event stream', content: { 'text/event-stream': { schema: str } } },
+        },
+      },
+    },
+    '/api/demo/nodes/{id}/link': {
+      post: {
+        summary: 'Demo only: cut or restore a node uplink',
+        parameters: [{ name: 'id', in: 'path', required: true, schema: str }],
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': {
+              schema: { type: 'object', required: ['up'], properties: { up: { type: 'boolean' } } },
+            },
+          },
+        },
+        responses: {
+          200: ok({ type: 'object' }),
+          400: err('bad body'),
+          404: err('not running the demo, or unknown node'),
+        },
+      },
+    },
+    '/metrics': {
+      get: { summary: 'Prometheus metrics', responses: { 200: { description: 'text exposition format' } } },
+    },
+    '/openapi.json': { get: { summary: 'This document', responses: { 200: ok({ type: 'object' }) } } },
+  },
+  components: {
+    schemas: {
+      Error: {
+        type: 'object',
+        required: ['code', 'message', 'where'],
+        properties: {
+          code: { type: 'string', example: 'FOG_API_BAD_REQUEST' },
+          message: str,
+          where: { type: 'object', additionalProperties: true },
+        },
+      },
+      Node: {
+        type: 'object',
+        properties: {
+          nodeId: str,
+          group: nullable(str),
+          online: {
+            type: 'boolean',
+            description: 'declared online and heard from within fleet.offlineAfter',
+          },
+          lastSeen: int,
+          firstSeen: int,
+          readingsPerSec: num,
+          readingsIn: num,
+          backlogRecords: int,
+          backlogBytes: int,
+          oldestUnsentAgeMs: nullable(num),
+          etaSec: nullable(num),
+          diskFreeBytes: nullable(num),
+          dropped: { type: 'object', additionalProperties: int },
+          configVersion: nullable({ oneOf: [int, str] }),
+          lastError: nullable(str),
+          sent: int,
+          acked: int,
+          summaries: { type: 'integer', description: 'summaries stored for this node' },
+          events: int,
+          reported: nullable({ type: 'object' }),
+          reportedAt: nullable(int),
+        },
+      },
+      Summary: {
+        type: 'object',
+        properties: {
+          nodeId: str,
+          stream: str,
+          seq: int,
+          pipelineId: str,
+          sensorId: str,
+          metric: str,
+          start: int,
+          end: int,
+          count: int,
+          min: num,
+          max: num,
+          mean: num,
+          sum: num,
+          aggs: nullable({ type: 'object', additionalProperties: num }),
+        },
+      },
+      Event: {
+        type: 'object',
+        properties: {
+          nodeId: str,
+          seq: int,
+          pipelineId: str,
+          sensorId: str,
+          metric: str,
+          ts: int,
+          kind: str,
+          name: str,
+          value: num,
+          severity: nullable(str),
+          detail: nullable({ type: 'object' }),
+        },
+      },
+      DeadLetter: {
+        type: 'object',
+        properties: {
+          id: int,
+          receivedAt: int,
+          nodeId: nullable(str),
+          stream: nullable(str),
+          seq: nullable(int),
+          topic: str,
+          code: str,
+          reason: str,
+          bytes: int,
+        },
+      },
+    },
+  },
+} as const

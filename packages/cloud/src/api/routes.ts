@@ -1,0 +1,107 @@
+import type { FastifyInstance } from 'fastify'
+import type { Fleet } from '../fleet.js'
+import type { CloudMetrics } from '../metrics.js'
+import type { Store } from '../store/types.js'
+import { badRequest, notFound } from './errors.js'
+import { checkRange, durationParam, idParam, limitParam, onlyKeys, textParam, timeParam } from './params.js'
+
+export interface DemoHooks {
+  setLink(nodeId: string, up: boolean): Promise<void> | void
+}
+
+export interface RouteDeps {
+  store: Store
+  fleet: Fleet
+  metrics: CloudMetrics
+  demo?: DemoHooks | undefined
+  /** true while the ingest MQTT client is connected */
+  brokerConnected(): boolean
+}
+
+type Q = Record<string, unknown>
+
+/** The read API over the store and the fleet registry (see openapi.ts for the document). */
+export function registerRoutes(app: FastifyInstance, d: RouteDeps): void {
+  app.get('/api/health', async () => {
+    const nodes = await d.fleet.list()
+    return {
+      ok: true,
+      store: d.store.kind,
+      brokerConnected: d.brokerConnected(),
+      nodes: nodes.length,
+      online: nodes.filter((n) => n.online).length,
+    }
+  })
+
+  app.get('/api/nodes', async (req) => {
+    onlyKeys(req.query as Q, [])
+    const nodes = await d.fleet.list()
+    d.metrics.nodesKnown.set(nodes.length)
+    d.metrics.nodesOnline.set(nodes.filter((n) => n.online).length)
+    return nodes
+  })
+
+  app.get('/api/nodes/:id', async (req) => {
+    const id = idParam(req.params as Q, 'id')!
+    const v = await d.fleet.get(id)
+    if (!v) throw notFound(`no node "${id}" has reported yet`, { nodeId: id })
+    return v
+  })
+
+  app.get('/api/summaries', async (req) => {
+    const q = req.query as Q
+    onlyKeys(q, ['node', 'sensor', 'metric', 'pipeline', 'from', 'to', 'resolution', 'limit'])
+    const from = timeParam(q, 'from')
+    const to = timeParam(q, 'to')
+    checkRange(from, to)
+    return d.store.querySummaries({
+      nodeId: idParam(q, 'node'),
+      sensorId: textParam(q, 'sensor'),
+      metric: textParam(q, 'metric'),
+      pipelineId: textParam(q, 'pipeline'),
+      from,
+      to,
+      resolution: durationParam(q, 'resolution'),
+      limit: limitParam(q),
+    })
+  })
+
+  app.get('/api/events', async (req) => {
+    const q = req.query as Q
+    onlyKeys(q, ['node', 'sensor', 'from', 'to', 'limit'])
+    const from = timeParam(q, 'from')
+    const to = timeParam(q, 'to')
+    checkRange(from, to)
+    return d.store.queryEvents({
+      nodeId: idParam(q, 'node'),
+      sensorId: textParam(q, 'sensor'),
+      from,
+      to,
+      limit: limitParam(q),
+    })
+  })
+
+  app.get('/api/deadletters', async (req) => {
+    const q = req.query as Q
+    onlyKeys(q, ['node', 'limit'])
+    return d.store.listDeadLetters({ nodeId: idParam(q, 'node'), limit: limitParam(q) })
+  })
+
+  app.post('/api/demo/nodes/:id/link', async (req) => {
+    const id = idParam(req.params as Q, 'id')!
+    if (!d.demo) throw notFound('demo controls are only available under `fogline demo`', { path: req.url })
+    const body = req.body as { up?: unknown } | undefined
+    if (!body || typeof body.up !== 'boolean')
+      throw badRequest('body must be JSON {"up": true|false}', 'body.up')
+    await d.demo.setLink(id, body.up)
+    return { nodeId: id, up: body.up }
+  })
+
+  app.get('/metrics', async (_req, reply) => {
+    const nodes = await d.fleet.list()
+    d.metrics.nodesKnown.set(nodes.length)
+    d.metrics.nodesOnline.set(nodes.filter((n) => n.online).length)
+    reply.header('content-type', d.metrics.registry.contentType)
+    return d.metrics.registry.metrics()
+  })
+}

@@ -1,0 +1,44 @@
+import { EventEmitter } from 'node:events'
+import type { DeadLetterRow, EventRow, SummaryRow } from './store/types.js'
+
+/** Fleet view of one node as the API returns it. */
+export interface NodeView {
+  nodeId: string
+  group: string | null
+  online: boolean
+  lastSeen: number
+  firstSeen: number
+  readingsPerSec: number
+  readingsIn: number
+  backlogRecords: number
+  backlogBytes: number
+  oldestUnsentAgeMs: number | null
+  etaSec: number | null
+  diskFreeBytes: number | null
+  dropped: Record<string, number>
+  configVersion: number | string | null
+  lastError: string | null
+  sent: number
+  acked: number
+  summaries: number
+  events: number
+  reported: Record<string, unknown> | null
+  reportedAt: number | null
+}
+
+/** In-process events of one aggregator (what it ingested); feeds SSE, metrics and control. */
+export interface CloudEvents {
+  summary: [SummaryRow]
+  event: [EventRow]
+  node: [NodeView]
+  reported: [nodeId: string, body: Record<string, unknown>]
+  deadletter: [Omit<DeadLetterRow, 'id'>]
+}
+
+export class CloudBus extends EventEmitter<CloudEvents> {
+  constructor() {
+    super()
+    // SSE clients each add listeners
+    this.setMaxListeners(0)
+  }
+}

@@ -1,0 +1,99 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Clock } from '@fogline/protocol'
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
+import { onTestFinished } from 'vitest'
+import { type Cloud, type CloudOptions, startCloud } from '../src/index.js'
+
+export function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'fogline-cloud-'))
+  onTestFinished(() => rmSync(d, { recursive: true, force: true }))
+  return d
+}
+
+/** An embedded-broker cloud on port 0 with SQLite in a temp dir, stopped when the test ends. */
+export async function testCloud(
+  opts: CloudOptions & { offlineAfter?: number; sseHeartbeat?: number } = {},
+): Promise<Cloud> {
+  const dir = tempDir()
+  const cloud = await startCloud(
+    {
+      broker: { embedded: { host: '127.0.0.1', port: 0 } },
+      store: { sqlite: join(dir, 'cloud.db') },
+      http: { host: '127.0.0.1', port: 0, sseHeartbeat: opts.sseHeartbeat ?? 15_000 },
+      fleet: { offlineAfter: opts.offlineAfter ?? 15_000, sweepInterval: 50 },
+      log: { level: 'silent' },
+    },
+    opts,
+  )
+  onTestFinished(() => cloud.stop())
+  return cloud
+}
+
+/** mqtt.js client with Nagle off, ended when the test ends. */
+export async function testClient(url: string, o: IClientOptions = {}): Promise<MqttClient> {
+  const c = mqtt.connect(url, { reconnectPeriod: 0, ...o })
+  c.on('connect', () => (c.stream as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true))
+  c.on('error', () => {})
+  await new Promise<void>((resolve, reject) => {
+    c.once('connect', () => resolve())
+    c.once('error', reject)
+  })
+  onTestFinished(() => c.endAsync(true).catch(() => {}))
+  return c
+}
+
+/** Poll until cond returns truthy; fail naming `what` after ms. */
+export async function until<T>(cond: () => T | Promise<T>, what: string, ms = 10_000): Promise<T> {
+  const end = Date.now() + ms
+  for (;;) {
+    const v = await cond()
+    if (v) return v
+    if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+/** A clock the test moves by hand; timers fire when advanced past. */
+export function manualClock(start = 1_700_000_000_000): Clock & { advance(ms: number): void } {
+  let now = start
+  let id = 0
+  const timers = new Map<number, { at: number; fn: () => void }>()
+  return {
+    now: () => now,
+    setTimeout(fn, ms) {
+      timers.set(++id, { at: now + ms, fn })
+      return id
+    },
+    clearTimeout(h) {
+      timers.delete(h as number)
+    },
+    advance(ms) {
+      now += ms
+      for (const [k, t] of [...timers]) {
+        if (t.at <= now) {
+          timers.delete(k)
+          t.fn()
+        }
+      }
+    },
+  }
+}
+
+export function summaryBody(i: number, over: Record<string, unknown> = {}) {
+  const start = 1_700_000_000_000 + i * 1000
+  return {
+    pipelineId: 'p1',
+    sensorId: 's1',
+    metric: 'temperature',
+    start,
+    end: start + 1000,
+    count: 10,
+    min: i,
+    max: i + 9,
+    mean: i + 4.5,
+    sum: (i + 4.5) * 10,
+    ...over,
+  }
+}

@@ -1,0 +1,36 @@
+import { randomBytes } from 'node:crypto'
+import pg from 'pg'
+import { onTestFinished } from 'vitest'
+import { openPostgresStore, type Store } from '../src/index.js'
+
+export const PG_URL = 'postgres://postgres@127.0.0.1:5432/test'
+
+/** Whether the machine's PostgreSQL answers (checked once per file). */
+export async function postgresAvailable(): Promise<boolean> {
+  const c = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 })
+  try {
+    await c.connect()
+    await c.query('SELECT 1')
+    return true
+  } catch {
+    return false
+  } finally {
+    await c.end().catch(() => {})
+  }
+}
+
+/** A unique schema name for this run; dropped with CASCADE when the test ends. */
+export function pgSchema(): string {
+  const schema = `fogline_t_${process.pid}_${randomBytes(4).toString('hex')}`
+  onTestFinished(async () => {
+    const c = new pg.Client({ connectionString: PG_URL })
+    await c.connect()
+    await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
+    await c.end()
+  })
+  return schema
+}
+
+export async function openTestPgStore(): Promise<Store> {
+  return openPostgresStore({ url: PG_URL, schema: pgSchema() })
+}

@@ -1,0 +1,89 @@
+import Database from 'better-sqlite3'
+
+export interface DeadLetterRow {
+  ts: number
+  topic: string
+  pipelineId: string
+  stage?: string | undefined
+  code: string
+  reason: string
+  payload: string
+}
+
+/**
+ * Bad readings set aside with their reason. Bounded: the table keeps the newest `max` rows and
+ * `counts` keeps every one by code, so a flood of garbage costs a fixed amount of disk.
+ * Lifecycle: open → add* → close.
+ */
+export class DeadLetterStore {
+  private readonly db: Database.Database
+  private readonly insert: Database.Statement
+  private readonly trim: Database.Statement
+  private pending: DeadLetterRow[] = []
+  private flushTimer: NodeJS.Timeout | undefined
+  readonly counts: Record<string, number> = {}
+  total = 0
+
+  constructor(
+    path: string,
+    private readonly max = 1000,
+  ) {
+    this.db = new Database(path)
+    this.db.pragma('journal_mode = WAL')
+    this.db.pragma('synchronous = NORMAL')
+    this.db.exec(`CREATE TABLE IF NOT EXISTS dead_letters (
+      id INTEGER PRIMARY KEY AUTOINCREMENT, ts INTEGER NOT NULL, topic TEXT NOT NULL, pipeline TEXT NOT NULL,
+      stage TEXT, code TEXT NOT NULL, reason TEXT NOT NULL, payload TEXT NOT NULL)`)
+    this.db.exec('CREATE TABLE IF NOT EXISTS dead_letter_counts (code TEXT PRIMARY KEY, n INTEGER NOT NULL)')
+    for (const r of this.db.prepare('SELECT code, n FROM dead_letter_counts').all() as Array<{
+      code: string
+      n: number
+    }>) {
+      this.counts[r.code] = r.n
+      this.total += r.n
+    }
+    this.insert = this.db.prepare(
+      'INSERT INTO dead_letters (ts, topic, pipeline, stage, code, reason, payload) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    )
+    this.trim = this.db.prepare('DELETE FROM dead_letters WHERE id <= (SELECT MAX(id) FROM dead_letters) - ?')
+  }
+
+  add(d: DeadLetterRow): void {
+    this.counts[d.code] = (this.counts[d.code] ?? 0) + 1
+    this.total++
+    // keep at most `max` rows in memory between flushes: a garbage flood must not grow the heap
+    if (this.pending.length < this.max) this.pending.push(d)
+    this.flushTimer ??= setTimeout(() => this.flush(), 200)
+  }
+
+  flush(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer)
+    this.flushTimer = undefined
+    if (this.pending.length === 0) return
+    const rows = this.pending
+    this.pending = []
+    const upsert = this.db.prepare(
+      'INSERT INTO dead_letter_counts (code, n) VALUES (?, ?) ON CONFLICT(code) DO UPDATE SET n = excluded.n',
+    )
+    this.db.transaction(() => {
+      for (const d of rows)
+        this.insert.run(d.ts, d.topic, d.pipelineId, d.stage ?? null, d.code, d.reason, d.payload)
+      this.trim.run(this.max)
+      for (const [code, n] of Object.entries(this.counts)) upsert.run(code, n)
+    })()
+  }
+
+  recent(limit = 50): DeadLetterRow[] {
+    this.flush()
+    return this.db
+      .prepare(
+        'SELECT ts, topic, pipeline AS pipelineId, stage, code, reason, payload FROM dead_letters ORDER BY id DESC LIMIT ?',
+      )
+      .all(limit) as DeadLetterRow[]
+  }
+
+  close(): void {
+    this.flush()
+    this.db.close()
+  }
+}

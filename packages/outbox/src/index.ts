@@ -1,0 +1,3 @@
+export { rollupSummaries } from './rollup.js'
+export { type OpenSqliteOutboxOptions, openSqliteOutbox, sqliteError } from './sqlite.js'
+export * from './types.js'

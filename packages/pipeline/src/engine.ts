@@ -1,0 +1,283 @@
+import type { Clock, DataStream, ErrorCode, FogEvent, Reading, Summary } from '@fogline/protocol'
+import { FoglineError } from '@fogline/protocol'
+import { canonicalJson, resolveOutputs, validatePipelines, type Where } from './config.js'
+import { compileDecoder, type Decode } from './decode.js'
+import { stageRegistry } from './stages/index.js'
+import { type CompiledFilter, compileFilter, matchSegments } from './topic.js'
+import type {
+  Engine,
+  EngineHost,
+  EngineOutput,
+  PipelineConfig,
+  PipelineCounters,
+  Stage,
+  StageContext,
+  StageCounters,
+} from './types.js'
+
+const DEAD_PAYLOAD_BYTES = 256
+/** bound on the topic → pipelines cache; cleared when full (sensor topics are few and repeat) */
+const TOPIC_CACHE_MAX = 10_000
+
+/** The engine's per-message scratch, shared with every stage context (one object, no per-reading closures). */
+interface Current {
+  topic: string
+  payload: Buffer
+  now: number
+  out: EngineOutput[]
+}
+
+function payloadText(p: Buffer): string {
+  const b = p.subarray(0, DEAD_PAYLOAD_BYTES)
+  const s = b.toString('utf8')
+  // printable utf8 as is, anything else as base64
+  return /^[\x20-\x7e\t\r\n\u00a0-\uffff]*$/.test(s) && !s.includes('\ufffd')
+    ? s
+    : `base64:${b.toString('base64')}`
+}
+
+class PipelineRun {
+  readonly id: string
+  readonly def: string
+  readonly filters: CompiledFilter[]
+  readonly decode: Decode
+  readonly stages: Stage[] = []
+  readonly types: string[]
+  readonly counters: PipelineCounters
+  private readonly stageCounters: StageCounters[] = []
+  private readonly priority: Partial<Record<DataStream, number>> = {}
+  private readonly rawPriority: number
+  /** one reading object per pipeline, refilled by the decoder: no allocation per message */
+  private readonly scratch: Reading = { sensorId: '', metric: '', value: 0, ts: 0 }
+
+  constructor(
+    readonly cfg: PipelineConfig,
+    private readonly cur: Current,
+    private readonly host: EngineHost,
+    clock: Clock,
+  ) {
+    this.id = cfg.id
+    this.def = canonicalJson(cfg)
+    this.filters = cfg.input.map(compileFilter)
+    this.decode = compileDecoder(cfg.decoder)
+    for (const o of resolveOutputs(cfg)) this.priority[o.stream] = o.priority
+    this.rawPriority = this.priority.raw ?? -1
+    this.types = cfg.stages.map((s) => s.type)
+    this.counters = { readingsIn: 0, malformed: 0, outputs: 0, deadLetters: 0, stages: {} }
+    cfg.stages.forEach((s, i) => {
+      const c: StageCounters = { in: 0, out: 0, dropped: 0, errors: 0 }
+      this.counters.stages[`${i}:${s.type}`] = c
+      this.stageCounters.push(c)
+      const ctx: StageContext = {
+        pipelineId: this.id,
+        index: i,
+        clock,
+        counters: c,
+        now: () => this.cur.now,
+        emit: (stream, ts, body) => this.emit(stream, ts, body),
+        deadLetter: (code, reason) => {
+          c.errors++
+          this.deadLetter(code, reason, `${i}:${s.type}`)
+        },
+      }
+      this.stages.push(stageRegistry.get(s.type)!.create(s, ctx))
+    })
+  }
+
+  emit(stream: DataStream, ts: number, body: Summary | FogEvent | Reading): void {
+    this.counters.outputs++
+    this.cur.out.push({ pipelineId: this.id, stream, priority: this.priority[stream] ?? 1, ts, body })
+  }
+
+  deadLetter(code: ErrorCode, reason: string, stage?: string): void {
+    this.counters.deadLetters++
+    const d = {
+      ts: this.cur.now,
+      topic: this.cur.topic,
+      pipelineId: this.id,
+      code,
+      reason,
+      payload: payloadText(this.cur.payload),
+    }
+    this.host.deadLetter(stage ? { ...d, stage } : d)
+  }
+
+  run(segments: readonly string[], payload: Buffer, now: number): void {
+    this.counters.readingsIn++
+    const err = this.decode(segments, payload, now, this.scratch)
+    if (err !== undefined) {
+      this.counters.malformed++
+      this.deadLetter('FOG_PAYLOAD_MALFORMED', err)
+      return
+    }
+    let r: Reading | undefined = this.scratch
+    const stages = this.stages
+    for (let i = 0; i < stages.length; i++) {
+      const c = this.stageCounters[i]!
+      c.in++
+      const errors = c.errors
+      r = stages[i]!.process(r)
+      if (r === undefined) {
+        if (c.errors === errors) c.dropped++
+        return
+      }
+      c.out++
+    }
+    if (this.rawPriority >= 0) {
+      // copy: the scratch reading is refilled by the next message
+      const copy: Reading = { sensorId: r.sensorId, metric: r.metric, value: r.value, ts: r.ts }
+      if (r.fields) copy.fields = { ...r.fields }
+      this.emit('raw', r.ts, copy)
+    }
+  }
+
+  tick(now: number): void {
+    for (const s of this.stages) s.tick?.(now)
+  }
+
+  snapshot(): unknown {
+    return { def: this.def, stages: this.stages.map((s) => (s.snapshot ? s.snapshot() : null)) }
+  }
+
+  restore(state: { def: string; stages: unknown[] }): boolean {
+    if (state.def !== this.def) return false
+    this.stages.forEach((s, i) => {
+      const st = state.stages[i]
+      if (s.restore && st !== null && st !== undefined) s.restore(st)
+    })
+    return true
+  }
+
+  close(): void {
+    for (const s of this.stages) s.close?.()
+  }
+}
+
+interface TopicEntry {
+  segments: string[]
+  runs: PipelineRun[]
+}
+
+class EngineImpl implements Engine {
+  private runs: PipelineRun[] = []
+  private readonly topics = new Map<string, TopicEntry>()
+  private readonly cur: Current = { topic: '', payload: Buffer.alloc(0), now: 0, out: [] }
+  private closed = false
+
+  constructor(
+    pipelines: unknown,
+    private readonly host: EngineHost,
+    where: Where,
+  ) {
+    this.runs = validatePipelines(pipelines, where).map((p) => new PipelineRun(p, this.cur, host, host.clock))
+  }
+
+  get filters(): readonly string[] {
+    return [...new Set(this.runs.flatMap((r) => r.cfg.input))]
+  }
+
+  ingest(topic: string, payload: Buffer): void {
+    let e = this.topics.get(topic)
+    if (e === undefined) {
+      const segments = topic.split('/')
+      e = { segments, runs: this.runs.filter((r) => r.filters.some((f) => matchSegments(f, segments))) }
+      if (this.topics.size >= TOPIC_CACHE_MAX) this.topics.clear()
+      this.topics.set(topic, e)
+    }
+    if (e.runs.length === 0) return
+    const cur = this.cur
+    cur.topic = topic
+    cur.payload = payload
+    cur.now = this.host.clock.now()
+    for (let i = 0; i < e.runs.length; i++) e.runs[i]!.run(e.segments, payload, cur.now)
+    this.flush()
+  }
+
+  private flush(): void {
+    const out = this.cur.out
+    if (out.length === 0) return
+    this.cur.out = []
+    this.host.emit(out)
+  }
+
+  tick(now: number = this.host.clock.now()): void {
+    this.cur.now = now
+    this.cur.topic = ''
+    for (const r of this.runs) r.tick(now)
+    this.flush()
+  }
+
+  snapshot(): unknown {
+    const pipelines: Record<string, unknown> = {}
+    for (const r of this.runs) pipelines[r.id] = r.snapshot()
+    return { v: 1, pipelines }
+  }
+
+  restore(state: unknown): void {
+    const s = state as { v?: unknown; pipelines?: Record<string, { def: string; stages: unknown[] }> } | null
+    if (s?.v !== 1 || typeof s.pipelines !== 'object' || s.pipelines === null)
+      throw new FoglineError('FOG_CONFIG_INVALID', 'pipeline checkpoint has an unknown format', {})
+    for (const r of this.runs) {
+      const ps = s.pipelines[r.id]
+      // a pipeline whose definition changed since the checkpoint starts empty: its old state may not fit
+      if (ps && typeof ps.def === 'string' && Array.isArray(ps.stages)) r.restore(ps)
+    }
+  }
+
+  reload(pipelines: unknown, where: Where = {}) {
+    const valid = validatePipelines(pipelines, where)
+    const old = new Map(this.runs.map((r) => [r.id, r]))
+    const res = {
+      added: [] as string[],
+      changed: [] as string[],
+      removed: [] as string[],
+      kept: [] as string[],
+    }
+    const next: PipelineRun[] = []
+    try {
+      for (const p of valid) {
+        const prev = old.get(p.id)
+        if (prev && prev.def === canonicalJson(p)) {
+          next.push(prev)
+          res.kept.push(p.id)
+        } else {
+          next.push(new PipelineRun(p, this.cur, this.host, this.host.clock))
+          ;(prev ? res.changed : res.added).push(p.id)
+        }
+      }
+    } catch (e) {
+      for (const r of next) if (!old.has(r.id) || old.get(r.id) !== r) r.close()
+      throw e
+    }
+    const keep = new Set(next)
+    for (const r of this.runs) if (!keep.has(r)) r.close()
+    for (const id of old.keys()) if (!valid.some((p) => p.id === id)) res.removed.push(id)
+    this.runs = next
+    this.topics.clear()
+    return res
+  }
+
+  counters(): Record<string, PipelineCounters> {
+    const out: Record<string, PipelineCounters> = {}
+    for (const r of this.runs) out[r.id] = structuredClone(r.counters)
+    return out
+  }
+
+  close(): void {
+    if (this.closed) return
+    this.closed = true
+    for (const r of this.runs) r.close()
+    this.runs = []
+    this.topics.clear()
+  }
+}
+
+/**
+ * Create the pipeline engine. Throws FoglineError (FOG_CONFIG_INVALID, FOG_STAGE_UNKNOWN, FOG_EXPR_INVALID) on a bad config.
+ * @example
+ * const engine = createEngine(cfg.pipelines, { clock: systemClock, emit: (outs) => outbox.append(outs), deadLetter: log })
+ * engine.ingest('sensors/s1/temperature', Buffer.from('21.5'))
+ */
+export function createEngine(pipelines: unknown, host: EngineHost, where: Where = {}): Engine {
+  return new EngineImpl(pipelines, host, where)
+}

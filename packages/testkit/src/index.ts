@@ -1,0 +1,5 @@
+export { type AckingStore, startAckingStore } from './acker.js'
+export { startTestBroker, type TestBroker } from './broker.js'
+export { type ChildRun, runTsChild } from './child.js'
+export { type FaultProxy, type ProxyMode, type ProxyShape, startFaultProxy } from './proxy.js'
+export { type TempDir, tempDir, waitFor } from './tmp.js'

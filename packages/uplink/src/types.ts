@@ -1,0 +1,72 @@
+import type { Outbox } from '@fogline/outbox'
+import type { Clock, UplinkConfig } from '@fogline/protocol'
+
+export interface UplinkLogger {
+  info(obj: object, msg?: string): void
+  warn(obj: object, msg?: string): void
+  debug?(obj: object, msg?: string): void
+}
+
+export interface UplinkOptions {
+  nodeId: string
+  group: string
+  outbox: Outbox
+  /** parsed UplinkConfig */
+  config: UplinkConfig
+  clock?: Clock
+  logger?: UplinkLogger
+  /** down messages other than acks (desired, control) */
+  onDown?: (topic: string, payload: Buffer) => void
+  /** the heartbeat body, published on up/heartbeat every config.heartbeat */
+  heartbeat?: () => object
+}
+
+export interface UplinkStats {
+  connected: boolean
+  /** URL of the cloud endpoint in use, or null */
+  endpoint: string | null
+  /** records sent for the first time */
+  sent: number
+  /** records the cloud acknowledged after its commit */
+  acked: number
+  /** records sent again (ack timeout or reconnect) */
+  resent: number
+  /** batches waiting for their ack */
+  inFlight: number
+  inFlightRecords: number
+  /** records in the outbox not yet acked (includes those in flight) */
+  backlogRecords: number
+  backlogBytes: number
+  /** age of the oldest record not yet acked; 0 when empty */
+  oldestUnsentAgeMs: number
+  /** seconds to drain the backlog at the recent ack rate; 0 when empty, null when nothing is moving */
+  etaSec: number | null
+  /** records per second acked, smoothed */
+  ackRate: number
+  /** batches the cloud refused for good (dead-lettered there) */
+  rejected: number
+  batchesSent: number
+  bytesSent: number
+  failovers: number
+  connects: number
+  lastError: string | null
+  /** per endpoint: 'closed' | 'open' | 'halfOpen' | 'isolated' */
+  breakers: Record<string, string>
+}
+
+/**
+ * Drains the outbox to the cloud and receives down messages. Lifecycle: create → start → (pause/resume) → stop.
+ * @example const up = createUplink({ nodeId, group, outbox, config }); up.start(); outbox.append(...).then(() => up.notify())
+ */
+export interface Uplink {
+  start(): void
+  stop(): Promise<void>
+  /** drop the link on purpose (demo) until resume(); records keep piling up in the outbox */
+  pause(): void
+  resume(): void
+  /** records were appended: drain soon (after `linger`) */
+  notify(): void
+  /** publish a control message (not from the outbox); queued and sent on connect when offline */
+  publishControl(stream: 'reported' | 'heartbeat', body: object): Promise<void>
+  stats(): UplinkStats
+}

@@ -1,0 +1,87 @@
+import { deflateRawSync } from 'node:zlib'
+import type { EncodedRecord } from '@fogline/outbox'
+import { CODEC_VERSION, FLAG_DEFLATE } from '@fogline/protocol'
+import { Packr } from 'msgpackr'
+
+const packr = new Packr({ useRecords: false, moreTypes: false, int64AsType: 'number' })
+const K_RECORDS = packr.pack('records')
+const K_SEQ = packr.pack('seq')
+const K_TS = packr.pack('ts')
+const K_BODY = packr.pack('body')
+
+export interface WireOptions {
+  deflate: boolean | 'auto'
+  minDeflateBytes: number
+  /** zlib level; 1 measured ~3x faster than the default 6 for ~7 % more bytes on summary batches */
+  level: number
+}
+
+function num(n: number): Buffer {
+  // integers up to 2^32 as uint32, anything else as float64 (exact for integers up to 2^53)
+  if (Number.isInteger(n) && n >= 0 && n <= 0xffff_ffff) {
+    const b = Buffer.allocUnsafe(5)
+    b[0] = 0xce
+    b.writeUInt32BE(n, 1)
+    return b
+  }
+  const b = Buffer.allocUnsafe(9)
+  b[0] = 0xcb
+  b.writeDoubleBE(n, 1)
+  return b
+}
+
+function arrayHeader(n: number): Buffer {
+  if (n < 16) return Buffer.from([0x90 | n])
+  if (n < 0x10000) {
+    const b = Buffer.allocUnsafe(3)
+    b[0] = 0xdc
+    b.writeUInt16BE(n, 1)
+    return b
+  }
+  const b = Buffer.allocUnsafe(5)
+  b[0] = 0xdd
+  b.writeUInt32BE(n, 1)
+  return b
+}
+
+/**
+ * Encode a Batch whose record bodies are already msgpack (as the outbox stores them), splicing the bytes
+ * in instead of decoding and re-encoding every body. The result is byte-for-byte a codec v1 message that
+ * `decodeBatch` reads: [version][flags][msgpack map {nodeId, stream, batchId, sentAt, records}], deflated
+ * when that pays.
+ */
+export function encodeBatchSpliced(
+  head: { nodeId: string; stream: string; batchId: string; sentAt: number },
+  records: readonly EncodedRecord[],
+  o: WireOptions,
+): Buffer {
+  const h = packr.pack({
+    nodeId: head.nodeId,
+    stream: head.stream,
+    batchId: head.batchId,
+    sentAt: head.sentAt,
+  })
+  // the head map gets one more entry, `records`, appended (msgpackr may write fixmap or map16 headers)
+  let entries: Buffer
+  if ((h[0]! & 0xf0) === 0x80) entries = h.subarray(1)
+  else if (h[0] === 0xde) entries = h.subarray(3)
+  else throw new Error(`unexpected msgpack map header 0x${h[0]!.toString(16)}`)
+  const parts: Buffer[] = [Buffer.from([0x85]), entries, K_RECORDS, arrayHeader(records.length)]
+  const rec = Buffer.from([0x83])
+  for (const r of records) parts.push(rec, K_SEQ, num(r.seq), K_TS, num(r.ts), K_BODY, r.body)
+  const body = Buffer.concat(parts)
+  let flags = 0
+  let payload: Buffer = body
+  if (o.deflate === true || (o.deflate === 'auto' && body.length >= o.minDeflateBytes)) {
+    const z = deflateRawSync(body, { level: o.level })
+    if (o.deflate === true || z.length <= body.length * 0.9) {
+      payload = z
+      flags |= FLAG_DEFLATE
+    }
+  }
+  const out = Buffer.allocUnsafe(2 + payload.length)
+  out[0] = CODEC_VERSION
+  out[1] = flags
+  payload.copy(out, 2)
+  return out
+}

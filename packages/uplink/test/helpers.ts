@@ -1,0 +1,49 @@
+import { type Outbox, openSqliteOutbox } from '@fogline/outbox'
+import { UplinkConfig, type UplinkConfigInput } from '@fogline/protocol'
+import { type TempDir, tempDir } from '@fogline/testkit'
+import { onTestFinished } from 'vitest'
+import { createUplink, type Uplink } from '../src/index.js'
+
+export function dir(): TempDir {
+  const d = tempDir()
+  onTestFinished(() => d.remove())
+  return d
+}
+
+export async function outboxIn(d: TempDir, name = 'outbox.db', config = {}): Promise<Outbox> {
+  const ob = await openSqliteOutbox({ path: d.file(name), config: { commitInterval: 2, ...config } })
+  onTestFinished(() => ob.close())
+  return ob
+}
+
+export function uplinkFor(
+  outbox: Outbox,
+  config: UplinkConfigInput,
+  extra: { nodeId?: string; heartbeat?: () => object; onDown?: (t: string, p: Buffer) => void } = {},
+): Uplink {
+  const up = createUplink({
+    nodeId: extra.nodeId ?? 'n1',
+    group: 'g1',
+    outbox,
+    config: UplinkConfig.parse({ linger: 5, pollInterval: 50, heartbeat: 200, ...config }),
+    ...(extra.heartbeat ? { heartbeat: extra.heartbeat } : {}),
+    ...(extra.onDown ? { onDown: extra.onDown } : {}),
+  })
+  onTestFinished(() => up.stop())
+  return up
+}
+
+export function summary(i: number, sensor = 's1'): Record<string, unknown> {
+  return {
+    pipelineId: 'p1',
+    sensorId: sensor,
+    metric: 'temp',
+    start: i * 60_000,
+    end: (i + 1) * 60_000,
+    count: 10,
+    min: i,
+    max: i + 5,
+    sum: 10 * (i + 2.5),
+    mean: i + 2.5,
+  }
+}

@@ -1,0 +1,109 @@
+import { decodeMessage, upTopic } from '@fogline/protocol'
+import { startAckingStore, startTestBroker, waitFor } from '@fogline/testkit'
+import { connect } from 'mqtt'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { dir, outboxIn, summary, uplinkFor } from './helpers.js'
+
+describe('uplink against a real aedes broker and an acking store', () => {
+  it('drains every stream exactly once and deletes only after the application ack', async () => {
+    const d = dir()
+    const broker = await startTestBroker()
+    onTestFinished(() => broker.close())
+    const store = await startAckingStore(broker.url, d.file('cloud.db'))
+    onTestFinished(() => store.close())
+    const ob = await outboxIn(d)
+    await ob.append([
+      ...Array.from({ length: 300 }, (_, i) => ({ stream: 'summary' as const, ts: i, body: summary(i) })),
+      ...Array.from({ length: 50 }, (_, i) => ({
+        stream: 'event' as const,
+        ts: i,
+        body: { name: 'hot', v: i },
+      })),
+      ...Array.from({ length: 700 }, (_, i) => ({ stream: 'raw' as const, ts: i, body: { v: i } })),
+    ])
+    const up = uplinkFor(ob, { urls: [broker.url], batchMaxRecords: 100 })
+    up.start()
+    await waitFor(() => ob.stats().records === 0, 'outbox empty')
+    expect(store.seqs('n1', 'summary')).toEqual(Array.from({ length: 300 }, (_, i) => i + 1))
+    expect(store.seqs('n1', 'event')).toEqual(Array.from({ length: 50 }, (_, i) => i + 1))
+    expect(store.seqs('n1', 'raw')).toEqual(Array.from({ length: 700 }, (_, i) => i + 1))
+    const s = up.stats()
+    expect(s.acked).toBe(1050)
+    expect(s.connected).toBe(true)
+    expect(s.endpoint).toBe(broker.url)
+    expect(s.backlogRecords).toBe(0)
+    expect(s.etaSec).toBe(0)
+    // drains new records without waiting for more traffic
+    await ob.append([{ stream: 'summary', ts: 1, body: summary(301) }])
+    await waitFor(() => store.seqs('n1', 'summary').length === 301, 'record 301 stored without notify()')
+  })
+
+  it('keeps records while acks are withheld (PUBACK alone deletes nothing), resends them with the same seqs', async () => {
+    const d = dir()
+    const broker = await startTestBroker()
+    onTestFinished(() => broker.close())
+    const store = await startAckingStore(broker.url, d.file('cloud.db'))
+    onTestFinished(() => store.close())
+    store.holdAcks(true)
+    const ob = await outboxIn(d)
+    const up = uplinkFor(ob, { urls: [broker.url], ackTimeout: 300 })
+    up.start()
+    await ob.append(
+      Array.from({ length: 20 }, (_, i) => ({ stream: 'summary' as const, ts: i, body: summary(i) })),
+    )
+    up.notify()
+    await waitFor(() => store.received.batches >= 2, 'a resend after ackTimeout')
+    expect(ob.stats().records).toBe(20)
+    expect(up.stats().resent).toBeGreaterThanOrEqual(20)
+    expect(store.received.duplicates).toBeGreaterThanOrEqual(20)
+    store.holdAcks(false)
+    await waitFor(() => ob.stats().records === 0, 'outbox empty after acks resume')
+    expect(store.seqs('n1', 'summary')).toEqual(Array.from({ length: 20 }, (_, i) => i + 1))
+  })
+
+  it('publishes heartbeats, and the last will {online:false} when the link drops', async () => {
+    const d = dir()
+    const broker = await startTestBroker()
+    onTestFinished(() => broker.close())
+    const ob = await outboxIn(d)
+    const watcher = connect(broker.url, { protocolVersion: 4 })
+    onTestFinished(() => void watcher.end(true))
+    const seen: Array<Record<string, unknown>> = []
+    watcher.on('message', (_t, p) => seen.push(decodeMessage(p) as Record<string, unknown>))
+    await new Promise<void>((r) =>
+      watcher.once('connect', () => watcher.subscribe(upTopic('n1', 'heartbeat'), { qos: 1 }, () => r())),
+    )
+    const up = uplinkFor(
+      ob,
+      { urls: [broker.url] },
+      { heartbeat: () => ({ online: true, backlogRecords: 7 }) },
+    )
+    up.start()
+    await waitFor(() => seen.some((h) => h.online === true && h.backlogRecords === 7), 'a heartbeat')
+    up.pause()
+    await waitFor(() => seen.some((h) => h.online === false), 'the last will')
+    expect(up.stats().connected).toBe(false)
+    up.resume()
+    await waitFor(() => up.stats().connected, 'reconnected after resume')
+  })
+
+  it('passes down messages other than acks to onDown', async () => {
+    const d = dir()
+    const broker = await startTestBroker()
+    onTestFinished(() => broker.close())
+    const ob = await outboxIn(d)
+    const got: string[] = []
+    const up = uplinkFor(ob, { urls: [broker.url] }, { onDown: (t) => got.push(t) })
+    up.start()
+    await waitFor(() => up.stats().connected, 'connected')
+    const pub = connect(broker.url, { protocolVersion: 4 })
+    onTestFinished(() => void pub.end(true))
+    await new Promise<void>((r) => pub.once('connect', () => r()))
+    await waitFor(async () => {
+      pub.publish('fogline/v1/n1/down/desired', Buffer.from([1, 0, 0xc0]), { qos: 1 })
+      pub.publish('fogline/v1/group/g1/down/desired', Buffer.from([1, 0, 0xc0]), { qos: 1 })
+      await new Promise((r) => setTimeout(r, 50))
+      return got.includes('fogline/v1/n1/down/desired') && got.includes('fogline/v1/group/g1/down/desired')
+    }, 'down messages')
+  })
+})

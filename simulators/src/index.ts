@@ -1,0 +1,6 @@
+export { run } from './cli.js'
+export { MALFORMED_KINDS, type MalformedKind } from './malformed.js'
+export { gauss, mulberry32, seedFor } from './prng.js'
+export { loadReplay, type ReplaySeries } from './replay.js'
+export { type SimLogger, type SimStats, type Simulators, startSimulators } from './runner.js'
+export { buildSensors, type GroundTruth, SimSensor } from './scenario.js'

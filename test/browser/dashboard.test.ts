@@ -1,0 +1,210 @@
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { type Cloud, startCloud } from '@fogline/cloud'
+import { type FogNode, startNode } from '@fogline/node'
+import { NodeConfig, parseConfig } from '@fogline/protocol'
+import { type Simulators, startSimulators } from '@fogline/simulators'
+import { type Browser, chromium, type Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+
+const CHROMIUM = '/usr/bin/chromium'
+const hasChromium = existsSync(CHROMIUM)
+if (process.env.CI && !hasChromium) throw new Error(`${CHROMIUM} is missing: run .ci/install-chromium.sh`)
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '../..')
+const artifacts = join(repoRoot, 'test-artifacts')
+
+/** Poll `cond` until it holds; real time is unavoidable with a browser, so poll with a deadline. */
+async function until<T>(cond: () => T | Promise<T>, what: string, ms = 20_000): Promise<T> {
+  const end = Date.now() + ms
+  for (;;) {
+    const v = await cond()
+    if (v) return v
+    if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
+interface ChartRow {
+  seq: number
+  end: number
+  min: number
+  max: number
+  mean: number
+}
+
+describe.skipIf(!hasChromium)(
+  `dashboard in chromium${hasChromium ? '' : ' (skipped: /usr/bin/chromium is missing)'}`,
+  () => {
+    let dir: string
+    let cloud: Cloud
+    const nodes = new Map<string, FogNode>()
+    const sims: Simulators[] = []
+    let browser: Browser
+    let page: Page
+    const consoleErrors: string[] = []
+
+    beforeAll(async () => {
+      dir = mkdtempSync(join(tmpdir(), 'fogline-browser-'))
+      mkdirSync(artifacts, { recursive: true })
+      // the cloud serves public/; make sure the uPlot copy the package build makes is there (see docs/dashboard.md)
+      execFileSync(process.execPath, [join(repoRoot, 'packages/dashboard/scripts/copy-vendor.mjs')])
+      cloud = await startCloud(
+        {
+          broker: { embedded: { host: '127.0.0.1', port: 0 } },
+          store: { sqlite: join(dir, 'cloud.db') },
+          http: { host: '127.0.0.1', port: 0 },
+          log: { level: 'silent' },
+        },
+        {
+          demo: {
+            setLink: async (nodeId, up) => {
+              const n = nodes.get(nodeId)
+              if (!n) return
+              if (up) n.uplink.resume()
+              else n.uplink.pause()
+            },
+          },
+        },
+      )
+      for (const id of ['node-a', 'node-b']) {
+        const node = await startNode(
+          parseConfig(NodeConfig, {
+            nodeId: id,
+            dataDir: join(dir, id),
+            broker: { port: 0 },
+            uplink: {
+              urls: [cloud.brokerUrl],
+              heartbeat: '300ms',
+              ackTimeout: '1s',
+              reconnect: { min: '100ms', max: '300ms' },
+            },
+            pipelines: [
+              {
+                id: 'p',
+                input: ['sensors/+/+'],
+                stages: [
+                  {
+                    type: 'window',
+                    kind: 'tumbling',
+                    size: '500ms',
+                    aggregates: ['count', 'min', 'max', 'mean', 'sum'],
+                  },
+                ],
+              },
+            ],
+            log: { level: 'silent' },
+          }),
+        )
+        nodes.set(id, node)
+        sims.push(
+          await startSimulators({
+            url: node.brokerUrl,
+            sensors: [{ id: `${id}-t`, count: 2, rate: 20, profile: 'temperature', period: '10s' }],
+          }),
+        )
+      }
+      browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: [
+          '--headless',
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-background-networking',
+          '--disable-quic',
+          '--no-first-run',
+          '--disable-component-update',
+          '--disable-sync',
+        ],
+      })
+      page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
+      page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()))
+      page.on('pageerror', (e) => consoleErrors.push(e.message))
+    })
+
+    afterAll(async () => {
+      await browser?.close()
+      for (const s of sims) await s.stop()
+      for (const n of nodes.values()) await n.stop()
+      await cloud?.stop()
+      if (dir) rmSync(dir, { recursive: true, force: true })
+    })
+
+    it('loads the fleet table with every node online', async () => {
+      await page.goto(cloud.httpUrl)
+      await page.waitForSelector('#fleet tr[data-node="node-a"][data-online="true"]', { timeout: 15_000 })
+      await page.waitForSelector('#fleet tr[data-node="node-b"][data-online="true"]', { timeout: 15_000 })
+      expect(await page.locator('#fleet tbody tr').count()).toBe(2)
+      await page.screenshot({ path: join(artifacts, 'fleet.png') })
+      // a phone: the page itself must not scroll sideways (the table scrolls inside its box)
+      await page.setViewportSize({ width: 390, height: 844 })
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390)
+      await page.screenshot({ path: join(artifacts, 'fleet-phone.png') })
+      await page.setViewportSize({ width: 1280, height: 800 })
+    })
+
+    it('draws chart points that match the store', async () => {
+      await page.goto(`${cloud.httpUrl}/#/node/node-a`)
+      const key = 'node-a-t-0/temperature'
+      await page.waitForFunction(
+        (k) =>
+          Number(document.querySelector(`.chart[data-key="${k}"]`)?.getAttribute('data-points') ?? 0) >= 6,
+        key,
+        { timeout: 15_000 },
+      )
+      const drawn =
+        (await page.evaluate(
+          (k) =>
+            (window as never as { __fogline: { charts(): Record<string, ChartRow[]> } }).__fogline.charts()[
+              k
+            ],
+          key,
+        )) ?? []
+      const res = await fetch(
+        `${cloud.httpUrl}/api/summaries?node=node-a&sensor=node-a-t-0&metric=temperature&limit=5000`,
+      )
+      const stored = (await res.json()) as ChartRow[]
+      const bySeq = new Map(stored.map((r) => [r.seq, r]))
+      expect(drawn.length).toBeGreaterThanOrEqual(6)
+      // uPlot really drew it (not just the data behind it)
+      expect(await page.locator(`.chart[data-key="${key}"] canvas`).count()).toBe(1)
+      for (const p of drawn) {
+        const s = bySeq.get(p.seq)
+        expect(s, `point seq ${p.seq} is in the store`).toBeDefined()
+        expect(p.mean).toBe(s?.mean)
+        expect(p.min).toBe(s?.min)
+        expect(p.max).toBe(s?.max)
+      }
+      await page.screenshot({ path: join(artifacts, 'node.png') })
+      await page.screenshot({ path: join(repoRoot, 'docs/dashboard.png') })
+    })
+
+    it('shows the backlog rising while the uplink is cut and draining to zero after restore', async () => {
+      await page.goto(cloud.httpUrl)
+      const row = page.locator('#fleet tr[data-node="node-b"]')
+      await row.waitFor()
+      await row.locator('button.link').click()
+      await until(() => (nodes.get('node-b')?.stats().backlogRecords ?? 0) >= 3, 'node-b buffers while cut')
+      await page.screenshot({ path: join(artifacts, 'cut.png') })
+      await page.locator('#fleet tr[data-node="node-b"] button.link').click()
+      let maxShown = 0
+      await until(
+        async () => {
+          const b = Number(await page.locator('#fleet tr[data-node="node-b"]').getAttribute('data-backlog'))
+          maxShown = Math.max(maxShown, b)
+          return maxShown > 0 && b === 0
+        },
+        'the page shows node-b backlog rising then draining to 0',
+        20_000,
+      )
+      expect(maxShown).toBeGreaterThan(0)
+      await page.screenshot({ path: join(artifacts, 'restored.png') })
+    })
+
+    it('logs no console errors', () => {
+      expect(consoleErrors).toEqual([])
+    })
+  },
+)

@@ -1,0 +1,296 @@
+import {
+  decodeMessage,
+  downTopic,
+  encodeMessage,
+  generateDesiredKeyPair,
+  groupDesiredTopic,
+  signDesired,
+} from '@fogline/protocol'
+import mqtt from 'mqtt'
+import { describe, expect, it } from 'vitest'
+import { api, bad, FILE_PIPELINES, pipe, retainedOn, simNode, testCloud, until } from './helpers.js'
+
+type Reports = {
+  reports: Array<{
+    version: number
+    status: string
+    health: string | null
+    code: string | null
+    reason: string | null
+  }>
+}
+
+describe('desired state through a real cloud (startCloud, aedes, SQLite) to a node agent on the real uplink', () => {
+  it('POST /api/desired: signed, published, applied by the node, report visible in the API', async () => {
+    const cloud = await testCloud()
+    const n1 = await simNode(cloud.brokerUrl, { nodeId: 'n1', group: 'g1', publicKey: cloud.publicKeyPem })
+    await until(() => n1.uplink.stats().connected, 'n1 connected')
+
+    const post = await api(cloud.httpUrl, 'POST', '/api/desired', {
+      target: { node: 'n1' },
+      pipelines: [pipe('v-a')],
+    })
+    expect(post.status).toBe(201)
+    expect(post.body).toMatchObject({ version: 1, target: { node: 'n1' }, topic: downTopic('n1', 'desired') })
+    await until(() => JSON.stringify(n1.running()) === JSON.stringify([pipe('v-a')]), 'n1 runs v-a')
+
+    const view = await until(async () => {
+      const r = await api<Reports & { current: { version: number } }>(
+        cloud.httpUrl,
+        'GET',
+        '/api/desired?node=n1',
+      )
+      return r.body.reports.some((x) => x.version === 1 && x.health === 'ok') ? r.body : null
+    }, 'healthy report for version 1 in the API')
+    expect(view.current.version).toBe(1)
+    expect(view.reports[0]).toMatchObject({ version: 1, status: 'applied', health: 'ok' })
+    // the fleet view carries the report too
+    const node = await api(cloud.httpUrl, 'GET', '/api/nodes/n1')
+    expect(node.status).toBe(200)
+  })
+
+  it('forged documents on the broker are rejected, reported to the cloud, and the old config keeps running', async () => {
+    const cloud = await testCloud()
+    const n1 = await simNode(cloud.brokerUrl, {
+      nodeId: 'n1',
+      group: 'g1',
+      publicKey: cloud.publicKeyPem,
+      windowMs: 0,
+    })
+    await until(() => n1.uplink.stats().connected, 'n1 connected')
+    await api(cloud.httpUrl, 'POST', '/api/desired', { target: { node: 'n1' }, pipelines: [pipe('good')] })
+    await until(() => n1.agent.appliedVersion() === 1, 'version 1 applied')
+
+    const attacker = await mqtt.connectAsync(cloud.brokerUrl, { reconnectPeriod: 0 })
+    try {
+      const evil = generateDesiredKeyPair()
+      const forged = signDesired(
+        { version: 99, target: { node: 'n1' }, createdAt: Date.now(), pipelines: [pipe('evil')] },
+        evil.privateKeyPem,
+      )
+      await attacker.publishAsync(downTopic('n1', 'desired'), encodeMessage(forged), { qos: 1 })
+      await until(() => n1.reports.some((r) => r.version === 99), 'report on the forged version')
+      // replay: the genuine version 1 again, after version 2
+      await api(cloud.httpUrl, 'POST', '/api/desired', {
+        target: { node: 'n1' },
+        pipelines: [pipe('good-2')],
+      })
+      await until(() => n1.agent.appliedVersion() === 2, 'version 2 applied')
+      const v1 = await api(cloud.httpUrl, 'GET', '/api/desired/1')
+      await attacker.publishAsync(downTopic('n1', 'desired'), encodeMessage(v1.body.envelope), { qos: 1 })
+      await until(() => n1.reports.some((r) => r.version === 1 && r.status === 'rejected'), 'replay rejected')
+    } finally {
+      await attacker.endAsync(true)
+    }
+    expect(n1.running()).toEqual([pipe('good-2')])
+    const view = await until(async () => {
+      const r = await api<Reports>(cloud.httpUrl, 'GET', '/api/desired?node=n1')
+      return r.body.reports.some((x) => x.version === 1 && x.status === 'rejected') &&
+        r.body.reports.some((x) => x.version === 99)
+        ? r.body
+        : null
+    }, 'rejections in the API')
+    expect(view.reports.find((x) => x.version === 99)).toMatchObject({
+      status: 'rejected',
+      code: 'FOG_SIGNATURE_INVALID',
+    })
+    expect(view.reports.find((x) => x.version === 1)).toMatchObject({
+      status: 'rejected',
+      code: 'FOG_VERSION_REPLAY',
+    })
+  })
+
+  it('a node offline during the push gets the newest applicable version (retained) when it connects', async () => {
+    const cloud = await testCloud()
+    const n1 = await simNode(cloud.brokerUrl, {
+      nodeId: 'n1',
+      group: 'g1',
+      publicKey: cloud.publicKeyPem,
+      start: false,
+    })
+    const n2 = await simNode(cloud.brokerUrl, {
+      nodeId: 'n2',
+      group: 'g1',
+      publicKey: cloud.publicKeyPem,
+      start: false,
+    })
+    await api(cloud.httpUrl, 'POST', '/api/desired', { target: { node: 'n1' }, pipelines: [pipe('n1-only')] })
+    await api(cloud.httpUrl, 'POST', '/api/desired', {
+      target: { group: 'g1' },
+      pipelines: [pipe('group-v2')],
+    })
+    await api(cloud.httpUrl, 'POST', '/api/desired', { target: { node: 'n1' }, pipelines: [pipe('n1-v3')] })
+    n1.start()
+    n2.start()
+    await until(() => n1.agent.appliedVersion() === 3, 'n1 gets version 3 (its own, newer than the group)')
+    await until(() => n2.agent.appliedVersion() === 2, 'n2 gets the group version 2')
+    expect(n1.running()).toEqual([pipe('n1-v3')])
+    expect(n2.running()).toEqual([pipe('group-v2')])
+    // n1 saw the group's version 2 as well, older than its 3: refused, never applied
+    await until(() => n1.reports.length >= 2, 'n1 handled both retained documents')
+    expect(n1.reports.filter((r) => r.status === 'applied').map((r) => r.version)).toEqual([3])
+  })
+
+  it('canary rollout: a healthy canary proceeds to the whole group', async () => {
+    const cloud = await testCloud()
+    const nodes = await Promise.all(
+      ['c1', 'r1', 'r2'].map((id) =>
+        simNode(cloud.brokerUrl, { nodeId: id, group: 'line', publicKey: cloud.publicKeyPem }),
+      ),
+    )
+    await until(
+      async () => (await api<unknown[]>(cloud.httpUrl, 'GET', '/api/nodes')).body.length === 3,
+      'fleet knows 3 nodes',
+    )
+    const res = await api(cloud.httpUrl, 'POST', '/api/rollouts', {
+      group: 'line',
+      canary: ['c1'],
+      timeoutMs: 10_000,
+      doc: { pipelines: [pipe('rolled')] },
+    })
+    expect(res.status).toBe(201)
+    expect(res.body).toMatchObject({ state: 'canary', canary: ['c1'], version: 1 })
+    await until(() => nodes[0]!.agent.appliedVersion() === 1, 'canary applied')
+    // while the canary is in its health window, the rest do not have it
+    expect(nodes[0]!.agent.status().health).toBe('pending')
+    expect(nodes[1]!.running()).toBe(FILE_PIPELINES)
+    const done = await until(async () => {
+      const r = await api(cloud.httpUrl, 'GET', `/api/rollouts/${res.body.id}`)
+      return r.body.state !== 'canary' ? r.body : null
+    }, 'rollout finished')
+    expect(done).toMatchObject({
+      state: 'completed',
+      canaryStatus: { c1: { status: 'applied', health: 'ok' } },
+    })
+    await until(
+      () => nodes.every((n) => n.agent.appliedVersion() === 1),
+      'every node of the group applied version 1',
+    )
+    const retained = await retainedOn(cloud.brokerUrl, [groupDesiredTopic('line')])
+    expect(
+      (decodeMessage(retained.get(groupDesiredTopic('line'))!) as { doc: { version: number } }).doc.version,
+    ).toBe(1)
+  })
+
+  it('canary rollout: a canary that rolls back stops the rollout; the rest never get the version', async () => {
+    const cloud = await testCloud()
+    const c1 = await simNode(cloud.brokerUrl, { nodeId: 'c1', group: 'line', publicKey: cloud.publicKeyPem })
+    const c2 = await simNode(cloud.brokerUrl, { nodeId: 'c2', group: 'line', publicKey: cloud.publicKeyPem })
+    const r1 = await simNode(cloud.brokerUrl, { nodeId: 'r1', group: 'line', publicKey: cloud.publicKeyPem })
+    await until(
+      async () => (await api<unknown[]>(cloud.httpUrl, 'GET', '/api/nodes')).body.length === 3,
+      'fleet knows 3 nodes',
+    )
+    const res = await api(cloud.httpUrl, 'POST', '/api/rollouts', {
+      group: 'line',
+      canary: ['c1', 'c2'],
+      timeoutMs: 10_000,
+      doc: { pipelines: [bad('bad-config')] },
+    })
+    expect(res.status).toBe(201)
+    const done = await until(async () => {
+      const r = await api(cloud.httpUrl, 'GET', `/api/rollouts/${res.body.id}`)
+      return r.body.state !== 'canary' ? r.body : null
+    }, 'rollout finished')
+    expect(done.state).toBe('stopped')
+    expect(done.reason).toMatch(
+      /canary c[12] rolled-back: health check failed: pipeline bad-config dead-lettered \d+ of \d+ readings/,
+    )
+    await until(() => c1.reports.some((r) => r.status === 'rolled-back'), 'c1 rolled back')
+    expect(c1.running()).toBe(FILE_PIPELINES)
+    expect(r1.agent.appliedVersion()).toBeNull()
+    // nothing of it is left retained for a node that connects later
+    const retained = await retainedOn(cloud.brokerUrl, [
+      groupDesiredTopic('line'),
+      downTopic('c1', 'desired'),
+      downTopic('c2', 'desired'),
+    ])
+    expect([...retained.keys()]).toEqual([])
+    const g = await api(cloud.httpUrl, 'GET', '/api/desired?group=line')
+    expect(g.body.current).toBeNull()
+    expect(g.body.versions[0]).toMatchObject({ version: 1, status: 'stopped' })
+    void c2
+  })
+
+  it('canary rollout: a canary that does not report in time stops it; canaryCount picks known nodes', async () => {
+    const cloud = await testCloud()
+    const a = await simNode(cloud.brokerUrl, { nodeId: 'a', group: 'line', publicKey: cloud.publicKeyPem })
+    await until(
+      async () => (await api<unknown[]>(cloud.httpUrl, 'GET', '/api/nodes')).body.length === 1,
+      'fleet knows a',
+    )
+    await a.stop()
+    const res = await api(cloud.httpUrl, 'POST', '/api/rollouts', {
+      group: 'line',
+      canaryCount: 1,
+      timeoutMs: 300,
+      doc: { pipelines: [pipe('x')] },
+    })
+    expect(res.body).toMatchObject({ canary: ['a'], state: 'canary' })
+    const done = await until(async () => {
+      const r = await api(cloud.httpUrl, 'GET', `/api/rollouts/${res.body.id}`)
+      return r.body.state !== 'canary' ? r.body : null
+    }, 'rollout timed out')
+    expect(done).toMatchObject({ state: 'stopped' })
+    expect(done.reason).toContain('did not report applied and healthy within 300 ms')
+  })
+
+  it('bad requests get a 4xx with a code; unknown things a 404', async () => {
+    const cloud = await testCloud()
+    const cases: Array<[string, string, unknown, number, string]> = [
+      ['POST', '/api/desired', {}, 400, 'FOG_DESIRED_INVALID'],
+      ['POST', '/api/desired', { target: { node: 'a b' }, pipelines: [] }, 400, 'FOG_DESIRED_INVALID'],
+      ['POST', '/api/desired', { target: { node: 'n1' } }, 400, 'FOG_DESIRED_INVALID'],
+      [
+        'POST',
+        '/api/desired',
+        { target: { node: 'n1' }, pipelines: [{ id: 'p' }] },
+        400,
+        'FOG_DESIRED_INVALID',
+      ],
+      [
+        'POST',
+        '/api/desired',
+        { target: { node: 'n1' }, uplink: { urls: ['mqtt://x'] } },
+        400,
+        'FOG_DESIRED_INVALID',
+      ],
+      ['POST', '/api/desired', { target: { node: 'n1' }, rollbackTo: 42 }, 404, 'FOG_API_NOT_FOUND'],
+      ['POST', '/api/rollouts', { canary: ['a'], doc: { pipelines: [] } }, 400, 'FOG_API_BAD_REQUEST'],
+      [
+        'POST',
+        '/api/rollouts',
+        { group: 'nobody', canaryCount: 1, doc: { pipelines: [pipe('p')] } },
+        400,
+        'FOG_API_BAD_REQUEST',
+      ],
+      ['GET', '/api/desired', undefined, 400, 'FOG_API_BAD_REQUEST'],
+      ['GET', '/api/desired/7', undefined, 404, 'FOG_API_NOT_FOUND'],
+      ['GET', '/api/rollouts/nope', undefined, 404, 'FOG_API_NOT_FOUND'],
+    ]
+    for (const [method, path, body, status, code] of cases) {
+      const r = await api(cloud.httpUrl, method as 'GET', path, body)
+      expect({ path, body, status: r.status, code: r.body.code }).toEqual({ path, body, status, code })
+      expect(typeof r.body.message).toBe('string')
+    }
+    const doc = await api(cloud.httpUrl, 'GET', '/openapi.json')
+    expect(Object.keys(doc.body.paths)).toEqual(
+      expect.arrayContaining(['/api/desired', '/api/rollouts/{id}']),
+    )
+  })
+
+  it('rollbackTo makes a new version with the old content, marked rollback; a restarted cloud republishes', async () => {
+    const cloud = await testCloud()
+    await api(cloud.httpUrl, 'POST', '/api/desired', { target: { group: 'g' }, pipelines: [pipe('one')] })
+    await api(cloud.httpUrl, 'POST', '/api/desired', { target: { group: 'g' }, pipelines: [pipe('two')] })
+    const rb = await api(cloud.httpUrl, 'POST', '/api/desired', { target: { group: 'g' }, rollbackTo: 1 })
+    expect(rb.body).toMatchObject({ version: 3, doc: { rollback: true, pipelines: [pipe('one')] } })
+    const keyPem = (await import('node:fs')).readFileSync(`${cloud.dir}/signing.pem`, 'utf8')
+    await cloud.stop()
+    // same store and key: the embedded broker lost its retained messages, the cloud publishes them again
+    const again = await testCloud(cloud.dir, keyPem)
+    const n = await simNode(again.brokerUrl, { nodeId: 'late', group: 'g', publicKey: again.publicKeyPem })
+    await until(() => n.agent.appliedVersion() === 3, 'late node gets version 3')
+    expect(n.running()).toEqual([pipe('one')])
+  })
+})

@@ -1,0 +1,187 @@
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { type Cloud, startCloud } from '@fogline/cloud'
+import { createDesiredAgent, type DesiredAgent, engineHealth } from '@fogline/node'
+import { type Outbox, openSqliteOutbox } from '@fogline/outbox'
+import { createEngine } from '@fogline/pipeline'
+import { type DesiredReport, generateDesiredKeyPair, systemClock, UplinkConfig } from '@fogline/protocol'
+import { tempDir } from '@fogline/testkit'
+import { createUplink, type Uplink } from '@fogline/uplink'
+import mqtt from 'mqtt'
+import { onTestFinished } from 'vitest'
+
+export const pipe = (id: string) => ({ id, input: ['sensors/+/+'] })
+export const FILE_PIPELINES = [pipe('from-file')]
+/** valid config, but its decoder finds no value in the readings: every one is dead-lettered */
+export const bad = (id: string) => ({
+  id,
+  input: ['sensors/+/+'],
+  decoder: { type: 'json', value: '$.nope' },
+})
+
+export function dir(): string {
+  const d = tempDir('fogline-desired-')
+  onTestFinished(() => d.remove())
+  return d.path
+}
+
+/** A real cloud (embedded aedes on port 0, SQLite in a temp dir) with a signing key file; stopped at the end. */
+export async function testCloud(
+  d = dir(),
+  keyPem?: string,
+): Promise<Cloud & { publicKeyPem: string; dir: string }> {
+  const keys = generateDesiredKeyPair()
+  const keyFile = join(d, 'signing.pem')
+  writeFileSync(keyFile, keyPem ?? keys.privateKeyPem, { mode: 0o600 })
+  const cloud = await startCloud({
+    broker: { embedded: { host: '127.0.0.1', port: 0 } },
+    store: { sqlite: join(d, 'cloud.db') },
+    http: { host: '127.0.0.1', port: 0 },
+    fleet: { offlineAfter: 5000, sweepInterval: 100 },
+    signingKeyFile: keyFile,
+    log: { level: 'silent' },
+  })
+  onTestFinished(() => cloud.stop())
+  const pk = (await (await fetch(`${cloud.httpUrl}/api/desired/public-key`)).json()) as {
+    publicKeyPem: string
+  }
+  return Object.assign(cloud, { publicKeyPem: pk.publicKeyPem, dir: d })
+}
+
+export interface SimNode {
+  nodeId: string
+  agent: DesiredAgent
+  uplink: Uplink
+  outbox: Outbox
+  reports: DesiredReport[]
+  running(): unknown
+  start(): void
+  stop(): Promise<void>
+}
+
+/**
+ * A fog node's desired-state path on real parts: the real pipeline engine (fed a reading every 5 ms, as a
+ * sensor would), a SQLite outbox for the agent's state, the real uplink (down messages, up/reported,
+ * heartbeats with the group), the agent and its engine health probe.
+ */
+export async function simNode(
+  brokerUrl: string,
+  o: { nodeId: string; group: string; publicKey: string; windowMs?: number; start?: boolean },
+): Promise<SimNode> {
+  const outbox = await openSqliteOutbox({ path: join(dir(), 'outbox.db') })
+  const engine = createEngine(FILE_PIPELINES, { clock: systemClock, emit: () => {}, deadLetter: () => {} })
+  const feed = setInterval(() => engine.ingest('sensors/s1/temp', Buffer.from('{"value":21.5}')), 5)
+  let running: unknown = FILE_PIPELINES
+  const reports: DesiredReport[] = []
+  let agent: DesiredAgent | null = null
+  const probe = engineHealth(() => engine.counters(), { minReadings: 5 })
+  const uplink = createUplink({
+    nodeId: o.nodeId,
+    group: o.group,
+    outbox,
+    config: UplinkConfig.parse({
+      urls: [brokerUrl],
+      heartbeat: 200,
+      linger: 5,
+      pollInterval: 50,
+      reconnect: { min: 50, max: 200 },
+    }),
+    heartbeat: () => ({
+      ts: Date.now(),
+      online: true,
+      group: o.group,
+      configVersion: agent?.appliedVersion() ?? null,
+    }),
+    onDown: (topic, payload) => void agent?.handle(topic, payload),
+  })
+  agent = createDesiredAgent({
+    nodeId: o.nodeId,
+    group: o.group,
+    publicKey: o.publicKey,
+    clock: systemClock,
+    getState: (k) => outbox.getState(k),
+    putState: (k, v) => outbox.putState(k, v),
+    applyPipelines(p) {
+      engine.reload(p)
+      running = p
+    },
+    currentPipelines: () => running,
+    health: probe.check,
+    healthReset: probe.reset,
+    report(body) {
+      reports.push(body as DesiredReport)
+      void uplink.publishControl('reported', body)
+    },
+    healthWindowMs: o.windowMs ?? 300,
+    healthCheckMs: 50,
+  })
+  let stopped = false
+  const node: SimNode = {
+    nodeId: o.nodeId,
+    agent,
+    uplink,
+    outbox,
+    reports,
+    running: () => running,
+    start: () => uplink.start(),
+    async stop() {
+      if (stopped) return
+      stopped = true
+      clearInterval(feed)
+      agent?.close()
+      await uplink.stop()
+      engine.close()
+      await outbox.close()
+    },
+  }
+  onTestFinished(() => node.stop())
+  if (o.start !== false) uplink.start()
+  return node
+}
+
+export async function api<T = any>(
+  base: string,
+  method: 'GET' | 'POST',
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: T }> {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    ...(body !== undefined
+      ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }
+      : {}),
+  })
+  return { status: res.status, body: (await res.json()) as T }
+}
+
+export async function until<T>(
+  cond: () => T | Promise<T>,
+  what: string,
+  ms = 10_000,
+): Promise<NonNullable<T>> {
+  const end = Date.now() + ms
+  for (;;) {
+    const v = await cond()
+    if (v) return v as NonNullable<T>
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+/** The retained messages a fresh subscriber gets on these topics (a marker round trip bounds the wait). */
+export async function retainedOn(brokerUrl: string, topics: string[]): Promise<Map<string, Buffer>> {
+  const c = await mqtt.connectAsync(brokerUrl, { reconnectPeriod: 0 })
+  try {
+    const got = new Map<string, Buffer>()
+    const marker = `fogline-test/marker/${Math.random().toString(36).slice(2)}`
+    const done = new Promise<void>((resolve) =>
+      c.on('message', (t, p) => (t === marker ? resolve() : p.length > 0 && got.set(t, p))),
+    )
+    await c.subscribeAsync([...topics, marker], { qos: 1 })
+    await c.publishAsync(marker, 'x', { qos: 1 })
+    await done
+    return got
+  } finally {
+    await c.endAsync(true)
+  }
+}

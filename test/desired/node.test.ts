@@ -1,0 +1,113 @@
+import { join } from 'node:path'
+import { type FogNode, startNode } from '@fogline/node'
+import { NodeConfig, parseConfig } from '@fogline/protocol'
+import mqtt from 'mqtt'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { api, bad, dir, testCloud, until } from './helpers.js'
+
+const windowed = (id: string) => ({
+  id,
+  input: ['sensors/+/+'],
+  stages: [{ type: 'window', kind: 'tumbling', size: '200ms', aggregates: ['count', 'mean'] }],
+})
+
+async function realNode(brokerUrl: string, publicKey: string, nodeId: string, dataDir = join(dir(), 'n')) {
+  const config = parseConfig(NodeConfig, {
+    nodeId,
+    group: 'line',
+    dataDir,
+    broker: { port: 0 },
+    uplink: { urls: [brokerUrl], heartbeat: '200ms' },
+    pipelines: [windowed('from-file')],
+    desiredPublicKey: publicKey,
+    log: { level: 'silent' },
+  }) as NodeConfig
+  const node = await startNode(config, {
+    desired: { healthWindowMs: 600, healthCheckMs: 50, minReadings: 5 },
+  })
+  const agent = node.desired!
+  let stopped = false
+  const stop = async () => {
+    if (stopped) return
+    stopped = true
+    agent.close()
+    await node.stop()
+  }
+  onTestFinished(stop)
+  // a sensor publishing every 10 ms
+  const sensor = await mqtt.connectAsync(node.brokerUrl, { reconnectPeriod: 0 })
+  let i = 0
+  const timer = setInterval(() => sensor.publish('sensors/s1/temp', JSON.stringify({ value: i++ % 10 })), 10)
+  onTestFinished(async () => {
+    clearInterval(timer)
+    await sensor.endAsync(true)
+  })
+  return { node, agent, config, stop }
+}
+
+const pipelineIds = (n: FogNode) => Object.keys(n.engine.counters()).sort()
+
+describe('desired state end to end: startCloud → startNode (real engine, outbox, uplink)', () => {
+  it('applies a pushed version, rolls back a failing one, and the cloud sees both reports', async () => {
+    const cloud = await testCloud()
+    const { node, agent } = await realNode(cloud.brokerUrl, cloud.publicKeyPem, 'edge-1')
+    await until(() => node.uplink.stats().connected, 'node connected')
+
+    await api(cloud.httpUrl, 'POST', '/api/desired', {
+      target: { node: 'edge-1' },
+      pipelines: [windowed('v1')],
+    })
+    await until(
+      () => agent.status().health === 'ok' && agent.appliedVersion() === 1,
+      'version 1 applied and healthy',
+    )
+    expect(pipelineIds(node)).toEqual(['v1'])
+
+    await api(cloud.httpUrl, 'POST', '/api/desired', {
+      target: { group: 'line' },
+      pipelines: [bad('broken')],
+    })
+    await until(
+      () => agent.status().highestVersion === 2 && agent.appliedVersion() === 1,
+      'version 2 rolled back',
+    )
+    expect(pipelineIds(node)).toEqual(['v1'])
+
+    const view = await until(async () => {
+      const r = await api(cloud.httpUrl, 'GET', '/api/desired?node=edge-1')
+      return r.body.reports.some(
+        (x: { version: number; status: string }) => x.version === 2 && x.status === 'rolled-back',
+      )
+        ? r.body
+        : null
+    }, 'rolled-back report in the cloud')
+    expect(view.reports.find((x: { version: number }) => x.version === 2)).toMatchObject({
+      code: 'FOG_HEALTH_FAILED',
+    })
+    expect(view.reports.find((x: { version: number }) => x.version === 1)).toMatchObject({
+      status: 'applied',
+      health: 'ok',
+    })
+    // the heartbeat's configVersion follows the running version
+    await until(
+      async () => (await api(cloud.httpUrl, 'GET', '/api/nodes/edge-1')).body.configVersion === 1,
+      'fleet shows version 1',
+    )
+  })
+
+  it('a restarted node comes back on its applied version, not its config file', async () => {
+    const cloud = await testCloud()
+    const dataDir = join(dir(), 'n')
+    const first = await realNode(cloud.brokerUrl, cloud.publicKeyPem, 'edge-2', dataDir)
+    await until(() => first.node.uplink.stats().connected, 'node connected')
+    await api(cloud.httpUrl, 'POST', '/api/desired', {
+      target: { node: 'edge-2' },
+      pipelines: [windowed('pushed')],
+    })
+    await until(() => first.agent.status().health === 'ok', 'version 1 healthy')
+    await first.stop()
+    const second = await realNode(cloud.brokerUrl, cloud.publicKeyPem, 'edge-2', dataDir)
+    expect(second.agent.appliedVersion()).toBe(1)
+    expect(pipelineIds(second.node)).toEqual(['pushed'])
+  })
+})

@@ -1,0 +1,85 @@
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { startCloud } from '@fogline/cloud'
+import mqtt from 'mqtt'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { runCli, tempDir, until } from './helpers.js'
+
+const WINDOW_MS = 20_000
+
+describe('checkpoint: the node is killed (-9) mid-window and restarted', () => {
+  it('resumes the open window so it completes with the readings from before and after the kill', async () => {
+    const dir = tempDir()
+    const cloud = await startCloud({
+      broker: { embedded: { host: '127.0.0.1', port: 0 } },
+      store: { sqlite: join(dir, 'c.db') },
+      http: { host: '127.0.0.1', port: 0 },
+      log: { level: 'silent' },
+    })
+    onTestFinished(() => cloud.stop())
+    const file = join(dir, 'node.yaml')
+    writeFileSync(
+      file,
+      `nodeId: node-k
+dataDir: ${join(dir, 'node-k')}
+broker: { host: 127.0.0.1, port: 0 }
+uplink: { urls: ['${cloud.brokerUrl}'] }
+checkpoint: { interval: 100ms }
+log: { level: warn }
+pipelines:
+  - id: temps
+    input: ['sensors/+/+']
+    stages:
+      - { type: window, kind: tumbling, size: ${WINDOW_MS}ms, aggregates: [count, min, max, mean, sum] }
+`,
+    )
+    // start right after a window boundary so that both runs fall into the same window
+    const intoWindow = Date.now() % WINDOW_MS
+    if (intoWindow > 1000) await new Promise((r) => setTimeout(r, WINDOW_MS - intoWindow + 200))
+    const windowStart = Date.now() - (Date.now() % WINDOW_MS)
+
+    const publish = async (url: string, values: number[]) => {
+      const c = await mqtt.connectAsync(url)
+      for (const v of values)
+        await c.publishAsync('sensors/s1/temperature', JSON.stringify({ value: v }), { qos: 1 })
+      await c.endAsync()
+    }
+    const start = async () => {
+      const child = runCli(['node', '--config', file, '--status-every', '0'])
+      const url = await until(
+        () => /sensors publish to (mqtt:\/\/\S+)/.exec(child.out())?.[1],
+        `node started (${child.err()})`,
+      )
+      return { child, url }
+    }
+
+    const a = await start()
+    await publish(a.url, [1, 2, 3, 4, 5])
+    await new Promise((r) => setTimeout(r, 500)) // > checkpoint interval
+    a.child.proc.kill('SIGKILL')
+    await a.child.exited
+
+    const b = await start()
+    await publish(b.url, [10, 20, 30])
+    expect(Date.now()).toBeLessThan(windowStart + WINDOW_MS) // still the same window
+    const rows = await until(
+      async () => {
+        const r = await cloud.store.querySummaries({ nodeId: 'node-k' })
+        return r.length > 0 ? r : null
+      },
+      'the resumed window closes and is stored',
+      WINDOW_MS + 15_000,
+    )
+    expect(rows).toHaveLength(1)
+    expect(rows[0]).toMatchObject({
+      count: 8,
+      min: 1,
+      max: 30,
+      sum: 75,
+      start: windowStart,
+      end: windowStart + WINDOW_MS,
+    })
+    b.child.proc.kill('SIGTERM')
+    await b.child.exited
+  }, 60_000)
+})

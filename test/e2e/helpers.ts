@@ -1,0 +1,89 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { onTestFinished } from 'vitest'
+
+export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '../..')
+
+/** A temp folder removed when the test finishes. */
+export function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'fogline-e2e-'))
+  onTestFinished(() => rmSync(d, { recursive: true, force: true }))
+  return d
+}
+
+/** Poll `cond` until it holds; fails with `what` after `ms`. Real time is unavoidable across processes. */
+export async function until<T>(cond: () => T | Promise<T>, what: string, ms = 20_000): Promise<T> {
+  const end = Date.now() + ms
+  let last: unknown
+  for (;;) {
+    try {
+      const v = await cond()
+      if (v) return v
+    } catch (e) {
+      last = e
+    }
+    if (Date.now() > end)
+      throw new Error(
+        `timed out waiting for: ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`,
+      )
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+export interface Child {
+  proc: ChildProcess
+  out: () => string
+  err: () => string
+  exited: Promise<number | null>
+}
+
+/** Run the fogline CLI from TypeScript sources in a child process (killed when the test ends). */
+export function runCli(args: string[], opts: { built?: boolean; env?: Record<string, string> } = {}): Child {
+  const argv = opts.built
+    ? [join(repoRoot, 'packages/cli/dist/bin.js'), ...args]
+    : ['--conditions=source', '--import', 'tsx', join(repoRoot, 'packages/cli/src/bin.ts'), ...args]
+  const proc = spawn(process.execPath, argv, {
+    cwd: repoRoot,
+    env: { ...process.env, ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  let err = ''
+  proc.stdout!.on('data', (d: Buffer) => {
+    out += d.toString()
+  })
+  proc.stderr!.on('data', (d: Buffer) => {
+    err += d.toString()
+  })
+  const exited = new Promise<number | null>((resolve) =>
+    proc.on('exit', (code, signal) => resolve(code ?? (signal ? -1 : null))),
+  )
+  onTestFinished(() => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL')
+  })
+  return { proc, out: () => out, err: () => err, exited }
+}
+
+/** Reference aggregates computed the slow, obvious way. */
+export function reference(values: number[]): {
+  count: number
+  min: number
+  max: number
+  mean: number
+  sum: number
+} {
+  let sum = 0
+  for (const v of values) sum += v
+  return {
+    count: values.length,
+    min: Math.min(...values),
+    max: Math.max(...values),
+    mean: sum / values.length,
+    sum,
+  }
+}

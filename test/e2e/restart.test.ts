@@ -1,0 +1,98 @@
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { startCloud } from '@fogline/cloud'
+import { openSqliteOutbox } from '@fogline/outbox'
+import mqtt from 'mqtt'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { runCli, tempDir, until } from './helpers.js'
+
+function nodeYaml(dir: string, cloudPort: number, window: string): string {
+  const file = join(dir, 'node.yaml')
+  writeFileSync(
+    file,
+    `nodeId: node-r
+dataDir: ${join(dir, 'node-r')}
+broker: { host: 127.0.0.1, port: 0 }
+uplink:
+  urls: ['mqtt://127.0.0.1:${cloudPort}']
+  ackTimeout: 1s
+  reconnect: { min: 100ms, max: 500ms }
+checkpoint: { interval: 200ms }
+log: { level: warn }
+pipelines:
+  - id: temps
+    input: ['sensors/+/+']
+    stages:
+      - { type: window, kind: tumbling, size: ${window}, aggregates: [count, min, max, mean, sum] }
+`,
+  )
+  return file
+}
+
+async function startNodeChild(config: string) {
+  const child = runCli(['node', '--config', config, '--status-every', '0'])
+  const url = await until(
+    () => /sensors publish to (mqtt:\/\/\S+)/.exec(child.out())?.[1],
+    `node child started (stderr: ${child.err()})`,
+  )
+  return { child, url }
+}
+
+async function publish(url: string, n: number, offset: number): Promise<void> {
+  const c = await mqtt.connectAsync(url)
+  for (let i = 0; i < n; i++) {
+    await c.publishAsync('sensors/s1/temperature', JSON.stringify({ value: offset + i }), { qos: 1 })
+    await new Promise((r) => setTimeout(r, 15))
+  }
+  await c.endAsync()
+}
+
+describe('restart: the fog node process stops while its outbox holds unsent batches', () => {
+  it('loses nothing and continues its seq numbers', async () => {
+    const dir = tempDir()
+    // find a port for the cloud, then keep the cloud away so the node must buffer
+    const probe = await startCloud({
+      broker: { embedded: { host: '127.0.0.1', port: 0 } },
+      store: { sqlite: join(dir, 'probe.db') },
+      http: { host: '127.0.0.1', port: 0 },
+      log: { level: 'silent' },
+    })
+    const port = Number(new URL(probe.brokerUrl).port)
+    await probe.stop()
+    const config = nodeYaml(dir, port, '250ms')
+
+    const first = await startNodeChild(config)
+    await publish(first.url, 40, 0)
+    await new Promise((r) => setTimeout(r, 600))
+    first.child.proc.kill('SIGTERM')
+    expect(await first.child.exited).toBe(0)
+
+    const ob = await openSqliteOutbox({ path: join(dir, 'node-r', 'outbox.db') })
+    const held = ob.stats().byStream.summary
+    await ob.close()
+    expect(held?.records).toBeGreaterThan(0) // unsent batches survived the stop
+    const firstLastSeq = held!.lastSeq
+
+    const second = await startNodeChild(config)
+    await publish(second.url, 40, 1000)
+    await new Promise((r) => setTimeout(r, 600))
+    const cloud = await startCloud({
+      broker: { embedded: { host: '127.0.0.1', port } },
+      store: { sqlite: join(dir, 'cloud.db') },
+      http: { host: '127.0.0.1', port: 0 },
+      log: { level: 'silent' },
+    })
+    onTestFinished(() => cloud.stop())
+
+    const rows = await until(async () => {
+      const r = await cloud.store.querySummaries({ nodeId: 'node-r' })
+      return r.reduce((a, x) => a + x.count, 0) === 80 ? r : null
+    }, 'all 80 readings summarized and stored')
+    const seqs = rows.map((r) => r.seq).sort((a, b) => a - b)
+    expect(seqs).toEqual(seqs.map((_, i) => i + 1)) // no gap, no duplicate across the restart
+    expect(seqs[seqs.length - 1]!).toBeGreaterThan(firstLastSeq) // the second run continued the numbering
+    expect(rows.filter((r) => r.seq > firstLastSeq).every((r) => r.max >= 1000 || r.min < 1000)).toBe(true)
+    second.child.proc.kill('SIGTERM')
+    expect(await second.child.exited).toBe(0)
+  })
+})
