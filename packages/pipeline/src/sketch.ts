@@ -5,7 +5,7 @@
  * element of 0-based rank ⌊q·(n−1)⌋ of the sorted input, for |x| ≥ 1e-9 (smaller values count as 0).
  * Chosen over t-digest because its bound is deterministic and its state is a few integer arrays that
  * round-trip through JSON exactly. The bound holds while one store spans ≤ MAX_BUCKETS buckets
- * (α = 1%: values across 18 decades); beyond that the lowest buckets are merged.
+ * (α = 1%: values across 17.8 decades; α = 0.1%: only 1.8); beyond that the lowest buckets are merged.
  */
 const MIN_VALUE = 1e-9
 const MAX_BUCKETS = 2048

@@ -3,12 +3,12 @@ import { describe, expect, it } from 'vitest'
 import { DDSketch } from '../src/index.js'
 
 describe('DDSketch', () => {
-  it('answers every quantile within α·|x| of the exact element of rank ⌊q·(n−1)⌋, across signs, zero and 20 decades', () => {
+  it('answers every quantile within α·|x| of the exact element of rank ⌊q·(n−1)⌋, across signs, zero and 17 decades (inside the 2048-bucket span the bound is stated for)', () => {
     fc.assert(
       fc.property(
         fc.array(
           fc.oneof(
-            fc.double({ min: -1e10, max: 1e10, noNaN: true }),
+            fc.double({ min: -1e8, max: 1e8, noNaN: true }),
             fc.double({ min: -1e-10, max: 1e-10, noNaN: true }),
             fc.constant(0),
           ),
@@ -17,7 +17,8 @@ describe('DDSketch', () => {
             maxLength: 400,
           },
         ),
-        fc.constantFrom(0.001, 0.01, 0.05),
+        // α = 0.1% spans only ln(γ^2048) ≈ 1.8 decades per store, so it is not drawn here
+        fc.constantFrom(0.01, 0.02, 0.05),
         (vals, alpha) => {
           const d = new DDSketch(alpha)
           for (const v of vals) d.add(v)
