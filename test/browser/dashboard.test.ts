@@ -15,6 +15,8 @@ const hasChromium = existsSync(CHROMIUM)
 if (process.env.CI && !hasChromium) throw new Error(`${CHROMIUM} is missing: run .ci/install-chromium.sh`)
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '../..')
 const artifacts = join(repoRoot, 'test-artifacts')
+// FOGLINE_UPDATE_DOCS=1 also refreshes the README's screenshots (kept out of normal runs so tests leave git clean)
+const updateDocs = process.env.FOGLINE_UPDATE_DOCS === '1'
 
 /** Poll `cond` until it holds; real time is unavoidable with a browser, so poll with a deadline. */
 async function until<T>(cond: () => T | Promise<T>, what: string, ms = 20_000): Promise<T> {
@@ -138,6 +140,7 @@ describe.skipIf(!hasChromium)(
       await page.waitForSelector('#fleet tr[data-node="node-b"][data-online="true"]', { timeout: 15_000 })
       expect(await page.locator('#fleet tbody tr').count()).toBe(2)
       await page.screenshot({ path: join(artifacts, 'fleet.png') })
+      if (updateDocs) await page.screenshot({ path: join(repoRoot, 'docs/dashboard-fleet.png') })
       // a phone: the page itself must not scroll sideways (the table scrolls inside its box)
       await page.setViewportSize({ width: 390, height: 844 })
       expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390)
@@ -178,7 +181,7 @@ describe.skipIf(!hasChromium)(
         expect(p.max).toBe(s?.max)
       }
       await page.screenshot({ path: join(artifacts, 'node.png') })
-      await page.screenshot({ path: join(repoRoot, 'docs/dashboard.png') })
+      if (updateDocs) await page.screenshot({ path: join(repoRoot, 'docs/dashboard.png') })
     })
 
     it('shows the backlog rising while the uplink is cut and draining to zero after restore', async () => {
