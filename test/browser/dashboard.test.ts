@@ -16,7 +16,7 @@ if (process.env.CI && !hasChromium) throw new Error(`${CHROMIUM} is missing: run
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '../..')
 const artifacts = join(repoRoot, 'test-artifacts')
 // FOGLINE_UPDATE_DOCS=1 also refreshes the README's screenshots (kept out of normal runs so tests leave git clean)
-const updateDocs = process.env.FOGLINE_UPDATE_DOCS === '1'
+const updateDocs = process.env['FOGLINE_UPDATE_DOCS'] === '1'
 
 /** Poll `cond` until it holds; real time is unavoidable with a browser, so poll with a deadline. */
 async function until<T>(cond: () => T | Promise<T>, what: string, ms = 20_000): Promise<T> {
