@@ -20,6 +20,17 @@ export interface NodeView {
   lastError: string | null
   sent: number
   acked: number
+  resent: number
+  /** batches the cloud refused for good */
+  rejected: number
+  failovers: number
+  /** the cloud endpoint the node's uplink uses */
+  endpoint: string | null
+  /** readings the node could not decode, and all it set aside */
+  malformed: number
+  deadLetters: number
+  /** records made per stream (summary, event, raw) */
+  outputs: Record<string, number>
   summaries: number
   events: number
   reported: Record<string, unknown> | null

@@ -18,6 +18,9 @@ export function toNodeView(row: NodeRow, now: number, offlineAfter: number): Nod
   const dropped: Record<string, number> = {}
   if (hb.dropped && typeof hb.dropped === 'object')
     for (const [k, v] of Object.entries(hb.dropped)) if (typeof v === 'number') dropped[k] = v
+  const outputs: Record<string, number> = {}
+  if (hb.outputs && typeof hb.outputs === 'object')
+    for (const [k, v] of Object.entries(hb.outputs)) if (typeof v === 'number') outputs[k] = v
   const cv = hb.configVersion ?? (row.reported?.appliedVersion as number | string | undefined) ?? null
   return {
     nodeId: row.nodeId,
@@ -37,6 +40,13 @@ export function toNodeView(row: NodeRow, now: number, offlineAfter: number): Nod
     lastError: typeof hb.lastError === 'string' ? hb.lastError : null,
     sent: n(hb.sent),
     acked: n(hb.acked),
+    resent: n(hb.resent),
+    rejected: n(hb.rejected),
+    failovers: n(hb.failovers),
+    endpoint: typeof hb.endpoint === 'string' ? hb.endpoint : null,
+    malformed: n(hb.malformed),
+    deadLetters: n(hb.deadLetters),
+    outputs,
     summaries: row.summaries,
     events: row.events,
     reported: row.reported,

@@ -208,6 +208,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
       lastError,
       sent: u.sent,
       acked: u.acked,
+      resent: u.resent,
       rejected: u.rejected,
       failovers: u.failovers,
       endpoint: u.endpoint,
