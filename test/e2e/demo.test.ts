@@ -9,10 +9,22 @@ const built = existsSync(join(repoRoot, 'packages/cli/dist/bin.js'))
 describe.skipIf(!built && !process.env.CI)(
   'npm start (fogline demo) — skipped only when dist/ is not built',
   () => {
-    it('runs for 20 s and the cloud store then holds summaries from every node', async () => {
+    it('runs for 30 s with node-b partitioned from 8 s to 18 s; then every summary and event of every node is in the store', async () => {
       const data = tempDir()
       const child = runCli(
-        ['demo', '--duration', '20', '--data', data, '--http-port', '0', '--status-every', '5'],
+        [
+          'demo',
+          '--duration',
+          '30',
+          '--partition',
+          'node-b:8-18',
+          '--data',
+          data,
+          '--http-port',
+          '0',
+          '--status-every',
+          '2',
+        ],
         { built: true },
       )
       const code = await child.exited
@@ -21,17 +33,26 @@ describe.skipIf(!built && !process.env.CI)(
       expect(code).toBe(0)
       expect(out).toMatch(/dashboard: http:\/\/127\.0\.0\.1:\d+\//)
       expect(out).toMatch(/\[t=\s*\d+s\] node-a in=\d+/) // status lines
+      expect(out).toMatch(/partition: node-b uplink cut \(t=8s\)/)
+      expect(out).toMatch(/partition: node-b uplink restored \(t=18s\)/)
+      // while cut, node-b's backlog grows in the status lines
+      const backlogs = [...out.matchAll(/node-b in=\d+ sum=\d+ ev=\d+ backlog=(\d+)/g)].map((m) => Number(m[1]))
+      expect(Math.max(...backlogs)).toBeGreaterThan(5)
       for (const nodeId of ['node-a', 'node-b', 'node-c']) {
         const m = new RegExp(
-          `${nodeId}: readings=(\\d+) summaries made=(\\d+) stored in cloud=(\\d+) backlog=(\\d+)`,
+          `${nodeId}: readings=(\\d+) summaries made=(\\d+) stored in cloud=(\\d+) backlog=(\\d+) events made=(\\d+) stored=(\\d+)`,
         ).exec(out)
         expect(m, `final line for ${nodeId} in:\n${out}`).not.toBeNull()
-        const [, readings, made, stored, backlog] = m!.map(Number)
+        const [, readings, made, stored, backlog, eventsMade, eventsStored] = m!.map(Number)
         expect(readings).toBeGreaterThan(100)
         expect(stored).toBeGreaterThan(0)
         expect(stored).toBe(made)
         expect(backlog).toBe(0)
+        expect(eventsStored).toBe(eventsMade)
       }
+      // the scenario's injected anomalies raise events on every node (vibration burst, fridge drift, CO2 spike)
+      for (const nodeId of ['node-a', 'node-b', 'node-c'])
+        expect(Number(new RegExp(`${nodeId}: .* events made=(\\d+)`).exec(out)?.[1])).toBeGreaterThan(0)
       expect(out).toMatch(/the dashboard was at http:\/\//)
     }, 90_000)
   },

@@ -158,7 +158,7 @@ export async function run(argv: string[]): Promise<number> {
       const t = ((Date.now() - t0) / 1000).toFixed(0).padStart(4)
       const parts = [...nodes.values()].map((n) => {
         const s = n.stats()
-        return `${n.nodeId} in=${s.readingsIn} sum=${s.outputs.summary ?? 0} backlog=${s.backlogRecords} sent=${s.sent} acked=${s.acked}${s.connected ? '' : ' OFFLINE'}`
+        return `${n.nodeId} in=${s.readingsIn} sum=${s.outputs.summary ?? 0} ev=${s.outputs.event ?? 0} backlog=${s.backlogRecords} sent=${s.sent} acked=${s.acked}${s.connected ? '' : ' OFFLINE'}`
       })
       const stored = await cloud.store.countRecords({ stream: 'summary' })
       process.stdout.write(`[t=${t}s] ${parts.join(' | ')} | cloud stored=${stored}\n`)
@@ -177,8 +177,9 @@ export async function run(argv: string[]): Promise<number> {
     for (const n of nodes.values()) {
       const s = n.stats()
       const stored = await cloud.store.countRecords({ nodeId: n.nodeId, stream: 'summary' })
+      const events = await cloud.store.countRecords({ nodeId: n.nodeId, stream: 'event' })
       process.stdout.write(
-        `${n.nodeId}: readings=${s.readingsIn} summaries made=${s.outputs.summary ?? 0} stored in cloud=${stored} backlog=${s.backlogRecords} malformed=${s.malformed}\n`,
+        `${n.nodeId}: readings=${s.readingsIn} summaries made=${s.outputs.summary ?? 0} stored in cloud=${stored} backlog=${s.backlogRecords} events made=${s.outputs.event ?? 0} stored=${events} malformed=${s.malformed}\n`,
       )
     }
     process.stdout.write(`the dashboard was at ${cloud.httpUrl}/\n`)
