@@ -36,7 +36,9 @@ describe.skipIf(!built && !process.env.CI)(
       expect(out).toMatch(/partition: node-b uplink cut \(t=8s\)/)
       expect(out).toMatch(/partition: node-b uplink restored \(t=18s\)/)
       // while cut, node-b's backlog grows in the status lines
-      const backlogs = [...out.matchAll(/node-b in=\d+ sum=\d+ ev=\d+ backlog=(\d+)/g)].map((m) => Number(m[1]))
+      const backlogs = [...out.matchAll(/node-b in=\d+ sum=\d+ ev=\d+ backlog=(\d+)/g)].map((m) =>
+        Number(m[1]),
+      )
       expect(Math.max(...backlogs)).toBeGreaterThan(5)
       for (const nodeId of ['node-a', 'node-b', 'node-c']) {
         const m = new RegExp(

@@ -148,6 +148,12 @@ class PipelineRun {
     return true
   }
 
+  /** emit what the stages hold (open windows as partial summaries), in stage order */
+  flush(now: number): void {
+    this.cur.now = now
+    for (const s of this.stages) s.flush?.()
+  }
+
   close(): void {
     for (const s of this.stages) s.close?.()
   }
@@ -250,6 +256,10 @@ class EngineImpl implements Engine {
       throw e
     }
     const keep = new Set(next)
+    // replaced and removed pipelines hand over their open windows as partial summaries: a reload loses no reading
+    this.cur.topic = ''
+    for (const r of this.runs) if (!keep.has(r)) r.flush(this.host.clock.now())
+    this.flush()
     for (const r of this.runs) if (!keep.has(r)) r.close()
     for (const id of old.keys()) if (!valid.some((p) => p.id === id)) res.removed.push(id)
     this.runs = next

@@ -104,6 +104,8 @@ export interface Stage {
   /** JSON-serializable state; JSON.parse(JSON.stringify(s)) must restore to the same state */
   snapshot?(): unknown
   restore?(state: unknown): void
+  /** emit what the stage holds (open windows, marked partial): its pipeline is being replaced or removed */
+  flush?(): void
   close?(): void
 }
 

@@ -178,11 +178,16 @@ describe('hot reload', () => {
       { id: 'c', input: ['s/c/+'] },
     ])
     expect(r).toEqual({ added: ['c'], changed: ['b'], removed: [], kept: ['a'] })
+    // the replaced pipeline handed over its open window at once, marked partial: no reading is lost
+    expect(h.bodies()).toEqual([
+      expect.objectContaining({ pipelineId: 'b', count: 1, sum: 2, partial: true }),
+    ])
     h.send('s/a/t', 3)
     h.send('s/b/t', 4)
     h.engine.tick(10_000)
-    const s = h.bodies()
+    const s = h.bodies().slice(1)
     expect(s.find((x) => x.pipelineId === 'a')).toMatchObject({ count: 2, sum: 4 }) // kept its state
+    expect(s.find((x) => x.pipelineId === 'a')?.partial).toBeUndefined()
     expect(s.find((x) => x.pipelineId === 'b')).toMatchObject({ count: 1, sum: 4, aggs: { p50: 4 } }) // fresh
     expect(h.engine.filters).toEqual(['s/a/+', 's/b/+', 's/c/+'])
   })

@@ -26,6 +26,8 @@ export interface Summary {
   aggs?: Record<string, number>
   /** true when this summary replaces an earlier one for the same window (late data) */
   correction?: boolean
+  /** true when the window was emitted before its end because its pipeline was replaced or removed */
+  partial?: boolean
 }
 
 export type EventKind = 'enter' | 'leave' | 'anomaly' | 'info'

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util'
 import { startNode } from '@fogline/node'
-import { loadConfigFile, NodeConfig } from '@fogline/protocol'
+import { FoglineError, loadConfigFile, NodeConfig } from '@fogline/protocol'
 import { parseDurationFlag, reportError, waitForStop } from '../util.js'
 
 export const help = `Usage: fogline node --config FILE [--duration S]
@@ -8,6 +8,12 @@ export const help = `Usage: fogline node --config FILE [--duration S]
 Run one fog node: a local MQTT broker for sensors, the pipelines from FILE,
 a durable outbox and the uplink to the cloud. Prints a status line every few
 seconds. Ctrl-C stops cleanly (open windows are checkpointed).
+
+Hot reload: edit FILE and send SIGHUP (kill -HUP PID). The node re-reads FILE and applies its
+pipelines without restarting the broker; pipelines whose definition did not change keep their
+open windows; an invalid file is refused with its error and the running pipelines stay. Only
+pipelines are reloaded (other settings need a restart), and not while the cloud's desired state
+manages them.
 
 Options:
   -c, --config FILE   node config (YAML), see configs/schema/node.schema.json
@@ -49,7 +55,31 @@ export async function run(argv: string[]): Promise<number> {
             )
           }, every)
         : undefined
+    const configFile = values.config
+    const onHup = () => {
+      try {
+        const applied = node.desired?.appliedVersion() ?? null
+        if (applied !== null)
+          throw new FoglineError(
+            'FOG_CONFIG_INVALID',
+            `pipelines are managed by the cloud's desired state (version ${applied}); push a new version instead`,
+            { file: configFile },
+          )
+        const next = loadConfigFile(NodeConfig, configFile)
+        const r = node.applyPipelines(next.pipelines, { file: configFile })
+        const list = (xs: string[]) => (xs.length ? xs.join(',') : '-')
+        process.stdout.write(
+          `fogline node ${node.nodeId}: reloaded ${configFile}: added=${list(r.added)} changed=${list(r.changed)} removed=${list(r.removed)} kept=${list(r.kept)}\n`,
+        )
+      } catch (err) {
+        const msg = err instanceof FoglineError ? err.toUserString() : String(err)
+        process.stderr.write(`fogline node ${node.nodeId}: reload refused, running pipelines kept: ${msg}\n`)
+      }
+    }
+    process.on('SIGHUP', onHup)
+    process.stdout.write(`fogline node ${node.nodeId}: pid ${process.pid} (SIGHUP reloads pipelines)\n`)
     const why = await waitForStop(duration)
+    process.off('SIGHUP', onHup)
     if (timer) clearInterval(timer)
     await node.stop()
     process.stdout.write(`fogline node ${node.nodeId}: stopped (${why})\n`)

@@ -272,7 +272,13 @@ class WindowStage implements Stage {
     ws.length = keep
   }
 
-  private emitWin(g: Group, w: Win, correction = false): void {
+  flush(): void {
+    for (const g of this.groups.all) for (const w of g.wins) if (!w.emitted) this.emitWin(g, w, false, true)
+    this.groups.clear()
+    this.nextDue = Number.POSITIVE_INFINITY
+  }
+
+  private emitWin(g: Group, w: Win, correction = false, partial = false): void {
     const a = w.agg
     if (a.count === 0) return
     const body: Summary = {
@@ -293,6 +299,7 @@ class WindowStage implements Stage {
       body.aggs = aggs
     }
     if (correction) body.correction = true
+    if (partial) body.partial = true
     this.ctx.emit('summary', w.end, body)
   }
 
