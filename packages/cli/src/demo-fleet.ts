@@ -43,13 +43,16 @@ export const demoFleet: DemoNodeSpec[] = [
         decoder: json,
         stages: [
           { type: 'validate', min: -40, max: 300 },
+          // learns each oven's level on the node; the oven spike at t=20 s raises one anomaly event per oven
+          { type: 'anomaly', model: { kind: 'ewma', alpha: 0.05, k: 6, warmup: 50 }, name: 'oven-odd' },
           { type: 'deadband', absolute: 0.2, maxSilence: '5s' },
           tumbling(['count', 'min', 'max', 'mean', 'sum', 'last']),
         ],
+        output: [{ stream: 'event' }, { stream: 'summary' }],
       },
     ],
     sensors: [
-      // a burst above 7.1 mm/s every run at t=25 s raises a vibration-high event
+      // a burst above 7.1 mm/s at t=12 s raises a vibration-high event (t=12 s)
       {
         id: 'press',
         count: 3,
@@ -60,7 +63,7 @@ export const demoFleet: DemoNodeSpec[] = [
         noise: 0.3,
         amplitude: 1,
         malformedRate: 0.005,
-        anomalies: [{ kind: 'level', at: '25s', duration: '5s', magnitude: 8 }],
+        anomalies: [{ kind: 'level', at: '12s', duration: '5s', magnitude: 8 }],
       },
       {
         id: 'oven',
@@ -72,6 +75,7 @@ export const demoFleet: DemoNodeSpec[] = [
         noise: 1,
         amplitude: 3,
         period: '2m',
+        anomalies: [{ kind: 'spike', at: '20s', duration: '1s', magnitude: 15 }],
       },
     ],
   },
@@ -107,7 +111,7 @@ export const demoFleet: DemoNodeSpec[] = [
         rate: 5,
         base: 4,
         noise: 0.3,
-        anomalies: [{ kind: 'drift', at: '15s', duration: '20s', magnitude: 7 }],
+        anomalies: [{ kind: 'drift', at: '5s', duration: '15s', magnitude: 7 }],
       },
     ],
   },

@@ -2,6 +2,7 @@ import type { Clock, DataStream, ErrorCode, FogEvent, Reading, Summary } from '@
 import { FoglineError } from '@fogline/protocol'
 import { canonicalJson, resolveOutputs, validatePipelines, type Where } from './config.js'
 import { compileDecoder, type Decode } from './decode.js'
+import { ModelRegistry } from './models.js'
 import { stageRegistry } from './stages/index.js'
 import { type CompiledFilter, compileFilter, matchSegments } from './topic.js'
 import type {
@@ -55,6 +56,7 @@ class PipelineRun {
     private readonly cur: Current,
     private readonly host: EngineHost,
     clock: Clock,
+    models: ModelRegistry,
   ) {
     this.id = cfg.id
     this.def = canonicalJson(cfg)
@@ -72,6 +74,7 @@ class PipelineRun {
         pipelineId: this.id,
         index: i,
         clock,
+        models,
         counters: c,
         now: () => this.cur.now,
         emit: (stream, ts, body) => this.emit(stream, ts, body),
@@ -169,13 +172,16 @@ class EngineImpl implements Engine {
   private readonly topics = new Map<string, TopicEntry>()
   private readonly cur: Current = { topic: '', payload: Buffer.alloc(0), now: 0, out: [] }
   private closed = false
+  readonly models = new ModelRegistry()
 
   constructor(
     pipelines: unknown,
     private readonly host: EngineHost,
     where: Where,
   ) {
-    this.runs = validatePipelines(pipelines, where).map((p) => new PipelineRun(p, this.cur, host, host.clock))
+    this.runs = validatePipelines(pipelines, where).map(
+      (p) => new PipelineRun(p, this.cur, host, host.clock, this.models),
+    )
   }
 
   get filters(): readonly string[] {
@@ -247,7 +253,7 @@ class EngineImpl implements Engine {
           next.push(prev)
           res.kept.push(p.id)
         } else {
-          next.push(new PipelineRun(p, this.cur, this.host, this.host.clock))
+          next.push(new PipelineRun(p, this.cur, this.host, this.host.clock, this.models))
           ;(prev ? res.changed : res.added).push(p.id)
         }
       }

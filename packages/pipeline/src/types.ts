@@ -8,6 +8,7 @@ import type {
   Summary,
 } from '@fogline/protocol'
 import type { z } from 'zod'
+import type { ModelRegistry } from './models.js'
 
 /** One result a pipeline hands to the node (which appends it to the outbox). */
 export interface EngineOutput {
@@ -74,6 +75,8 @@ export interface Engine {
     where?: { file?: string },
   ): { added: string[]; changed: string[]; removed: string[]; kept: string[] }
   counters(): Record<string, PipelineCounters>
+  /** anomaly models by name; `models.set(raw)` replaces them all (throws FOG_CONFIG_INVALID, keeping the old set) */
+  readonly models: ModelRegistry
   close(): void
 }
 
@@ -83,6 +86,8 @@ export interface StageContext {
   /** position in the pipeline's stage list */
   readonly index: number
   readonly clock: Clock
+  /** the node's anomaly models by name (desired state `models`), shared by all pipelines */
+  readonly models: ModelRegistry
   /** the stage's counters (the runner counts in/out/dropped; a stage adds errors and late) */
   readonly counters: StageCounters
   /** arrival time of the message being processed (processing time), set by the runner before each reading */

@@ -126,6 +126,7 @@ describe('validatePipelines', () => {
       'swinging-door',
       'window',
       'threshold',
+      'anomaly',
     ])
   })
 })

@@ -7,6 +7,20 @@ export interface UplinkLogger {
   debug?(obj: object, msg?: string): void
 }
 
+/** The settings desired state may change at run time. */
+export type UplinkTunables = {
+  [K in
+    | 'batchMaxRecords'
+    | 'batchMaxBytes'
+    | 'linger'
+    | 'ackTimeout'
+    | 'maxInFlight'
+    | 'deflate'
+    | 'deflateLevel'
+    | 'heartbeat'
+    | 'drainRate']?: UplinkConfig[K] | undefined
+}
+
 export interface UplinkOptions {
   nodeId: string
   group: string
@@ -68,5 +82,12 @@ export interface Uplink {
   notify(): void
   /** publish a control message (not from the outbox); queued and sent on connect when offline */
   publishControl(stream: 'reported' | 'heartbeat', body: object): Promise<void>
+  /**
+   * Change tunables at run time (desired state `uplink`): batch sizes, linger, ackTimeout, maxInFlight,
+   * deflate, heartbeat, drainRate. Endpoints and credentials are not changeable here.
+   */
+  reconfigure(patch: UplinkTunables): void
+  /** the settings in force */
+  settings(): UplinkConfig
   stats(): UplinkStats
 }

@@ -38,7 +38,8 @@ interface Backlog {
  * @example const up = createUplink({ nodeId: 'n1', group: 'g', outbox, config }); up.start()
  */
 export function createUplink(o: UplinkOptions): Uplink {
-  const cfg = o.config
+  // a copy: desired state may change the tunables at run time (reconfigure); endpoints never change
+  let cfg = { ...o.config }
   const clock = o.clock ?? systemClock
   const outbox = o.outbox
   const ackTopic = downTopic(o.nodeId, 'ack')
@@ -355,6 +356,24 @@ export function createUplink(o: UplinkOptions): Uplink {
           resolve()
         })
       })
+    },
+    reconfigure(patch) {
+      const next = { ...cfg }
+      for (const [k, v] of Object.entries(patch))
+        if (v !== undefined) (next as Record<string, unknown>)[k] = v
+      const hbChanged = next.heartbeat !== cfg.heartbeat
+      cfg = next
+      wire.deflate = cfg.deflate
+      wire.level = cfg.deflateLevel
+      if (started && hbChanged && hbTimer) {
+        clearInterval(hbTimer)
+        hbTimer = setInterval(sendHeartbeat, cfg.heartbeat)
+        hbTimer.unref?.()
+      }
+      pumpSoon(0)
+    },
+    settings() {
+      return { ...cfg }
     },
     stats(): UplinkStats {
       const os = outbox.stats()

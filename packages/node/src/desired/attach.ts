@@ -49,6 +49,8 @@ export function attachDesiredAgent(
       current = p
     },
     currentPipelines: () => current,
+    applyModels: (m) => node.engine.models.set(m),
+    applyUplink: (u) => node.uplink.reconfigure(u),
     health: probe.check,
     healthReset: probe.reset,
     report: (body) => void node.uplink.publishControl('reported', body),

@@ -1,4 +1,5 @@
 import type { StageDef } from '../types.js'
+import { anomaly } from './anomaly.js'
 import { deadband } from './deadband.js'
 import { downsample } from './downsample.js'
 import { filter } from './filter.js'
@@ -18,6 +19,7 @@ export const builtinStages = [
   swingingDoor,
   window,
   threshold,
+  anomaly,
 ] as const satisfies readonly StageDef[]
 
 export const stageRegistry: ReadonlyMap<string, StageDef> = new Map(
