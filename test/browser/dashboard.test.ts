@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
 const CHROMIUM = '/usr/bin/chromium'
 const hasChromium = existsSync(CHROMIUM)
-if (process.env.CI && !hasChromium) throw new Error(`${CHROMIUM} is missing: run .ci/install-chromium.sh`)
+if (process.env.CI && !hasChromium) throw new Error(`${CHROMIUM} is missing: run .ci/install-deps.sh`)
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '../..')
 const artifacts = join(repoRoot, 'test-artifacts')
 // FOGLINE_UPDATE_DOCS=1 also refreshes the README's screenshots (kept out of normal runs so tests leave git clean)

@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net'
 import type { AedesOptions, Aedes as AedesType, Client } from 'aedes'
 
@@ -50,8 +51,8 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
   const users = opts.users
   if (users) {
     options.authenticate = (client: Client, username, password, done) => {
-      const ok =
-        username !== undefined && users[username] !== undefined && password?.toString() === users[username]
+      const want = username === undefined ? undefined : users[username]
+      const ok = want !== undefined && password !== undefined && sameSecret(password, want)
       if (!ok) {
         opts.onAuthFailure?.(client.id, username)
         // [MQTT-3.2.2-3] CONNACK return code 4: bad user name or password
@@ -96,4 +97,11 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
       return closed
     },
   }
+}
+
+/** Constant-time comparison, so a wrong password's timing does not tell how much of it was right. */
+function sameSecret(given: Buffer | string, want: string): boolean {
+  const a = createHash('sha256').update(given).digest()
+  const b = createHash('sha256').update(want).digest()
+  return timingSafeEqual(a, b)
 }

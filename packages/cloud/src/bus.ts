@@ -28,6 +28,9 @@ export interface NodeView {
   endpoint: string | null
   /** readings the node could not decode, and all it set aside */
   malformed: number
+  /** payloads over broker.maxPayload, and sensor clients refused for bad credentials */
+  oversize: number
+  authFailures: number
   deadLetters: number
   /** records made per stream (summary, event, raw) */
   outputs: Record<string, number>

@@ -45,6 +45,8 @@ export function toNodeView(row: NodeRow, now: number, offlineAfter: number): Nod
     failovers: n(hb.failovers),
     endpoint: typeof hb.endpoint === 'string' ? hb.endpoint : null,
     malformed: n(hb.malformed),
+    oversize: n(hb.oversize),
+    authFailures: n(hb.authFailures),
     deadLetters: n(hb.deadLetters),
     outputs,
     summaries: row.summaries,

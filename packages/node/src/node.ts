@@ -22,6 +22,8 @@ export interface NodeStats {
   readingsIn: number
   readingsPerSec: number
   oversize: number
+  /** sensor clients refused for bad credentials */
+  authFailures: number
   malformed: number
   deadLetters: number
   outputs: Record<string, number>
@@ -77,6 +79,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
   const where = opts.configFile ? { file: opts.configFile } : {}
   // refuse a bad pipeline before anything is opened or bound
   validatePipelines(config.pipelines, where)
+  const users = brokerUsers(config, opts.configFile)
   mkdirSync(config.dataDir, { recursive: true })
   const outbox = await openSqliteOutbox({
     path: join(config.dataDir, 'outbox.db'),
@@ -93,6 +96,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
   }
   let readingsIn = 0
   let oversize = 0
+  let authFailures = 0
   const outputsByStream: Record<string, number> = {}
   const dropped: Record<string, number> = {}
   const rate = new RateMeter(clock)
@@ -213,6 +217,8 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
       failovers: u.failovers,
       endpoint: u.endpoint,
       malformed: s.malformed,
+      oversize: s.oversize,
+      authFailures: s.authFailures,
       deadLetters: s.deadLetters,
       outputs: s.outputs,
     }
@@ -235,6 +241,14 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
     host: config.broker.host,
     port: config.broker.port,
     maxPayload: config.broker.maxPayload,
+    ...(users ? { users } : {}),
+    onAuthFailure(clientId, username) {
+      authFailures++
+      log.warn(
+        { code: 'FOG_AUTH_FAILED', clientId, username: username ?? null },
+        'a sensor client was refused: bad user name or password',
+      )
+    },
     onMessage(topic, payload) {
       readingsIn++
       rate.add(1)
@@ -281,6 +295,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
       readingsIn,
       readingsPerSec: rate.perSecond(),
       oversize,
+      authFailures,
       malformed,
       deadLetters: deadLetters.total,
       outputs: { ...outputsByStream },
@@ -363,4 +378,27 @@ export function nodeHooks(node: FogNode): NodeHooks {
   const h = node_hooks.get(node)
   if (!h) throw new FoglineError('FOG_INTERNAL', 'not a node started by startNode')
   return h
+}
+
+/** broker.users with `env:NAME` values read from the environment; a missing variable is a config error. */
+function brokerUsers(config: NodeConfig, file: string | undefined): Record<string, string> | undefined {
+  const u = config.broker.users
+  if (!u) return undefined
+  const out: Record<string, string> = {}
+  for (const [name, v] of Object.entries(u)) {
+    if (!v.startsWith('env:')) {
+      out[name] = v
+      continue
+    }
+    const env = v.slice(4)
+    const val = process.env[env]
+    if (val === undefined || val === '')
+      throw new FoglineError(
+        'FOG_CONFIG_INVALID',
+        `broker.users.${name} reads its password from the environment variable ${env}, which is not set`,
+        { ...(file ? { file } : {}), field: `broker.users.${name}` },
+      )
+    out[name] = val
+  }
+  return out
 }

@@ -170,6 +170,8 @@ export const openApiDocument = {
           failovers: int,
           endpoint: nullable(str),
           malformed: { type: 'integer', description: 'readings the node could not decode' },
+          oversize: { type: 'integer', description: 'payloads over the node broker maxPayload' },
+          authFailures: { type: 'integer', description: 'sensor clients refused for bad credentials' },
           deadLetters: int,
           outputs: { type: 'object', additionalProperties: int, description: 'records made per stream' },
           summaries: { type: 'integer', description: 'summaries stored for this node' },

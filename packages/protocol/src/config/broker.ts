@@ -8,5 +8,10 @@ export const BrokerConfig = z.strictObject({
   port: z.number().int().min(0).max(65535).default(1883),
   /** messages larger than this are refused and counted */
   maxPayload: ByteSize.prefault(256 * 1024),
+  /**
+   * username → password; when set, sensors must log in. A value `env:NAME` reads the password from the
+   * environment variable NAME at start (so the file need not hold it). Unset: anonymous clients are allowed.
+   */
+  users: z.record(z.string().min(1), z.string().min(1)).optional(),
 })
 export type BrokerConfig = z.output<typeof BrokerConfig>

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the tests use beyond the machine's services, when missing. Idempotent, quiet.
+#   chromium             the dashboard's browser tests (test/browser)
+#   mosquitto-clients    mosquitto_pub, a real third-party MQTT client (test/interop)
+#   python3-paho-mqtt    Eclipse Paho for Python, another one (test/interop)
+set -euo pipefail
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/mosquitto_pub ] || missing+=(mosquitto-clients)
+/usr/bin/python3 -c 'import paho.mqtt.client' 2>/dev/null || missing+=(python3-paho-mqtt)
+[ ${#missing[@]} -eq 0 ] && exit 0
+SUDO=""
+if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq >/dev/null
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
