@@ -77,6 +77,32 @@ export const openApiDocument = {
         responses: { 200: ok({ type: 'array', items: ref('Summary') }), 400: err('bad parameter') },
       },
     },
+    '/api/models/fit': {
+      get: {
+        summary:
+          'Fit a gaussian anomaly model (mean, std per sensor) from stored summaries that carry a stddev or variance aggregate; push it as desired state models',
+        parameters: [
+          q('metric', 'metric name (required)'),
+          q('node', 'node id'),
+          q('sensor', 'sensor id'),
+          q('pipeline', 'pipeline id'),
+          time('from', 'window start >='),
+          time('to', 'window start <'),
+          q('k', 'score threshold of the model (default 4)', num),
+        ],
+        responses: {
+          200: ok({
+            type: 'object',
+            properties: {
+              model: { type: 'object' },
+              used: { type: 'integer', description: 'summaries pooled' },
+              skipped: { type: 'integer', description: 'summaries without a spread aggregate' },
+            },
+          }),
+          400: err('bad parameter, or no summaries to fit'),
+        },
+      },
+    },
     '/api/events': {
       get: {
         summary: 'Stored events (thresholds, anomalies)',

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { Fleet } from '../fleet.js'
 import type { CloudMetrics } from '../metrics.js'
+import { fitGaussian } from '../models.js'
 import type { Store } from '../store/types.js'
 import { badRequest, notFound } from './errors.js'
 import { checkRange, durationParam, idParam, limitParam, onlyKeys, textParam, timeParam } from './params.js'
@@ -64,6 +65,38 @@ export function registerRoutes(app: FastifyInstance, d: RouteDeps): void {
       resolution: durationParam(q, 'resolution'),
       limit: limitParam(q),
     })
+  })
+
+  // a gaussian anomaly model per sensor from stored summaries (with a stddev or variance aggregate), ready to
+  // push as desired state `models: { name: <this> }`
+  app.get('/api/models/fit', async (req) => {
+    const q = req.query as Q
+    onlyKeys(q, ['node', 'sensor', 'metric', 'pipeline', 'from', 'to', 'k'])
+    const metric = textParam(q, 'metric')
+    if (!metric) throw badRequest('metric is required (the model is fitted per metric)', 'metric')
+    const k = q.k === undefined ? 4 : Number(q.k)
+    if (!(k > 0) || !Number.isFinite(k)) throw badRequest(`k must be a positive number, got "${q.k}"`, 'k')
+    const from = timeParam(q, 'from')
+    const to = timeParam(q, 'to')
+    checkRange(from, to)
+    const rows = await d.store.querySummaries({
+      nodeId: idParam(q, 'node'),
+      sensorId: textParam(q, 'sensor'),
+      metric,
+      pipelineId: textParam(q, 'pipeline'),
+      from,
+      to,
+      limit: 100_000,
+    })
+    const fit = fitGaussian(rows, { k })
+    if (fit.used === 0)
+      throw badRequest(
+        rows.length === 0
+          ? `no summaries of metric "${metric}" match`
+          : `${rows.length} summaries of metric "${metric}" match, but none has a stddev or variance aggregate: add one to the window`,
+        'metric',
+      )
+    return fit
   })
 
   app.get('/api/events', async (req) => {
