@@ -101,12 +101,21 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
   const dropped: Record<string, number> = {}
   const rate = new RateMeter(clock)
 
-  // Outputs collect during a synchronous ingest/tick and are appended in one call per turn of the event loop,
-  // so a burst of window closes costs one transaction.
+  // One writer: outputs collect in `pending` while the previous append commits, and go in the next append
+  // as one transaction with the engine snapshot taken when the batch is cut. So a burst of window closes
+  // costs one commit, a trickle of single summaries is not throttled to one commit per group-commit
+  // interval, and a checkpoint can never commit ahead of outputs emitted before it.
   let pending: AppendItem[] = []
   let pendingHasSummary = false
   let flushScheduled = false
-  let appendChain: Promise<unknown> = Promise.resolve()
+  let writing: Promise<void> | null = null
+  let wantState = false
+  let waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = []
+  const scheduleFlush = () => {
+    if (flushScheduled) return
+    flushScheduled = true
+    setImmediate(flush)
+  }
   const onOutputs = (outs: EngineOutput[]) => {
     for (const o of outs) {
       outputsByStream[o.stream] = (outputsByStream[o.stream] ?? 0) + 1
@@ -117,40 +126,45 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
       pending.push({ stream: o.stream, ts: o.ts, priority: o.priority, body: o.body })
       if (o.stream !== 'raw') pendingHasSummary = true
     }
-    if (!flushScheduled) {
-      flushScheduled = true
-      setImmediate(flush)
-    }
+    scheduleFlush()
   }
 
   let engine: Engine
   const flush = () => {
     flushScheduled = false
-    if (pending.length === 0) return
+    if (writing || (pending.length === 0 && !wantState)) return
     const items = pending
     // a window closed: save the engine state in the same transaction as its summary, so a crash can
     // neither lose the summary nor emit it twice after restore
-    const state = pendingHasSummary ? { [CHECKPOINT_KEY]: engine.snapshot() } : undefined
+    const withState = pendingHasSummary || wantState
+    const state = withState ? { [CHECKPOINT_KEY]: engine.snapshot() } : undefined
+    const done = waiters
     pending = []
     pendingHasSummary = false
-    appendChain = appendChain
-      .then(() => outbox.append(items, state ? { state } : undefined))
-      .then(
-        () => uplink.notify?.(),
-        (err: unknown) => {
-          // keep the outputs and retry: a full disk must not lose what was computed
-          lastError = err instanceof FoglineError ? err.toUserString() : String(err)
-          log.error({ err, records: items.length }, 'outbox append failed; will retry')
-          pending = items.concat(pending).slice(0, MAX_PENDING)
-          pendingHasSummary = true
-          setTimeout(() => {
-            if (!flushScheduled) {
-              flushScheduled = true
-              setImmediate(flush)
-            }
-          }, 1000)
-        },
-      )
+    wantState = false
+    waiters = []
+    writing = outbox.append(items, state ? { state } : undefined).then(
+      () => {
+        writing = null
+        if (lastError?.startsWith('FOG_DISK_FULL')) lastError = null
+        for (const w of done) w.resolve()
+        uplink.notify?.()
+        if (pending.length > 0 || wantState) flush()
+      },
+      (err: unknown) => {
+        // keep the outputs and retry: a full disk must not lose what was computed
+        writing = null
+        lastError = err instanceof FoglineError ? err.toUserString() : String(err)
+        log.error({ err, records: items.length }, 'outbox append failed; will retry')
+        const all = items.concat(pending)
+        if (all.length > MAX_PENDING)
+          dropped['disk-full'] = (dropped['disk-full'] ?? 0) + (all.length - MAX_PENDING)
+        pending = all.slice(0, MAX_PENDING)
+        pendingHasSummary = pendingHasSummary || withState
+        for (const w of done) w.reject(err)
+        setTimeout(scheduleFlush, 1000).unref()
+      },
+    )
   }
 
   // a node that applied a signed desired document runs those pipelines after a restart, not the file's
@@ -268,20 +282,20 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
   })
 
   const tickTimer = setInterval(() => engine.tick(clock.now()), opts.tickMs ?? 100)
-  const checkpointTimer = setInterval(() => void checkpoint(), config.checkpoint.interval)
+  const checkpointTimer = setInterval(() => checkpoint().catch(() => {}), config.checkpoint.interval)
   tickTimer.unref()
   checkpointTimer.unref()
 
+  /** commit the engine state now, after every output emitted before this call */
   function checkpoint(): Promise<void> {
-    flush()
-    const state = { [CHECKPOINT_KEY]: engine.snapshot() }
-    // through the same chain as appends, so a checkpoint never commits ahead of outputs emitted before it
-    const p = appendChain.then(() => outbox.append([], { state }))
-    appendChain = p.catch((err: unknown) => {
-      lastError = String(err)
+    return new Promise<void>((resolve, reject) => {
+      waiters.push({ resolve, reject })
+      wantState = true
+      flush()
+    }).catch((err: unknown) => {
       log.error({ err }, 'checkpoint failed')
+      throw err
     })
-    return p.then(() => undefined)
   }
 
   function stats(): NodeStats {
@@ -325,7 +339,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
     applyPipelines(raw, where) {
       const r = engine.reload(raw, where)
       log.info(r, 'pipelines reloaded')
-      void checkpoint()
+      checkpoint().catch(() => {})
       return r
     },
     checkpoint,
@@ -337,7 +351,12 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
         await broker.close()
         // open windows are not flushed on stop: they are checkpointed and resume on the next start
         await checkpoint().catch(() => {})
-        await appendChain
+        await writing
+        if (pending.length > 0)
+          log.error(
+            { records: pending.length, lastError },
+            'outputs not written at stop (outbox refused writes)',
+          )
         await uplink.stop()
         engine.close()
         deadLetters.close()
