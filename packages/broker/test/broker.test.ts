@@ -68,4 +68,38 @@ describe('fog broker (aedes on port 0)', () => {
     expect(ok.connected).toBe(true)
     await ok.endAsync()
   })
+
+  it('survives a long queue of messages released at once (mqemitter recursion guarded), delivering every one', async () => {
+    const b = await startBroker({ port: 0 })
+    onTestFinished(() => b.close())
+    type Mq = {
+      on(topic: string, fn: (m: { topic: string }, cb: () => void) => void, done?: () => void): void
+      emit(m: { topic: string; payload: Buffer }, cb?: () => void): void
+      length: number
+    }
+    const mq = b.aedes.mq as Mq
+    // the first `concurrency` deliveries are held (a stalled subscriber), the rest queue inside mqemitter
+    const held: Array<() => void> = []
+    let delivered = 0
+    let hold = true
+    await new Promise<void>((r) =>
+      mq.on(
+        'guard/t',
+        (_m, cb) => {
+          delivered++
+          if (hold) held.push(cb)
+          else cb() // synchronous completion: without the guard, each one recurses into the next
+        },
+        r,
+      ),
+    )
+    const n = 20_000
+    for (let i = 0; i < n; i++) mq.emit({ topic: 'guard/t', payload: Buffer.from('x') })
+    expect(mq.length).toBeGreaterThan(10_000)
+    hold = false
+    expect(() => {
+      for (const cb of held.splice(0)) cb()
+    }).not.toThrow()
+    await until(() => delivered === n && mq.length === 0, 10_000)
+  })
 })
