@@ -63,7 +63,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
     }
   }
   const aedes = await Aedes.createBroker(options)
-  trampoline(aedes.mq)
+  trampoline((aedes as unknown as { mq: unknown }).mq)
   const server: Server = createServer({ noDelay: true }, (socket: Socket) => {
     socket.setNoDelay(true)
     aedes.handle(socket)
