@@ -143,12 +143,13 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
     pendingHasSummary = false
     wantState = false
     waiters = []
+    const urgent = items.some((it) => it.priority === 0)
     writing = outbox.append(items, state ? { state } : undefined).then(
       () => {
         writing = null
         if (lastError?.startsWith('FOG_DISK_FULL')) lastError = null
         for (const w of done) w.resolve()
-        uplink.notify?.()
+        uplink.notify?.(urgent)
         if (pending.length > 0 || wantState) flush()
       },
       (err: unknown) => {

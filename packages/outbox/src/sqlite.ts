@@ -237,6 +237,7 @@ export async function openSqliteOutbox(opts: OpenSqliteOutboxOptions): Promise<O
   let queue: Pending[] = []
   let queued = 0
   let timer: NodeJS.Timeout | NodeJS.Immediate | null = null
+  let urgentTimer = false
   let closed = false
   let commits = 0
   const snapshot = () => ({
@@ -244,6 +245,7 @@ export async function openSqliteOutbox(opts: OpenSqliteOutboxOptions): Promise<O
     usage: new Map([...usage].map(([k, v]) => [k, { ...v }])),
   })
   const flush = () => {
+    urgentTimer = false
     if (timer) {
       clearTimeout(timer as NodeJS.Timeout)
       clearImmediate(timer as NodeJS.Immediate)
@@ -271,8 +273,19 @@ export async function openSqliteOutbox(opts: OpenSqliteOutboxOptions): Promise<O
     for (const [i, p] of batch.entries()) p.resolve(results[i]!)
   }
   // real timers, not the injected clock: group commit is about I/O, and a paused fake clock must not stall appends
-  const schedule = () => {
+  // an append holding a priority-0 record (an event) commits on the next turn, not after commitInterval:
+  // events are few and wait for nothing; summaries and raw readings still share one commit per interval
+  const schedule = (urgent = false) => {
     if (queued >= config.commitMaxRecords) return flush()
+    if (urgent && !urgentTimer) {
+      if (timer) {
+        clearTimeout(timer as NodeJS.Timeout)
+        clearImmediate(timer as NodeJS.Immediate)
+      }
+      urgentTimer = true
+      timer = setImmediate(flush)
+      return
+    }
     if (timer) return
     timer = config.commitInterval > 0 ? setTimeout(flush, config.commitInterval) : setImmediate(flush)
   }
@@ -391,7 +404,7 @@ export async function openSqliteOutbox(opts: OpenSqliteOutboxOptions): Promise<O
       return new Promise((resolve, reject) => {
         queue.push({ items: encoded, state: o?.state, resolve, reject })
         queued += encoded.length
-        schedule()
+        schedule(encoded.some((e) => e.priority === 0))
       })
     },
     read(stream, afterSeq, max, maxBytes = Number.POSITIVE_INFINITY, ro: ReadOptions = {}) {

@@ -79,7 +79,7 @@ export interface Uplink {
   pause(): void
   resume(): void
   /** records were appended: drain soon (after `linger`) */
-  notify(): void
+  notify(urgent?: boolean): void
   /** publish a control message (not from the outbox); queued and sent on connect when offline */
   publishControl(stream: 'reported' | 'heartbeat', body: object): Promise<void>
   /**

@@ -68,7 +68,7 @@ export function createUplink(o: UplinkOptions): Uplink {
   let stalls = 0
   let tokens = 0
   let tokensAt = clock.now()
-  let pumpTimer: NodeJS.Timeout | null = null
+  let pumpTimer: NodeJS.Timeout | NodeJS.Immediate | null = null
   let pollTimer: NodeJS.Timeout | null = null
   let hbTimer: NodeJS.Timeout | null = null
   let batchNo = 0
@@ -224,17 +224,28 @@ export function createUplink(o: UplinkOptions): Uplink {
     }
   }
 
+  // a pending pump at `pumpAt`; an urgent request (events) replaces a later one, and a zero delay runs on
+  // setImmediate (setTimeout(0) is clamped to ~1 ms)
+  let pumpAt = Number.POSITIVE_INFINITY
   function pumpSoon(ms: number): void {
-    if (pumpTimer) return
-    pumpTimer = setTimeout(() => {
+    const at = Date.now() + ms
+    if (pumpTimer) {
+      if (at >= pumpAt) return
+      clearTimeout(pumpTimer as NodeJS.Timeout)
+      clearImmediate(pumpTimer as NodeJS.Immediate)
+    }
+    pumpAt = at
+    const run = () => {
       pumpTimer = null
+      pumpAt = Number.POSITIVE_INFINITY
       try {
         pump()
       } catch (err) {
         link.lastError = (err as Error).message
         o.logger?.warn({ err: (err as Error).message }, 'uplink pump failed')
       }
-    }, ms)
+    }
+    pumpTimer = ms <= 0 ? setImmediate(run) : setTimeout(run, ms)
   }
 
   function onAck(payload: Buffer): void {
@@ -322,7 +333,11 @@ export function createUplink(o: UplinkOptions): Uplink {
       if (!started) return
       started = false
       for (const t of [pollTimer, hbTimer]) if (t) clearInterval(t)
-      if (pumpTimer) clearTimeout(pumpTimer)
+      if (pumpTimer) {
+        clearTimeout(pumpTimer as NodeJS.Timeout)
+        clearImmediate(pumpTimer as NodeJS.Immediate)
+      }
+      pumpAt = Number.POSITIVE_INFINITY
       pumpTimer = pollTimer = hbTimer = null
       if (client && o.heartbeat)
         client.publish(hbTopic, encodeMessage({ ...o.heartbeat(), online: false }), { qos: 0 })
@@ -340,8 +355,9 @@ export function createUplink(o: UplinkOptions): Uplink {
       paused = false
       if (started) link.start()
     },
-    notify() {
-      pumpSoon(cfg.linger)
+    notify(urgent = false) {
+      // events go out at once; summaries and raw readings wait `linger` to share a batch
+      pumpSoon(urgent ? 0 : cfg.linger)
     },
     publishControl(stream, body) {
       const payload = encodeMessage(body)
