@@ -45,8 +45,8 @@ export const CloudConfig = z.strictObject({
     .prefault({}),
   fleet: z
     .strictObject({
-      /** a node whose last heartbeat is older than this is offline (default 3 x the node's 5 s heartbeat) */
-      offlineAfter: Duration.prefault('15s'),
+      /** a node whose last heartbeat is older than this is offline (default 3 x the node's 15 s heartbeat) */
+      offlineAfter: Duration.prefault('45s'),
       /** how often the registry looks for nodes that went silent (for live `node` events) */
       sweepInterval: Duration.prefault('1s'),
     })

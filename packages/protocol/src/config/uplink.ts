@@ -20,7 +20,7 @@ export const UplinkConfig = z.strictObject({
   deflateLevel: z.number().int().min(1).max(9).default(1),
   /** with deflate 'auto', bodies smaller than this are sent plain */
   minDeflateBytes: z.number().int().nonnegative().default(256),
-  heartbeat: Duration.prefault('5s'),
+  heartbeat: Duration.prefault('15s'),
   reconnect: z.strictObject({ min: Duration.prefault('250ms'), max: Duration.prefault('10s') }).prefault({}),
   /** MQTT keepalive; a blackholed link is noticed after about 1.5 x this */
   keepalive: Duration.prefault('10s'),
