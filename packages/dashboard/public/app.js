@@ -213,9 +213,15 @@ function addEvents(rows) {
   const list = $('#events')
   for (const e of rows) {
     const ts = e.ts ?? e.start ?? Date.now()
-    const what = e.kind ?? e.type ?? e.name ?? 'event'
-    const detail = [e.sensorId, e.metric, e.message ?? e.reason].filter(Boolean).join(' ')
-    list.prepend(el('li', {}, `${new Date(ts).toLocaleTimeString()} ${what} ${detail}`))
+    const what = [e.kind ?? e.type ?? 'event', e.name].filter(Boolean).join(' ')
+    const where = [e.sensorId, e.metric].filter(Boolean).join('/')
+    const value = typeof e.value === 'number' ? `= ${Number(e.value.toFixed(3))}` : ''
+    const score = typeof e.detail?.score === 'number' ? `(score ${e.detail.score.toFixed(1)})` : ''
+    const sev = e.severity && e.severity !== 'info' ? `[${e.severity}]` : ''
+    const detail = [where, value, score, sev, e.message ?? e.reason].filter(Boolean).join(' ')
+    const li = el('li', {}, `${new Date(ts).toLocaleTimeString()} ${what} ${detail}`)
+    if (e.severity) li.dataset.severity = e.severity
+    list.prepend(li)
   }
   while (list.children.length > 200) list.lastElementChild.remove()
 }
