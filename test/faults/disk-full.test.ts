@@ -2,19 +2,11 @@ import { join } from 'node:path'
 import { startCloud } from '@fogline/cloud'
 import { startNode } from '@fogline/node'
 import { NodeConfig, parseConfig } from '@fogline/protocol'
-import { tempDir } from '@fogline/testkit'
+import { tempDir, waitFor } from '@fogline/testkit'
 import mqtt from 'mqtt'
 import { describe, expect, it, onTestFinished } from 'vitest'
 
-async function until<T>(cond: () => T | Promise<T>, what: string, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = await cond()
-    if (v) return v
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
-}
+const until = <T>(cond: () => T | Promise<T>, what: string, ms = 30_000) => waitFor(cond, what, ms, 50)
 
 describe('a full disk on the fog node', () => {
   it('is reported with FOG_DISK_FULL while the node keeps computing, and nothing is lost once space returns', async () => {

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { startCloud } from '@fogline/cloud'
 import { type FogNode, startNode } from '@fogline/node'
 import { FoglineError, NodeConfig, parseConfig } from '@fogline/protocol'
+import { waitFor } from '@fogline/testkit'
 import { describe, expect, it, onTestFinished } from 'vitest'
 
 /**
@@ -36,15 +37,7 @@ function run(cmd: string, args: string[], input?: string): Promise<{ code: numbe
   })
 }
 
-async function until<T>(cond: () => T | Promise<T>, what: string, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = await cond()
-    if (v) return v
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
-}
+const until = <T>(cond: () => T | Promise<T>, what: string, ms = 15_000) => waitFor(cond, what, ms, 50)
 
 async function setup() {
   const dir = mkdtempSync(join(tmpdir(), 'fogline-interop-'))
