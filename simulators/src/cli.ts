@@ -2,7 +2,8 @@ import { parseArgs } from 'node:util'
 import { FoglineError, loadConfigFile, SimConfig } from '@fogline/protocol'
 import { startSimulators } from './runner.js'
 
-const USAGE = 'usage: fogline sim --config FILE [--duration SECONDS] [--status SECONDS]'
+const USAGE =
+  "usage: fogline sim --config FILE [--url mqtt://HOST:PORT] [--duration SECONDS] [--status SECONDS]\n  --url overrides the scenario's broker url (e.g. a fog node on another port)"
 
 /**
  * `fogline sim --config F [--duration S]`: run a scenario, print a status line every few seconds, stop on Ctrl-C.
@@ -11,6 +12,7 @@ const USAGE = 'usage: fogline sim --config FILE [--duration SECONDS] [--status S
 export async function run(argv: string[]): Promise<number> {
   let values: {
     config?: string | undefined
+    url?: string | undefined
     duration?: string | undefined
     status?: string | undefined
     help?: boolean | undefined
@@ -20,6 +22,7 @@ export async function run(argv: string[]): Promise<number> {
       args: argv,
       options: {
         config: { type: 'string', short: 'c' },
+        url: { type: 'string' },
         duration: { type: 'string', short: 'd' },
         status: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -46,6 +49,15 @@ export async function run(argv: string[]): Promise<number> {
   }
   try {
     const config = loadConfigFile(SimConfig, values.config)
+    if (values.url !== undefined) {
+      if (!/^mqtts?:\/\/[^/]+/.test(values.url)) {
+        process.stderr.write(
+          `fogline: error FOG_CONFIG_INVALID field --url: not an mqtt:// URL: "${values.url}"\n${USAGE}\n`,
+        )
+        return 2
+      }
+      config.url = values.url
+    }
     const sim = await startSimulators(config, {
       logger: { info: (m) => process.stdout.write(`${m}\n`), warn: (m) => process.stderr.write(`${m}\n`) },
     })

@@ -43,6 +43,23 @@ describe('fogline sim CLI', () => {
     await waitFor(() => sub.got.length >= 90)
   })
 
+  it('--url sends a scenario to another broker than its file names, and a bad --url is refused', async () => {
+    const broker = await startTestBroker()
+    onTestFinished(() => broker.close())
+    const sub = await subscribeAll(broker.url)
+    onTestFinished(() => sub.close())
+    const dir = mkdtempSync(join(tmpdir(), 'fogline-'))
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }))
+    const file = join(dir, 'sim.yaml')
+    // the file points at a port nothing listens on
+    writeFileSync(file, `url: mqtt://127.0.0.1:9\nsensors:\n  - { id: u, count: 2, rate: 20 }\n`)
+    const io = capture()
+    expect(await run(['--config', file, '--url', broker.url, '--duration', '0.6', '--status', '5'])).toBe(0)
+    await waitFor(() => sub.got.length >= 15)
+    expect(await run(['--config', file, '--url', 'http://x'])).toBe(2)
+    expect(io.err()).toMatch(/FOG_CONFIG_INVALID field --url/)
+  })
+
   it('a bad config prints its code, field and line, no stack, exit 2', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fogline-'))
     onTestFinished(() => rmSync(dir, { recursive: true, force: true }))
