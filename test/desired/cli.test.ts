@@ -79,4 +79,65 @@ describe('fogline keys / fogline push', () => {
     expect(refused.code).toBe(1)
     expect(refused.err).toMatch(/FOG_DESIRED_INVALID.*pipelines\.0\.input/)
   })
+
+  it('push --fit NAME=METRIC fits a gaussian model from the stored summaries and pushes it as models.NAME', async () => {
+    const cloud = await testCloud()
+    const T0 = 1_700_000_000_000
+    // two windows of one sensor: 10 readings each, with their population stddev, as the window stage sends
+    const win = (i: number, values: number[]) => {
+      const mean = values.reduce((a, b) => a + b, 0) / values.length
+      const sd = Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / values.length)
+      return {
+        seq: i + 1,
+        ts: T0,
+        body: {
+          pipelineId: 'p',
+          sensorId: 'm1',
+          metric: 'vibration',
+          start: T0 + i * 60_000,
+          end: T0 + (i + 1) * 60_000,
+          count: values.length,
+          min: Math.min(...values),
+          max: Math.max(...values),
+          mean,
+          sum: mean * values.length,
+          aggs: { stddev: sd },
+        },
+      }
+    }
+    const all = [
+      [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+      [3, 3, 3, 3, 3, 5, 5, 5, 5, 5],
+    ]
+    await cloud.store.insertBatch(
+      { nodeId: 'n1', stream: 'summary', batchId: 'b', sentAt: T0, records: all.map((v, i) => win(i, v)) },
+      T0,
+    )
+    const r = await cli('push', [
+      '--node',
+      'n1',
+      '--fit',
+      'vib=vibration',
+      '--k',
+      '5',
+      '--url',
+      cloud.httpUrl,
+    ])
+    expect(r.err).toBe('')
+    expect(r.code).toBe(0)
+    expect(r.out).toMatch(/model vib: fitted from 2 summaries of 1 sensors .* k 5/)
+    expect(r.out).toMatch(/version 1 for node n1 signed/)
+    const flat = all.flat()
+    const mean = flat.reduce((a, b) => a + b, 0) / flat.length
+    const std = Math.sqrt(flat.reduce((a, b) => a + (b - mean) ** 2, 0) / flat.length)
+    const doc = await (await fetch(`${cloud.httpUrl}/api/desired/1`)).json()
+    const model = JSON.stringify(doc).match(/"m1":\{"mean":([\d.]+),"std":([\d.]+)\}/)
+    expect(model, JSON.stringify(doc)).not.toBeNull()
+    expect(Number(model![1])).toBeCloseTo(mean, 8)
+    expect(Number(model![2])).toBeCloseTo(std, 8)
+
+    const none = await cli('push', ['--node', 'n1', '--fit', 'x=pressure', '--url', cloud.httpUrl])
+    expect(none.code).not.toBe(0)
+    expect(none.err).toMatch(/FOG_API_BAD_REQUEST: no summaries of metric "pressure" match/)
+  })
 })

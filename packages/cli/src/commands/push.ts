@@ -16,6 +16,9 @@ Options:
   --group G            target every node of a group
   --file F             the YAML/JSON document content
   --rollback-to N      instead of --file: a new version with version N's content
+  --fit NAME=METRIC    instead of --file: fit a gaussian anomaly model per sensor from the stored
+                       summaries of METRIC (windows with a stddev aggregate) and push it as models.NAME
+  --k K                with --fit: the model's score threshold (default 4)
   --canary n1,n2       rollout: these nodes first
   --canary-count N     rollout: N of the group's known nodes first
   --timeout D          rollout: time for the canaries to be healthy (default 60s)
@@ -76,6 +79,8 @@ export async function run(argv: string[]): Promise<number> {
         group: { type: 'string' },
         file: { type: 'string' },
         'rollback-to': { type: 'string' },
+        fit: { type: 'string' },
+        k: { type: 'string' },
         canary: { type: 'string' },
         'canary-count': { type: 'string' },
         timeout: { type: 'string' },
@@ -91,8 +96,8 @@ export async function run(argv: string[]): Promise<number> {
     }
     const bad = (field: string, msg: string) => new FoglineError('FOG_CONFIG_INVALID', msg, { field })
     if (!values.node === !values.group) throw bad('--node', 'give exactly one of --node ID or --group G')
-    if (!values.file === !values['rollback-to'])
-      throw bad('--file', 'give exactly one of --file F or --rollback-to N')
+    if ([values.file, values['rollback-to'], values.fit].filter((v) => v !== undefined).length !== 1)
+      throw bad('--file', 'give exactly one of --file F, --rollback-to N or --fit NAME=METRIC')
     const rollout = values.canary !== undefined || values['canary-count'] !== undefined
     if (rollout && !values.group) throw bad('--canary', 'a canary rollout needs --group')
     const url = (values.url ?? process.env.FOGLINE_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, '')
@@ -101,7 +106,20 @@ export async function run(argv: string[]): Promise<number> {
 
     let content: Record<string, unknown>
     if (values.file) content = loadConfigFile(DesiredContent, values.file) as Record<string, unknown>
-    else {
+    else if (values.fit !== undefined) {
+      const m = /^([A-Za-z0-9_.-]+)=(.+)$/.exec(values.fit)
+      if (!m)
+        throw bad('--fit', `--fit must look like NAME=METRIC, e.g. vibration=vibration, got "${values.fit}"`)
+      const q = new URLSearchParams({ metric: m[2]! })
+      if (values.node) q.set('node', values.node)
+      if (values.k !== undefined) q.set('k', values.k)
+      const fit = await call(url, 'GET', `/api/models/fit?${q}`)
+      if (!values.json)
+        process.stdout.write(
+          `model ${m[1]}: ${fit.model.note} (${fit.skipped} without a spread aggregate skipped), k ${fit.model.k}\n`,
+        )
+      content = { models: { [m[1]!]: fit.model }, note: `fitted model ${m[1]} from ${m[2]}` }
+    } else {
       const n = Number(values['rollback-to'])
       if (!Number.isInteger(n) || n <= 0) throw bad('--rollback-to', '--rollback-to must be a version number')
       content = { rollbackTo: n }
