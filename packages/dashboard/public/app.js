@@ -62,6 +62,19 @@ function renderFleet() {
         n.etaSec === null || n.etaSec === undefined ? '–' : `${fmtNum(n.etaSec, 0)} s`,
       ),
       el('td', { class: 'num', title: JSON.stringify(n.dropped ?? {}) }, drops),
+      el(
+        'td',
+        { class: 'num', title: 'summaries / events stored in the cloud' },
+        `${n.summaries ?? 0} / ${n.events ?? 0}`,
+      ),
+      el(
+        'td',
+        {
+          class: 'num bad-input',
+          title: `malformed ${n.malformed ?? 0}, oversize ${n.oversize ?? 0}, refused logins ${n.authFailures ?? 0}`,
+        },
+        (n.malformed ?? 0) + (n.oversize ?? 0) + (n.authFailures ?? 0),
+      ),
       el('td', {}, n.configVersion ?? '–'),
       el('td', {}, linkButton(n)),
     )
