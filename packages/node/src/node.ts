@@ -322,7 +322,8 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
       resent: u.resent,
       connected: u.connected,
       dropped: { ...ob.dropped, ...dropped },
-      lastError,
+      // while the cloud is unreachable, why (e.g. FOG_AUTH_FAILED for a refused login) is the news
+      lastError: lastError ?? (u.connected ? null : u.lastError),
     }
   }
 

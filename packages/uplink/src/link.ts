@@ -134,7 +134,7 @@ export class Link {
           return
         } catch (err) {
           if (err instanceof BrokenCircuitError) continue
-          const msg = `${urls[i]}: ${(err as Error).message}`
+          const msg = `${urls[i]}: ${describeConnectError(err)}`
           // one warning per outage and cause, not one per retry
           if (msg !== this.lastError)
             this.opts.logger?.warn(
@@ -294,4 +294,18 @@ export function endClient(c: MqttClient, graceful: boolean): Promise<void> {
       resolve()
     })
   })
+}
+
+/**
+ * A connect failure in words a user can act on. A refused login (CONNACK 4/5 in MQTT 3.1.1, 0x86/0x87 in
+ * MQTT 5) is FOG_AUTH_FAILED naming uplink.username, so a wrong password does not read like a network fault.
+ */
+export function describeConnectError(err: unknown): string {
+  const e = err as { code?: unknown; message?: string }
+  const message = e?.message ?? String(err)
+  if (e?.code === 4 || e?.code === 134 || /bad user ?name or password/i.test(message))
+    return `FOG_AUTH_FAILED: the cloud broker refused the node's credentials (check uplink.username and uplink.password): ${message}`
+  if (e?.code === 5 || e?.code === 135 || /not authori[sz]ed/i.test(message))
+    return `FOG_AUTH_FAILED: the cloud broker does not authorize this node (uplink.username): ${message}`
+  return message
 }
