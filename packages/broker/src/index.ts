@@ -63,7 +63,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
     }
   }
   const aedes = await Aedes.createBroker(options)
-  trampoline((aedes as unknown as { mq: unknown }).mq)
+  guardMqRecursion((aedes as unknown as { mq: unknown }).mq)
   const server: Server = createServer({ noDelay: true }, (socket: Socket) => {
     socket.setNoDelay(true)
     aedes.handle(socket)
@@ -115,7 +115,7 @@ function sameSecret(given: Buffer | string, want: string): boolean {
  * ~2,500 queued messages). Past a nesting depth the next message goes on the next turn of the event loop,
  * as that issue's maintainer suggests; the common, shallow path stays synchronous.
  */
-function trampoline(mq: unknown): void {
+export function guardMqRecursion(mq: unknown): void {
   const m = mq as { _do?: (message: unknown, cb: unknown) => unknown }
   const original = m._do
   if (typeof original !== 'function') return

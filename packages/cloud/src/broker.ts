@@ -1,4 +1,5 @@
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net'
+import { guardMqRecursion } from '@fogline/broker'
 import type { Aedes } from 'aedes'
 
 export interface EmbeddedBroker {
@@ -14,6 +15,8 @@ export interface EmbeddedBroker {
 export async function startEmbeddedBroker(opts: { host: string; port: number }): Promise<EmbeddedBroker> {
   const { Aedes } = await import('aedes')
   const aedes = await Aedes.createBroker()
+  // the same stack-overflow guard as the fog node's broker (mcollina/mqemitter#204)
+  guardMqRecursion((aedes as unknown as { mq: unknown }).mq)
   const sockets = new Set<Socket>()
   // Nagle off: acks are small and latency-bound
   const server: Server = createServer({ noDelay: true }, (sock) => {
