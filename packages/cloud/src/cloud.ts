@@ -42,6 +42,8 @@ export interface Cloud {
   fleet: Fleet
   bus: CloudBus
   config: CloudConfig
+  /** the embedded broker (null with an external one): its refused logins and out-of-bounds publishes */
+  embeddedBroker: EmbeddedBroker | null
   stop(): Promise<void>
 }
 
@@ -99,7 +101,7 @@ export async function startCloud(
       closers.push(unwatch)
     }
 
-    const client = await connectIngest(config, brokerUrl, logger)
+    const client = await connectIngest(config, brokerUrl, logger, broker?.internal ?? null)
     const ingest = attachIngest({ store, bus, fleet, clock, logger, metrics }, client)
     closers.push(async () => {
       await client.endAsync(true).catch(() => {})
@@ -166,6 +168,7 @@ export async function startCloud(
       fleet,
       bus,
       config,
+      embeddedBroker: broker,
       stop() {
         stopping ??= closeAll()
         return stopping
@@ -177,8 +180,15 @@ export async function startCloud(
   }
 }
 
-async function connectIngest(config: CloudConfig, url: string, logger: Logger): Promise<MqttClient> {
+async function connectIngest(
+  config: CloudConfig,
+  url: string,
+  logger: Logger,
+  internal: { username: string; password: string } | null,
+): Promise<MqttClient> {
   const ext = 'url' in config.broker ? config.broker : null
+  // the embedded broker with node logins gives the cloud's own client a password made for this run
+  const login = ext ?? internal
   const client = mqtt.connect(url, {
     clientId: ext?.clientId ?? `fogline-cloud-${randomBytes(6).toString('hex')}`,
     // aedes speaks 3.1.1; shared subscriptions need MQTT 5
@@ -187,8 +197,8 @@ async function connectIngest(config: CloudConfig, url: string, logger: Logger): 
     reconnectPeriod: 1000,
     connectTimeout: 5000,
     keepalive: 30,
-    ...(ext?.username !== undefined ? { username: ext.username } : {}),
-    ...(ext?.password !== undefined ? { password: ext.password } : {}),
+    ...(login?.username !== undefined ? { username: login.username } : {}),
+    ...(login?.password !== undefined ? { password: login.password } : {}),
   })
   client.on('connect', () => {
     // Nagle off: acks are small and latency-bound (mqtt.js does not set it)

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { Duration } from './common.js'
+import { Duration, Id } from './common.js'
 
 /** The cloud aggregator's config file. */
 export const CloudConfig = z.strictObject({
@@ -10,6 +10,13 @@ export const CloudConfig = z.strictObject({
         embedded: z.strictObject({
           host: z.string().default('127.0.0.1'),
           port: z.number().int().min(0).max(65535).default(1885),
+          /**
+           * node id → password. When set, only these nodes may connect (MQTT username = node id), and each
+           * may publish only to fogline/v1/{its id}/up/# and subscribe only to fogline/v1/{its id}/down/# and
+           * group desired-state documents, so a node cannot write as another. `env:NAME` reads the password
+           * from the environment.
+           */
+          nodes: z.record(Id, z.string().min(1)).optional(),
         }),
       }),
       z.strictObject({
