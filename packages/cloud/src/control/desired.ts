@@ -1,4 +1,5 @@
 import {
+  AnomalyModels,
   DesiredContent,
   type DesiredState,
   type DesiredTarget,
@@ -17,6 +18,8 @@ import type { ControlRepo, DesiredRow } from './repo.js'
 
 /** What POST /api/desired (and a rollout's `doc`) accepts: the content of a document. */
 export const DesiredContentInput = DesiredContent.extend({
+  /** checked here with the node's own model schema, so a bad model is a 400 now, not a rejection later */
+  models: AnomalyModels.optional(),
   /** make the new version a copy of this older one's content, marked rollback */
   rollbackTo: z.number().int().positive().optional(),
 })
@@ -64,7 +67,10 @@ export class DesiredService {
         })
       c = {
         ...(old.doc.pipelines !== undefined ? { pipelines: old.doc.pipelines } : {}),
-        ...(old.doc.models !== undefined ? { models: old.doc.models } : {}),
+        // an old version's models passed this same schema when it was made
+        ...(old.doc.models !== undefined
+          ? { models: old.doc.models as NonNullable<DesiredContentInput['models']> }
+          : {}),
         ...(old.doc.uplink !== undefined ? { uplink: old.doc.uplink } : {}),
         note: input.note ?? `rollback to version ${input.rollbackTo}`,
       }
