@@ -40,7 +40,7 @@ import { fileURLToPath } from 'node:url'
 import { startBroker } from '@fogline/broker'
 import { startNode } from '@fogline/node'
 import { NodeConfig, parseConfig } from '@fogline/protocol'
-import { runTsChild, startTestBroker, tempDir, waitFor } from '@fogline/testkit'
+import { mosquittoAvailable, runTsChild, startTestBroker, tempDir, waitFor } from '@fogline/testkit'
 import mqtt from 'mqtt'
 import { ensureNodeRed, writeNodeRedFiles } from './node-red/flow.js'
 
@@ -330,17 +330,6 @@ function mosquittoPid(): number | undefined {
       if (/^\d+$/.test(d) && readFileSync(`/proc/${d}/comm`, 'utf8').trim() === 'mosquitto') return Number(d)
     } catch {}
   return undefined
-}
-
-async function reachable(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createConnection({ port, host: '127.0.0.1' })
-    s.once('connect', () => {
-      s.destroy()
-      resolve(true)
-    })
-    s.once('error', () => resolve(false))
-  })
 }
 
 /** A port nobody listens on (bound once with port 0, then closed): the node's uplink has no cloud. */
@@ -812,7 +801,7 @@ async function main(): Promise<void> {
   )
   const t0 = performance.now()
   const prefix = `fb${Math.random().toString(36).slice(2, 6)}`
-  const mosq = (await reachable(MOSQUITTO.port)) ? mosquittoPid() : undefined
+  const mosq = (await mosquittoAvailable(4)) ? mosquittoPid() : undefined
   if (mosq === undefined)
     console.log('Mosquitto is not on 127.0.0.1:1883 (or its pid is unknown): its rows are skipped')
   using dir = tempDir('fogline-bench-node-')

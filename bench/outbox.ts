@@ -8,11 +8,17 @@
  * Run: node --conditions=source --import tsx bench/outbox.ts   (FOGLINE_BENCH_SCALE=2 for bigger runs)
  * Figures from a shared 2-core machine are noisy: compare the ratios within one run, not across runs.
  */
-import { createConnection } from 'node:net'
 import { deflateRawSync } from 'node:zlib'
 import { openSqliteOutbox } from '@fogline/outbox'
 import { type Batch, encodeBatch, UplinkConfig } from '@fogline/protocol'
-import { runTsChild, startAckingStore, tempDir, waitFor } from '@fogline/testkit'
+import {
+  MOSQUITTO_URL,
+  mosquittoAvailable,
+  runTsChild,
+  startAckingStore,
+  tempDir,
+  waitFor,
+} from '@fogline/testkit'
 import { createUplink, encodeBatchSpliced } from '@fogline/uplink'
 import Database from 'better-sqlite3'
 import { connect } from 'mqtt'
@@ -20,7 +26,7 @@ import { Packr } from 'msgpackr'
 
 const env = process.env
 const SCALE = Number(env['FOGLINE_BENCH_SCALE'] ?? '1')
-const MOSQUITTO = 'mqtt://127.0.0.1:1883'
+const MOSQUITTO = MOSQUITTO_URL
 const packr = new Packr({ useRecords: false, moreTypes: false, int64AsType: 'number' })
 const rows: Array<[string, string]> = []
 const out = (k: string, v: string) => {
@@ -136,17 +142,6 @@ function wireBench(): void {
       `${per(json)} | ${per(mp)} | ${per(mpz)} | ${per(jsonz)} | ${per(up)}`,
     )
   }
-}
-
-async function mosquittoUp(): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createConnection({ port: 1883, host: '127.0.0.1' })
-    s.once('connect', () => {
-      s.destroy()
-      resolve(true)
-    })
-    s.once('error', () => resolve(false))
-  })
 }
 
 /** The cloud side runs in its own process, as it would on its own machine, so it does not take the uplink's CPU. */
@@ -361,7 +356,7 @@ if (process.argv[2] === '--acker') {
 console.log('bench/outbox — shared 2-core machine: figures are noisy, compare ratios within one run\n')
 await appendBench()
 wireBench()
-if (await mosquittoUp()) {
+if (await mosquittoAvailable()) {
   await drainBench()
   await backlogBench(MOSQUITTO)
 } else {

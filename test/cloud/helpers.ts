@@ -2,12 +2,16 @@ import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import mqtt from 'mqtt'
+import {
+  MOSQUITTO_URL,
+  mosquittoAvailable,
+  POSTGRES_URL as PG_URL,
+  postgresAvailable,
+} from '@fogline/testkit'
 import pg from 'pg'
 import { onTestFinished } from 'vitest'
 
-export const PG_URL = 'postgres://postgres@127.0.0.1:5432/test'
-export const MOSQUITTO_URL = 'mqtt://127.0.0.1:1883'
+export { MOSQUITTO_URL, mosquittoAvailable, PG_URL, postgresAvailable }
 
 export const rand = () => randomBytes(4).toString('hex')
 
@@ -15,33 +19,6 @@ export function tempDir(): string {
   const d = mkdtempSync(join(tmpdir(), 'fogline-cloud-'))
   onTestFinished(() => rmSync(d, { recursive: true, force: true }))
   return d
-}
-
-export async function postgresAvailable(): Promise<boolean> {
-  const c = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 })
-  try {
-    await c.connect()
-    return true
-  } catch {
-    return false
-  } finally {
-    await c.end().catch(() => {})
-  }
-}
-
-/** Mosquitto on 127.0.0.1:1883 speaking MQTT 5. */
-export async function mosquittoAvailable(): Promise<boolean> {
-  try {
-    const c = await mqtt.connectAsync(MOSQUITTO_URL, {
-      protocolVersion: 5,
-      connectTimeout: 2000,
-      reconnectPeriod: 0,
-    })
-    await c.endAsync(true)
-    return true
-  } catch {
-    return false
-  }
 }
 
 /** A unique schema, dropped (CASCADE) when the test ends. */

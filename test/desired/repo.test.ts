@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { type DesiredState, generateDesiredKeyPair, signDesired } from '@fogline/protocol'
+import { POSTGRES_URL, postgresAvailable } from '@fogline/testkit'
 import pg from 'pg'
 import { describe, expect, it, onTestFinished } from 'vitest'
 // control is loaded by the cloud at run time and not re-exported by @fogline/cloud
@@ -11,20 +12,8 @@ import {
 } from '../../packages/cloud/src/control/index.js'
 import { dir } from './helpers.js'
 
-const PG_URL = 'postgres://postgres@127.0.0.1:5432/test'
+const PG_URL = POSTGRES_URL
 const keys = generateDesiredKeyPair()
-
-async function postgresAvailable(): Promise<boolean> {
-  const c = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 })
-  try {
-    await c.connect()
-    return true
-  } catch {
-    return false
-  } finally {
-    await c.end().catch(() => {})
-  }
-}
 
 const build = (target: DesiredState['target'], at: number) => (version: number) => {
   const doc: DesiredState = {

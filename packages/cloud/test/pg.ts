@@ -1,23 +1,11 @@
 import { randomBytes } from 'node:crypto'
+import { POSTGRES_URL } from '@fogline/testkit'
 import pg from 'pg'
 import { onTestFinished } from 'vitest'
 import { openPostgresStore, type Store } from '../src/index.js'
 
-export const PG_URL = 'postgres://postgres@127.0.0.1:5432/test'
-
-/** Whether the machine's PostgreSQL answers (checked once per file). */
-export async function postgresAvailable(): Promise<boolean> {
-  const c = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 })
-  try {
-    await c.connect()
-    await c.query('SELECT 1')
-    return true
-  } catch {
-    return false
-  } finally {
-    await c.end().catch(() => {})
-  }
-}
+export const PG_URL = POSTGRES_URL
+export { postgresAvailable } from '@fogline/testkit'
 
 /** A unique schema name for this run; dropped with CASCADE when the test ends. */
 export function pgSchema(): string {

@@ -1,16 +1,15 @@
-import { createConnection } from 'node:net'
-import { startAckingStore, startFaultProxy, startTestBroker, waitFor } from '@fogline/testkit'
+import {
+  MOSQUITTO_URL,
+  mosquittoAvailable,
+  startAckingStore,
+  startFaultProxy,
+  startTestBroker,
+  waitFor,
+} from '@fogline/testkit'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { dir, outboxIn, summary, uplinkFor } from './helpers.js'
 
-const mosquittoUp = await new Promise<boolean>((resolve) => {
-  const s = createConnection({ port: 1883, host: '127.0.0.1' })
-  s.once('connect', () => {
-    s.destroy()
-    resolve(true)
-  })
-  s.once('error', () => resolve(false))
-})
+const mosquittoUp = await mosquittoAvailable()
 
 describe('adaptive drain', () => {
   it('after a reconnect, live records go ahead of the backlog, which drains oldest-first under drainRate', async () => {
@@ -102,10 +101,10 @@ describe('protocol version', () => {
   })
 
   it.skipIf(!mosquittoUp && !process.env.CI)(
-    `speaks MQTT 5 to Mosquitto 127.0.0.1:1883${mosquittoUp ? '' : ' (skipped: Mosquitto is not running)'}`,
+    `speaks MQTT 5 to Mosquitto ${MOSQUITTO_URL}${mosquittoUp ? '' : ' (skipped: Mosquitto is not running)'}`,
     async () => {
       const d = dir()
-      const url = 'mqtt://127.0.0.1:1883'
+      const url = MOSQUITTO_URL
       const nodeId = `n-${Math.random().toString(36).slice(2, 8)}`
       const store = await startAckingStore(url, d.file('cloud.db'), { protocolVersion: 5 })
       onTestFinished(() => store.close())

@@ -1,0 +1,41 @@
+import mqtt from 'mqtt'
+import pg from 'pg'
+
+/**
+ * The machine's own services that interop and scale tests use (started before the session and before CI;
+ * tests connect to them and never bind their ports). Override with FOGLINE_MOSQUITTO_URL / FOGLINE_POSTGRES_URL.
+ */
+export const MOSQUITTO_URL = process.env['FOGLINE_MOSQUITTO_URL'] ?? 'mqtt://127.0.0.1:1883'
+export const POSTGRES_URL = process.env['FOGLINE_POSTGRES_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test'
+
+/**
+ * Whether Mosquitto answers an MQTT CONNECT (MQTT 5 by default). Tests skip on false outside CI and say so
+ * in their names; under CI=true they run and fail loudly.
+ */
+export async function mosquittoAvailable(protocolVersion: 4 | 5 = 5): Promise<boolean> {
+  try {
+    const c = await mqtt.connectAsync(MOSQUITTO_URL, {
+      protocolVersion,
+      connectTimeout: 2000,
+      reconnectPeriod: 0,
+    })
+    await c.endAsync(true)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Whether PostgreSQL answers a query on POSTGRES_URL. */
+export async function postgresAvailable(): Promise<boolean> {
+  const c = new pg.Client({ connectionString: POSTGRES_URL, connectionTimeoutMillis: 2000 })
+  try {
+    await c.connect()
+    await c.query('SELECT 1')
+    return true
+  } catch {
+    return false
+  } finally {
+    await c.end().catch(() => {})
+  }
+}
