@@ -7,6 +7,7 @@ import { type Cloud, startCloud } from '@fogline/cloud'
 import { type FogNode, startNode } from '@fogline/node'
 import { NodeConfig, parseConfig } from '@fogline/protocol'
 import { type Simulators, startSimulators } from '@fogline/simulators'
+import { waitFor } from '@fogline/testkit'
 import { type Browser, chromium, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
@@ -19,15 +20,7 @@ const artifacts = join(repoRoot, 'test-artifacts')
 const updateDocs = process.env['FOGLINE_UPDATE_DOCS'] === '1'
 
 /** Poll `cond` until it holds; real time is unavoidable with a browser, so poll with a deadline. */
-async function until<T>(cond: () => T | Promise<T>, what: string, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = await cond()
-    if (v) return v
-    if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-}
+const until = <T>(cond: () => T | Promise<T>, what: string, ms = 20_000) => waitFor(cond, what, ms, 100)
 
 interface ChartRow {
   seq: number

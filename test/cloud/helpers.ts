@@ -7,6 +7,7 @@ import {
   mosquittoAvailable,
   POSTGRES_URL as PG_URL,
   postgresAvailable,
+  waitFor,
 } from '@fogline/testkit'
 import pg from 'pg'
 import { onTestFinished } from 'vitest'
@@ -33,12 +34,4 @@ export function pgSchema(): string {
   return schema
 }
 
-export async function until<T>(cond: () => T | Promise<T>, what: string, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = await cond()
-    if (v) return v
-    if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`)
-    await new Promise((r) => setTimeout(r, 25))
-  }
-}
+export const until = <T>(cond: () => T | Promise<T>, what: string, ms = 15_000) => waitFor(cond, what, ms, 25)

@@ -5,7 +5,7 @@ import { createDesiredAgent, type DesiredAgent, engineHealth } from '@fogline/no
 import { type Outbox, openSqliteOutbox } from '@fogline/outbox'
 import { createEngine } from '@fogline/pipeline'
 import { type DesiredReport, generateDesiredKeyPair, systemClock, UplinkConfig } from '@fogline/protocol'
-import { tempDir } from '@fogline/testkit'
+import { tempDir, waitFor } from '@fogline/testkit'
 import { createUplink, type Uplink } from '@fogline/uplink'
 import mqtt from 'mqtt'
 import { onTestFinished } from 'vitest'
@@ -154,19 +154,7 @@ export async function api<T = any>(
   return { status: res.status, body: (await res.json()) as T }
 }
 
-export async function until<T>(
-  cond: () => T | Promise<T>,
-  what: string,
-  ms = 10_000,
-): Promise<NonNullable<T>> {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = await cond()
-    if (v) return v as NonNullable<T>
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
+export const until = <T>(cond: () => T | Promise<T>, what: string, ms = 10_000) => waitFor(cond, what, ms, 20)
 
 /** The retained messages a fresh subscriber gets on these topics (a marker round trip bounds the wait). */
 export async function retainedOn(brokerUrl: string, topics: string[]): Promise<Map<string, Buffer>> {

@@ -101,7 +101,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
 }
 
 /** Constant-time comparison, so a wrong password's timing does not tell how much of it was right. */
-function sameSecret(given: Buffer | string, want: string): boolean {
+export function sameSecret(given: Buffer | string, want: string): boolean {
   const a = createHash('sha256').update(given).digest()
   const b = createHash('sha256').update(want).digest()
   return timingSafeEqual(a, b)

@@ -1,7 +1,7 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net'
-import { guardMqRecursion } from '@fogline/broker'
-import { FoglineError } from '@fogline/protocol'
+import { guardMqRecursion, sameSecret } from '@fogline/broker'
+import { resolveSecrets } from '@fogline/protocol'
 import type { Aedes, AedesOptions } from 'aedes'
 
 export interface EmbeddedBroker {
@@ -16,29 +16,6 @@ export interface EmbeddedBroker {
 
 const INTERNAL_USER = '$fogline-cloud'
 
-/** node id → password, `env:NAME` values read from the environment (a missing one is a config error). */
-function resolveNodes(nodes: Record<string, string>): Map<string, string> {
-  const out = new Map<string, string>()
-  for (const [id, v] of Object.entries(nodes)) {
-    if (!v.startsWith('env:')) {
-      out.set(id, v)
-      continue
-    }
-    const val = process.env[v.slice(4)]
-    if (val === undefined || val === '')
-      throw new FoglineError(
-        'FOG_CONFIG_INVALID',
-        `broker.embedded.nodes.${id} reads its password from the environment variable ${v.slice(4)}, which is not set`,
-        { field: `broker.embedded.nodes.${id}` },
-      )
-    out.set(id, val)
-  }
-  return out
-}
-
-const same = (a: Buffer | string, b: string) =>
-  timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest())
-
 /**
  * Logins and per-node topic rights: a node's MQTT username is its node id; it may publish only under
  * fogline/v1/{id}/up/ and subscribe only under fogline/v1/{id}/down/ and to group desired-state documents
@@ -52,7 +29,7 @@ function nodeRights(nodes: Map<string, string>, internal: { username: string; pa
     authenticate(client, username, password, done) {
       const want =
         username === internal.username ? internal.password : username ? nodes.get(username) : undefined
-      if (want === undefined || password === undefined || !same(password, want)) {
+      if (want === undefined || password === undefined || !sameSecret(password, want)) {
         refused.logins++
         // [MQTT-3.2.2-3] CONNACK 4: bad user name or password
         return done(Object.assign(new Error('bad user name or password'), { returnCode: 4 }) as never, false)
@@ -93,7 +70,8 @@ export async function startEmbeddedBroker(opts: {
   const internal = opts.nodes
     ? { username: INTERNAL_USER, password: randomBytes(18).toString('base64url') }
     : null
-  const rights = opts.nodes && internal ? nodeRights(resolveNodes(opts.nodes), internal) : null
+  const rights =
+    opts.nodes && internal ? nodeRights(resolveSecrets(opts.nodes, 'broker.embedded.nodes'), internal) : null
   const aedes = await Aedes.createBroker(rights ? rights.options : {})
   // the same stack-overflow guard as the fog node's broker (mcollina/mqemitter#204)
   guardMqRecursion((aedes as unknown as { mq: unknown }).mq)

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Clock } from '@fogline/protocol'
+import { waitFor } from '@fogline/testkit'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import { onTestFinished } from 'vitest'
 import { type Cloud, type CloudOptions, startCloud } from '../src/index.js'
@@ -45,15 +46,7 @@ export async function testClient(url: string, o: IClientOptions = {}): Promise<M
 }
 
 /** Poll until cond returns truthy; fail naming `what` after ms. */
-export async function until<T>(cond: () => T | Promise<T>, what: string, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = await cond()
-    if (v) return v
-    if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
+export const until = <T>(cond: () => T | Promise<T>, what: string, ms = 10_000) => waitFor(cond, what, ms, 20)
 
 /** A clock the test moves by hand; timers fire when advanced past. */
 export function manualClock(start = 1_700_000_000_000): Clock & { advance(ms: number): void } {

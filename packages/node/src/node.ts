@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { type Broker, startBroker } from '@fogline/broker'
 import { type AppendItem, type Outbox, openSqliteOutbox } from '@fogline/outbox'
 import { createEngine, type Engine, type EngineOutput, validatePipelines } from '@fogline/pipeline'
-import { type Clock, FoglineError, type NodeConfig, systemClock } from '@fogline/protocol'
+import { type Clock, FoglineError, type NodeConfig, resolveSecrets, systemClock } from '@fogline/protocol'
 import { createUplink, type Uplink } from '@fogline/uplink'
 import { DeadLetterStore } from './deadletters.js'
 import type { DesiredAgent } from './desired/agent.js'
@@ -79,7 +79,9 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
   const where = opts.configFile ? { file: opts.configFile } : {}
   // refuse a bad pipeline before anything is opened or bound
   validatePipelines(config.pipelines, where)
-  const users = brokerUsers(config, opts.configFile)
+  const users = config.broker.users
+    ? Object.fromEntries(resolveSecrets(config.broker.users, 'broker.users', opts.configFile))
+    : undefined
   mkdirSync(config.dataDir, { recursive: true })
   const outbox = await openSqliteOutbox({
     path: join(config.dataDir, 'outbox.db'),
@@ -399,27 +401,4 @@ export function nodeHooks(node: FogNode): NodeHooks {
   const h = node_hooks.get(node)
   if (!h) throw new FoglineError('FOG_INTERNAL', 'not a node started by startNode')
   return h
-}
-
-/** broker.users with `env:NAME` values read from the environment; a missing variable is a config error. */
-function brokerUsers(config: NodeConfig, file: string | undefined): Record<string, string> | undefined {
-  const u = config.broker.users
-  if (!u) return undefined
-  const out: Record<string, string> = {}
-  for (const [name, v] of Object.entries(u)) {
-    if (!v.startsWith('env:')) {
-      out[name] = v
-      continue
-    }
-    const env = v.slice(4)
-    const val = process.env[env]
-    if (val === undefined || val === '')
-      throw new FoglineError(
-        'FOG_CONFIG_INVALID',
-        `broker.users.${name} reads its password from the environment variable ${env}, which is not set`,
-        { ...(file ? { file } : {}), field: `broker.users.${name}` },
-      )
-    out[name] = val
-  }
-  return out
 }

@@ -1,13 +1,11 @@
-import { AnomalyModel, FoglineError } from '@fogline/protocol'
+import { AnomalyModel, AnomalyModels, FoglineError, parseConfig } from '@fogline/protocol'
+import { z } from 'zod'
 
 export { AnomalyModel }
 
 /** The models a node holds, by name; stages read them on every reading, so a push takes effect at once. */
 export class ModelRegistry {
   private models = new Map<string, AnomalyModel>()
-  /** bumped on every change, so stages can tell a new version from the one they saw */
-  version = 0
-
   get(name: string): AnomalyModel | undefined {
     return this.models.get(name)
   }
@@ -26,19 +24,8 @@ export class ModelRegistry {
       throw new FoglineError('FOG_CONFIG_INVALID', 'models must be an object of name: model', {
         field: 'models',
       })
-    const next = new Map<string, AnomalyModel>()
-    for (const [name, m] of Object.entries(raw)) {
-      const r = AnomalyModel.safeParse(m)
-      if (!r.success) {
-        const issue = r.error.issues[0]!
-        const path = ['models', name, ...issue.path.map(String)].join('.')
-        throw new FoglineError('FOG_CONFIG_INVALID', `model "${name}": ${issue.message} at ${path}`, {
-          field: path,
-        })
-      }
-      next.set(name, r.data)
-    }
-    this.models = next
-    this.version++
+    // the same schema the cloud checks before signing; the error names models.<name>.<field>
+    const { models } = parseConfig(z.object({ models: AnomalyModels }), { models: raw })
+    this.models = new Map(Object.entries(models))
   }
 }

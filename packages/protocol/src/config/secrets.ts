@@ -1,0 +1,31 @@
+import { FoglineError } from '../errors.js'
+
+/**
+ * The passwords of a config map (`broker.users`, `broker.embedded.nodes`), with `env:NAME` values read from
+ * the environment so the file need not hold them. A variable that is not set is FOG_CONFIG_INVALID naming
+ * the field, e.g. `broker.users.sensor`.
+ * @example resolveSecrets({ sensor: 'env:SENSOR_PW' }, 'broker.users', 'node.yaml')
+ */
+export function resolveSecrets(
+  map: Record<string, string>,
+  field: string,
+  file?: string,
+): Map<string, string> {
+  const out = new Map<string, string>()
+  for (const [name, v] of Object.entries(map)) {
+    if (!v.startsWith('env:')) {
+      out.set(name, v)
+      continue
+    }
+    const env = v.slice(4)
+    const val = process.env[env]
+    if (val === undefined || val === '')
+      throw new FoglineError(
+        'FOG_CONFIG_INVALID',
+        `${field}.${name} reads its password from the environment variable ${env}, which is not set`,
+        { ...(file ? { file } : {}), field: `${field}.${name}` },
+      )
+    out.set(name, val)
+  }
+  return out
+}
