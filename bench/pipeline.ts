@@ -8,7 +8,7 @@
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { createEngine, type EngineOutput } from '@fogline/pipeline'
-import type { Clock } from '@fogline/protocol'
+import { type Clock, systemClock } from '@fogline/protocol'
 
 setFlagsFromString('--expose-gc')
 const gc = runInNewContext('gc') as () => void
@@ -75,7 +75,7 @@ const pipeline = [
 ]
 
 // a fixed processing time inside one minute: the run measures the per-reading path, not window closes
-const clock: Clock = { now: () => T0 + 1000, setTimeout: () => 0, clearTimeout: () => {} }
+const clock: Clock = { ...systemClock, now: () => T0 + 1000, setTimeout: () => 0, clearTimeout: () => {} }
 let emitted = 0
 const host = { clock, emit: (o: EngineOutput[]) => (emitted += o.length), deadLetter: () => {} }
 

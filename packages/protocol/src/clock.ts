@@ -1,12 +1,26 @@
-/** Time is injected: windows, backoff, TTLs read a Clock so tests can drive it. */
+/**
+ * Time is injected: windows, backoff, TTLs, heartbeats and schedules read a Clock so tests can drive it.
+ * Every runtime timer goes through one; where a library owns its timer (mqtt.js keepalive, aedes), the
+ * call site says so in a comment.
+ */
 export interface Clock {
   now(): number
   setTimeout(fn: () => void, ms: number): unknown
   clearTimeout(handle: unknown): void
+  setInterval(fn: () => void, ms: number): unknown
+  clearInterval(handle: unknown): void
 }
 
+/** Real time. Timers are unref'd so a forgotten one never holds a process open. */
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+  setInterval: (fn, ms) => setInterval(fn, ms),
+  clearInterval: (h) => clearInterval(h as NodeJS.Timeout),
+}
+
+/** Resolves after `ms` on `clock`: the one way runtime code waits. */
+export function sleep(clock: Clock, ms: number): Promise<void> {
+  return new Promise((resolve) => clock.setTimeout(resolve, ms))
 }

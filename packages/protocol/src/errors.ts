@@ -67,9 +67,36 @@ export class FoglineError extends Error {
     return `${parts.join(' ')}: ${this.message}`
   }
 
-  toJSON(): { code: ErrorCode; message: string; where: ErrorWhere } {
+  toJSON(): ErrorData {
     return { code: this.code, message: this.message, where: this.where }
   }
+}
+
+/**
+ * An error as data: what crosses package boundaries, stats, heartbeats, the API, the dashboard and the CLI.
+ * Code branches on `code`; `message` is a plain sentence for a user; `where` says where (file, field, topic).
+ * @example node.stats().lastError // { code: 'FOG_DISK_FULL', message: 'the disk is full…', where: { file: '/var/lib/fogline/outbox.db' } }
+ */
+export interface ErrorData {
+  code: ErrorCode
+  message: string
+  where: ErrorWhere
+}
+
+/** Any thrown value as `ErrorData`; a non-Fogline error becomes `fallback` (default FOG_INTERNAL). */
+export function toErrorData(
+  e: unknown,
+  fallback: ErrorCode = 'FOG_INTERNAL',
+  where: ErrorWhere = {},
+): ErrorData {
+  if (e instanceof FoglineError) return e.toJSON()
+  const message = e instanceof Error ? e.message : String(e)
+  return { code: fallback, message, where }
+}
+
+/** One plain line for a user from `ErrorData` (CLI, logs). */
+export function formatErrorData(e: ErrorData): string {
+  return new FoglineError(e.code, e.message, e.where).toUserString()
 }
 
 export function isFoglineError(e: unknown, code?: ErrorCode): e is FoglineError {

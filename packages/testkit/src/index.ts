@@ -1,6 +1,7 @@
 export { type AckingStore, startAckingStore } from './acker.js'
 export { startTestBroker, type TestBroker } from './broker.js'
 export { type ChildRun, runTsChild } from './child.js'
+export { type FakeClock, fakeClock } from './clock.js'
 export { type FaultProxy, type ProxyMode, type ProxyShape, startFaultProxy } from './proxy.js'
 export { MOSQUITTO_URL, mosquittoAvailable, POSTGRES_URL, postgresAvailable } from './services.js'
 export { type TempDir, tempDir, waitFor } from './tmp.js'

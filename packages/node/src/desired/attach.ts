@@ -1,4 +1,4 @@
-import type { Clock, NodeConfig } from '@fogline/protocol'
+import { type Clock, type NodeConfig, systemClock } from '@fogline/protocol'
 import { type FogNode, nodeHooks } from '../node.js'
 import { createDesiredAgent, type DesiredAgent, type DesiredAgentLogger } from './agent.js'
 import { engineHealth } from './health.js'
@@ -36,11 +36,7 @@ export function attachDesiredAgent(
     nodeId: config.nodeId,
     group: config.group,
     publicKey: config.desiredPublicKey,
-    clock: opts.clock ?? {
-      now: Date.now,
-      setTimeout: (f, ms) => setTimeout(f, ms),
-      clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-    },
+    clock: opts.clock ?? systemClock,
     logger: opts.logger,
     getState: (k) => node.outbox.getState(k),
     putState: (k, v) => node.outbox.putState(k, v),
