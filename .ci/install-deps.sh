@@ -3,11 +3,17 @@
 #   chromium             the dashboard's browser tests (test/browser)
 #   mosquitto-clients    mosquitto_pub, a real third-party MQTT client (test/interop)
 #   python3-paho-mqtt    Eclipse Paho for Python, another one (test/interop)
+#   systemd              systemd-analyze verify/security on the service units (test/deploy); not started
+#   passwd               useradd/groupadd for deploy/install.sh's system user (test/deploy)
+#   e2fsprogs            chattr: an immutable data folder stops even root writing (test/ops readiness)
 set -euo pipefail
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/bin/mosquitto_pub ] || missing+=(mosquitto-clients)
 /usr/bin/python3 -c 'import paho.mqtt.client' 2>/dev/null || missing+=(python3-paho-mqtt)
+[ -x /usr/bin/systemd-analyze ] || missing+=(systemd)
+[ -x /usr/sbin/useradd ] || missing+=(passwd)
+[ -x /usr/bin/chattr ] || missing+=(e2fsprogs)
 [ ${#missing[@]} -eq 0 ] && exit 0
 SUDO=""
 if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
