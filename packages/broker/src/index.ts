@@ -1,6 +1,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net'
 import type { AedesOptions, Aedes as AedesType, Client } from 'aedes'
+import { type AcceptQos1, holdQos1Ack } from './durable.js'
+
+export type { AcceptQos1 } from './durable.js'
 
 export interface BrokerOptions {
   host?: string
@@ -14,6 +17,8 @@ export interface BrokerOptions {
   onMessage?: (topic: string, payload: Buffer, clientId: string) => void
   onOversize?: (topic: string, size: number, clientId: string) => void
   onAuthFailure?: (clientId: string, username: string | undefined) => void
+  /** QoS 1 client publishes go here instead of `onMessage`, and their PUBACK waits for `done` (durable ingest) */
+  acceptQos1?: AcceptQos1
 }
 
 /** A running MQTT broker. Lifecycle: start → (clients publish) → close. */
@@ -40,7 +45,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
     // a slow sensor client must not grow memory without bound
     queueLimit: 1000,
     published(packet, client, done) {
-      if (client && onMessage) {
+      if (client && onMessage && !taken?.(packet, client)) {
         const payload = packet.payload as Buffer
         if (payload.length > maxPayload) opts.onOversize?.(packet.topic, payload.length, client.id)
         else onMessage(packet.topic, payload, client.id)
@@ -62,6 +67,10 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
       done(null, true)
     }
   }
+  // last, so it wraps any authorizer set above: a refused publish is never journaled
+  const taken = opts.acceptQos1
+    ? holdQos1Ack(options, opts.acceptQos1, maxPayload, opts.onOversize)
+    : undefined
   const aedes = await Aedes.createBroker(options)
   guardMqRecursion((aedes as unknown as { mq: unknown }).mq)
   const server: Server = createServer({ noDelay: true }, (socket: Socket) => {

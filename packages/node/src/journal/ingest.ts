@@ -1,0 +1,140 @@
+import { existsSync, renameSync } from 'node:fs'
+import type { Clock } from '@fogline/protocol'
+import { type Committed, type IngestJournal, type JournalStats, openJournal } from './store.js'
+
+/** Field of the pipeline checkpoint: the journal position the snapshot holds (committed with it). */
+export const JOURNAL_POS_FIELD = 'journalPos'
+/** State key: the journal position up to which `raw` outputs are in the outbox (replay must not repeat them). */
+export const JOURNAL_RAW_POS_KEY = 'ingest.journal.rawPos'
+
+export interface DurableIngestOptions {
+  path: string
+  synchronous: 'NORMAL' | 'FULL'
+  commitInterval: number
+  clock: Clock
+  /** the pipeline checkpoint found at start (it carries the journal position it holds) */
+  checkpoint: unknown
+  /** reads the outbox's state table */
+  getState: (key: string) => unknown
+  /** hands a reading to the pipeline engine */
+  ingest: (topic: string, payload: Buffer) => void
+  /** a corrupt journal file was moved aside (its readings cannot be replayed) */
+  onCorrupt?: (movedTo: string, reason: string) => void
+}
+
+export interface DurableIngestStats extends JournalStats {
+  /** readings replayed at the last start */
+  replayed: number
+  /** the position the engine has consumed up to */
+  position: number
+}
+
+/**
+ * Durable QoS 1 ingest: a reading is journaled and handed to the engine at once; its PUBACK waits for the
+ * journal's group commit. Every snapshot carries the journal position it holds, so replay after a crash
+ * starts right after it: a reading is in the snapshot or in the replay, never both, never neither.
+ * Lifecycle: create → replay() (before the broker listens) → accept()* → stateFor/committed per checkpoint → close.
+ */
+export class DurableIngest {
+  private readonly journal: IngestJournal
+  private readonly opts: DurableIngestOptions
+  /** seq of the last reading handed to the engine */
+  private pos: number
+  /** replay: raw outputs of readings up to here are already in the outbox */
+  private readonly rawPos: number
+  private replayingSeq = 0
+  private replayTs: number | null = null
+  private replayed = 0
+  /** the engine's clock: during replay it reads the journaled arrival time, so readings land in their windows */
+  readonly clock: Clock
+
+  constructor(opts: DurableIngestOptions) {
+    this.opts = opts
+    const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : 0)
+    this.pos = num((opts.checkpoint as Record<string, unknown> | undefined)?.[JOURNAL_POS_FIELD])
+    this.rawPos = num(opts.getState(JOURNAL_RAW_POS_KEY))
+    const open = () =>
+      openJournal({
+        path: opts.path,
+        synchronous: opts.synchronous,
+        commitInterval: opts.commitInterval,
+        clock: opts.clock,
+        seqFloor: Math.max(this.pos, this.rawPos),
+      })
+    try {
+      this.journal = open()
+    } catch (err) {
+      const code = String((err as { code?: unknown }).code ?? '')
+      if (!(code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB') || !existsSync(opts.path))
+        throw err
+      const to = `${opts.path}.corrupt-${opts.clock.now()}`
+      renameSync(opts.path, to)
+      for (const sfx of ['-wal', '-shm'])
+        if (existsSync(opts.path + sfx)) renameSync(opts.path + sfx, to + sfx)
+      opts.onCorrupt?.(to, (err as Error).message)
+      this.journal = open()
+    }
+    const base = opts.clock
+    this.clock = {
+      now: () => this.replayTs ?? base.now(),
+      setTimeout: (fn, ms) => base.setTimeout(fn, ms),
+      clearTimeout: (h) => base.clearTimeout(h),
+      setInterval: (fn, ms) => base.setInterval(fn, ms),
+      clearInterval: (h) => base.clearInterval(h),
+    }
+  }
+
+  /** Feed the engine what the journal holds after the checkpoint's position; returns how many readings. */
+  replay(): number {
+    const n = this.journal.replay(this.pos, (seq, ts, topic, payload) => {
+      this.replayingSeq = seq
+      this.replayTs = ts
+      this.pos = seq
+      this.opts.ingest(topic, payload)
+    })
+    this.replayingSeq = 0
+    this.replayTs = null
+    this.replayed = n
+    return n
+  }
+
+  /** true while replaying a reading whose raw output already reached the outbox before the crash */
+  skipRaw(): boolean {
+    return this.replayingSeq !== 0 && this.replayingSeq <= this.rawPos
+  }
+
+  /** Broker hook for a QoS 1 publish: journal it, hand it to the engine, `done` (the PUBACK) after the commit. */
+  accept(topic: string, payload: Buffer, done: Committed): void {
+    this.pos = this.journal.append(this.opts.clock.now(), topic, payload, done)
+    this.opts.ingest(topic, payload)
+  }
+
+  /** the position the engine has consumed up to */
+  position(): number {
+    return this.pos
+  }
+
+  /** An engine snapshot stamped with the position it holds: commit this as the pipeline checkpoint. */
+  stamp(snapshot: unknown): unknown {
+    return { ...(snapshot as object), [JOURNAL_POS_FIELD]: this.pos }
+  }
+
+  /** State to commit with an append that holds raw outputs (cut at the same moment). */
+  rawState(): Record<string, number> {
+    return { [JOURNAL_RAW_POS_KEY]: this.pos }
+  }
+
+  /** A checkpoint cut at or after `position()` returned `pos` is committed: the journal can forget up to it. */
+  committed(pos: number): void {
+    if (pos > 0) this.journal.truncate(pos)
+  }
+
+  stats(): DurableIngestStats {
+    return { ...this.journal.stats(), replayed: this.replayed, position: this.pos }
+  }
+
+  /** commit what is queued (their PUBACKs go out) and close the file */
+  close(): void {
+    this.journal.close()
+  }
+}
