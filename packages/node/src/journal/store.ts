@@ -63,122 +63,146 @@ const SCHEMA = `CREATE TABLE IF NOT EXISTS journal (
 /** rows per INSERT statement: one statement step per 16 readings instead of one per reading */
 const CHUNK = 16
 
+function journalError(path: string, e: unknown): FoglineError {
+  const where = { file: path }
+  return (e as { code?: string }).code === 'SQLITE_FULL'
+    ? new FoglineError('FOG_DISK_FULL', `ingest journal ${path}: the disk is full`, where)
+    : new FoglineError('FOG_INTERNAL', `ingest journal ${path}: ${(e as Error).message}`, where)
+}
+
+const emptyBatch = (): Batch => ({ seqs: [], ts: [], topics: [], payloads: [], done: [] })
+
+class SqliteJournal implements IngestJournal {
+  private readonly db: Database.Database
+  private readonly clock: Clock
+  private readonly interval: number
+  private readonly maxRecords: number
+  private readonly write: (b: Batch, cut: number) => void
+  private readonly replayStmt: Database.Statement
+  private lastSeq: number
+  private truncateTo = 0
+  private appended = 0
+  private commits = 0
+  private closed = false
+  private timer: unknown = null
+  private batch = emptyBatch()
+
+  constructor(private readonly opts: OpenJournalOptions) {
+    this.clock = opts.clock ?? systemClock
+    this.interval = opts.commitInterval ?? 2
+    this.maxRecords = opts.commitMaxRecords ?? 4096
+    const db = new Database(opts.path)
+    this.db = db
+    db.pragma('journal_mode = WAL')
+    db.pragma(`synchronous = ${opts.synchronous ?? 'NORMAL'}`)
+    // the journal is emptied at every checkpoint: keep the WAL file from growing past a few MiB
+    db.pragma('journal_size_limit = 4194304')
+    db.exec(SCHEMA)
+    const one = db.prepare('INSERT INTO journal (seq, ts, topic, payload) VALUES (?, ?, ?, ?)')
+    const many = db.prepare(
+      `INSERT INTO journal (seq, ts, topic, payload) VALUES ${Array(CHUNK).fill('(?, ?, ?, ?)').join(', ')}`,
+    )
+    const del = db.prepare('DELETE FROM journal WHERE seq <= ?')
+    this.replayStmt = db
+      .prepare('SELECT seq, ts, topic, payload FROM journal WHERE seq > ? ORDER BY seq')
+      .raw()
+    const maxSeq = (db.prepare('SELECT max(seq) AS m FROM journal').get() as { m: number | null }).m ?? 0
+    this.lastSeq = Math.max(maxSeq, opts.seqFloor ?? 0)
+    const args: unknown[] = new Array(CHUNK * 4)
+    this.write = db.transaction((b: Batch, cut: number) => {
+      const n = b.seqs.length
+      let i = 0
+      for (; i + CHUNK <= n; i += CHUNK) {
+        for (let k = 0; k < CHUNK; k++) {
+          args[k * 4] = b.seqs[i + k]
+          args[k * 4 + 1] = b.ts[i + k]
+          args[k * 4 + 2] = b.topics[i + k]
+          args[k * 4 + 3] = b.payloads[i + k]
+        }
+        many.run(args)
+      }
+      for (; i < n; i++) one.run(b.seqs[i], b.ts[i], b.topics[i], b.payloads[i])
+      if (cut > 0) del.run(cut)
+    })
+  }
+
+  append(ts: number, topic: string, payload: Buffer, done: Committed): number {
+    if (this.closed) {
+      done(new FoglineError('FOG_INTERNAL', 'ingest journal is closed'))
+      return this.lastSeq
+    }
+    const seq = ++this.lastSeq
+    const b = this.batch
+    b.seqs.push(seq)
+    b.ts.push(ts)
+    b.topics.push(topic)
+    b.payloads.push(payload)
+    b.done.push(done)
+    this.appended++
+    if (b.seqs.length >= this.maxRecords) this.flush()
+    else if (this.timer === null) this.timer = this.clock.setTimeout(this.flush, this.interval)
+    return seq
+  }
+
+  readonly flush = (): void => {
+    if (this.timer !== null) {
+      this.clock.clearTimeout(this.timer)
+      this.timer = null
+    }
+    const b = this.batch
+    const cut = this.truncateTo
+    if (b.seqs.length === 0 && cut === 0) return
+    this.batch = emptyBatch()
+    this.truncateTo = 0
+    let err: Error | null = null
+    try {
+      this.write(b, cut)
+      this.commits++
+    } catch (e) {
+      err = journalError(this.opts.path, e)
+      if (cut > this.truncateTo) this.truncateTo = cut
+    }
+    for (let i = 0; i < b.done.length; i++) b.done[i]!(err)
+  }
+
+  replay(afterSeq: number, fn: (seq: number, ts: number, topic: string, payload: Buffer) => void): number {
+    let n = 0
+    for (const [seq, ts, topic, payload] of this.replayStmt.iterate(afterSeq) as IterableIterator<
+      [number, number, string, Buffer]
+    >) {
+      fn(seq, ts, topic, payload)
+      n++
+    }
+    return n
+  }
+
+  truncate(seq: number): void {
+    if (seq <= this.truncateTo) return
+    this.truncateTo = seq
+    if (this.timer === null && !this.closed) this.timer = this.clock.setTimeout(this.flush, this.interval)
+  }
+
+  stats(): JournalStats {
+    return {
+      appended: this.appended,
+      commits: this.commits,
+      pending: this.batch.seqs.length,
+      lastSeq: this.lastSeq,
+    }
+  }
+
+  close(): void {
+    if (this.closed) return
+    this.flush()
+    this.closed = true
+    this.db.close()
+  }
+}
+
 /**
  * Open (or create) the ingest journal at `path` (its own SQLite file, WAL mode).
  * @example const j = openJournal({ path: 'data/ingest.db' }); j.append(Date.now(), 's/1/t', buf, (err) => ack(err))
  */
 export function openJournal(opts: OpenJournalOptions): IngestJournal {
-  const clock = opts.clock ?? systemClock
-  const interval = opts.commitInterval ?? 2
-  const maxRecords = opts.commitMaxRecords ?? 4096
-  const db = new Database(opts.path)
-  db.pragma('journal_mode = WAL')
-  db.pragma(`synchronous = ${opts.synchronous ?? 'NORMAL'}`)
-  // the journal is emptied at every checkpoint: keep the WAL file from growing past a few MiB
-  db.pragma('journal_size_limit = 4194304')
-  db.exec(SCHEMA)
-  const one = db.prepare('INSERT INTO journal (seq, ts, topic, payload) VALUES (?, ?, ?, ?)')
-  const many = db.prepare(
-    `INSERT INTO journal (seq, ts, topic, payload) VALUES ${Array(CHUNK).fill('(?, ?, ?, ?)').join(', ')}`,
-  )
-  const del = db.prepare('DELETE FROM journal WHERE seq <= ?')
-  const maxSeq = (db.prepare('SELECT max(seq) AS m FROM journal').get() as { m: number | null }).m ?? 0
-  let lastSeq = Math.max(maxSeq, opts.seqFloor ?? 0)
-  let truncateTo = 0
-  let appended = 0
-  let commits = 0
-  let closed = false
-  let timer: unknown = null
-  const args: unknown[] = new Array(CHUNK * 4)
-  const empty = (): Batch => ({ seqs: [], ts: [], topics: [], payloads: [], done: [] })
-  let batch = empty()
-
-  const write = db.transaction((b: Batch, cut: number) => {
-    const n = b.seqs.length
-    let i = 0
-    for (; i + CHUNK <= n; i += CHUNK) {
-      for (let k = 0; k < CHUNK; k++) {
-        args[k * 4] = b.seqs[i + k]
-        args[k * 4 + 1] = b.ts[i + k]
-        args[k * 4 + 2] = b.topics[i + k]
-        args[k * 4 + 3] = b.payloads[i + k]
-      }
-      many.run(args)
-    }
-    for (; i < n; i++) one.run(b.seqs[i], b.ts[i], b.topics[i], b.payloads[i])
-    if (cut > 0) del.run(cut)
-  })
-
-  const flush = () => {
-    if (timer !== null) {
-      clock.clearTimeout(timer)
-      timer = null
-    }
-    const b = batch
-    const cut = truncateTo
-    if (b.seqs.length === 0 && cut === 0) return
-    batch = empty()
-    truncateTo = 0
-    let err: Error | null = null
-    try {
-      write(b, cut)
-      commits++
-    } catch (e) {
-      const code = (e as { code?: string }).code
-      err =
-        code === 'SQLITE_FULL'
-          ? new FoglineError('FOG_DISK_FULL', `ingest journal ${opts.path}: the disk is full`, {
-              file: opts.path,
-            })
-          : new FoglineError('FOG_INTERNAL', `ingest journal ${opts.path}: ${(e as Error).message}`, {
-              file: opts.path,
-            })
-      if (cut > truncateTo) truncateTo = cut
-    }
-    for (let i = 0; i < b.done.length; i++) b.done[i]!(err)
-  }
-
-  return {
-    append(ts, topic, payload, done) {
-      if (closed) {
-        done(new FoglineError('FOG_INTERNAL', 'ingest journal is closed'))
-        return lastSeq
-      }
-      const seq = ++lastSeq
-      batch.seqs.push(seq)
-      batch.ts.push(ts)
-      batch.topics.push(topic)
-      batch.payloads.push(payload)
-      batch.done.push(done)
-      appended++
-      if (batch.seqs.length >= maxRecords) flush()
-      else if (timer === null) timer = clock.setTimeout(flush, interval)
-      return seq
-    },
-    replay(afterSeq, fn) {
-      let n = 0
-      const rows = db
-        .prepare('SELECT seq, ts, topic, payload FROM journal WHERE seq > ? ORDER BY seq')
-        .raw()
-        .iterate(afterSeq) as IterableIterator<[number, number, string, Buffer]>
-      for (const [seq, ts, topic, payload] of rows) {
-        fn(seq, ts, topic, payload)
-        n++
-      }
-      return n
-    },
-    truncate(seq) {
-      if (seq <= truncateTo) return
-      truncateTo = seq
-      if (timer === null && !closed) timer = clock.setTimeout(flush, interval)
-    },
-    flush,
-    stats: () => ({ appended, commits, pending: batch.seqs.length, lastSeq }),
-    close() {
-      if (closed) return
-      flush()
-      closed = true
-      db.close()
-    },
-  }
+  return new SqliteJournal(opts)
 }
