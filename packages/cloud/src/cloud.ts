@@ -1,30 +1,18 @@
-import { randomBytes } from 'node:crypto'
-import {
-  type Clock,
-  CloudConfig,
-  type CloudConfigInput,
-  FoglineError,
-  parseConfig,
-  systemClock,
-  UP_FILTER,
-} from '@fogline/protocol'
-import mqtt, { type MqttClient } from 'mqtt'
+import { type Clock, CloudConfig, type CloudConfigInput, parseConfig, systemClock } from '@fogline/protocol'
 import { type Logger, pino } from 'pino'
-import type { DemoHooks } from './api/routes.js'
-import { buildApi } from './api/server.js'
-import { type EmbeddedBroker, startEmbeddedBroker } from './broker.js'
-import { CloudBus } from './bus.js'
-import { Fleet } from './fleet.js'
-import { attachIngest } from './ingest.js'
-import { createMetrics } from './metrics.js'
-import { openStore } from './store/index.js'
-import type { Store } from './store/types.js'
+import { type DemoHooks, startApi } from './api/index.js'
+import { type EmbeddedBroker, startCloudBroker } from './broker/index.js'
+import { startControl } from './control/index.js'
+import { Fleet } from './fleet/index.js'
+import { followReplicas, startIngest } from './ingest/index.js'
+import { Closers, CloudBus, createMetrics } from './shared/index.js'
+import { openStore, type Store } from './store/index.js'
 
 export interface CloudOptions {
   logger?: Logger
   /** `fogline demo` passes this to enable POST /api/demo/nodes/:id/link */
   demo?: DemoHooks
-  /** time for the fleet's offline rule (tests drive it) */
+  /** time for the fleet's offline rule, rollouts and timers (tests drive it) */
   clock?: Clock
   /** use this store instead of opening config.store (closed by stop()) */
   store?: Store
@@ -49,7 +37,8 @@ export interface Cloud {
 
 /**
  * Start the cloud aggregator: broker (embedded aedes or an external MQTT 5 broker with a shared subscription),
- * ingest into the store with an ack after each commit, the fleet registry and the HTTP API.
+ * ingest into the store with an ack after each commit, the fleet registry, control and the HTTP API.
+ * This composition root only wires: each room gets what it needs; cleanup runs in reverse order.
  * @example const cloud = await startCloud({ broker: { embedded: { port: 0 } }, store: { sqlite: 'c.db' }, http: { port: 0 } })
  */
 export async function startCloud(
@@ -60,167 +49,65 @@ export async function startCloud(
   const logger =
     opts.logger ?? pino({ level: config.log.level, name: 'fogline-cloud', base: null }, pino.destination(2))
   const clock = opts.clock ?? systemClock
-  const closers: Array<() => Promise<void> | void> = []
-  const closeAll = async () => {
-    for (const c of closers.splice(0).reverse()) {
-      try {
-        await c()
-      } catch (err) {
-        logger.warn({ err: (err as Error).message }, 'error while stopping')
-      }
-    }
-  }
+  const closers = new Closers(logger)
   try {
     const store = opts.store ?? (await openStore(config.store))
-    closers.push(() => store.close())
-
-    let broker: EmbeddedBroker | null = null
-    let brokerUrl: string
-    if ('embedded' in config.broker) {
-      broker = await startEmbeddedBroker(config.broker.embedded)
-      closers.push(() => broker!.close())
-      brokerUrl = broker.url
-    } else brokerUrl = config.broker.url
-
+    closers.add(() => store.close())
+    const broker = await startCloudBroker(config.broker)
+    closers.add(() => broker.close())
     const bus = new CloudBus()
     const metrics = createMetrics()
     const fleet = new Fleet(store, bus, clock, config.fleet.offlineAfter, config.fleet.sweepInterval)
-    if (store.watch) {
-      // replicas on one PostgreSQL: rows and fleet changes another replica committed reach this one's live streams
-      const unwatch = await store.watch((c) => {
-        const done =
-          c.kind === 'node'
-            ? fleet.touched(c.nodeId)
-            : store.recordsBySeq(c.nodeId, c.stream, c.ranges).then((rows) => {
-                for (const r of rows) r.stream === 'summary' ? bus.emit('summary', r) : bus.emit('event', r)
-              })
-        done.catch((err) =>
-          logger.warn({ err: (err as Error).message }, 'live change from another replica not forwarded'),
-        )
-      })
-      closers.push(unwatch)
-    }
-
-    const client = await connectIngest(config, brokerUrl, logger, broker?.internal ?? null)
-    const ingest = attachIngest({ store, bus, fleet, clock, logger, metrics }, client)
-    closers.push(async () => {
-      await client.endAsync(true).catch(() => {})
-      await ingest.idle()
-    })
-    const ext = 'url' in config.broker ? config.broker : null
-    // [MQTT-4.8.2] shared subscription: the broker gives each message to one member of the group
-    const filters = (ext?.filters ?? [UP_FILTER]).map((f) =>
-      ext?.shareGroup ? `$share/${ext.shareGroup}/${f}` : f,
+    closers.add(await followReplicas({ store, bus, fleet, logger }))
+    const ingest = await startIngest(
+      { store, bus, fleet, clock, logger, metrics },
+      config,
+      broker.url,
+      broker.internal,
     )
-    const granted = await client.subscribeAsync(filters, { qos: 1 })
-    const refused = granted.find((g) => g.qos > 2)
-    if (refused)
-      throw new FoglineError(
-        'FOG_NOT_AUTHORIZED',
-        `the broker refused the subscription ${refused.topic} (reason ${refused.qos})`,
-        { topic: refused.topic },
-      )
-
+    closers.add(() => ingest.close())
     fleet.start((err) => logger.warn({ err: (err as Error).message }, 'fleet sweep failed'))
-    closers.push(() => fleet.stop())
-
-    const controlClosers: Array<() => Promise<void> | void> = []
-    const api = await buildApi({
+    closers.add(() => fleet.stop())
+    const control = await startControl({
+      config,
       store,
       fleet,
       bus,
-      metrics,
-      logger,
-      sseHeartbeatMs: config.http.sseHeartbeat,
-      demo: opts.demo,
-      dashboardRoot: opts.dashboardRoot,
-      brokerConnected: () => client.connected,
-      control: {
-        config,
+      clock,
+      logger: logger.child({ part: 'control' }),
+      publish: ingest.publish,
+    })
+    closers.add(() => control.close())
+    const api = await startApi(
+      {
         store,
         fleet,
         bus,
+        metrics,
         clock,
-        logger: logger.child({ part: 'control' }),
-        mqtt: client,
-        publish: (topic, payload, o = {}) =>
-          client.publishAsync(topic, payload, { qos: o.qos ?? 1, retain: o.retain ?? false }).then(() => {}),
+        logger,
+        sseHeartbeatMs: config.http.sseHeartbeat,
+        demo: opts.demo,
+        dashboardRoot: opts.dashboardRoot,
+        brokerConnected: ingest.connected,
+        rooms: [control.room],
       },
-      onClose: (fn) => controlClosers.push(fn),
-    })
-    closers.push(async () => {
-      api.closeStreams()
-      await api.app.close()
-      for (const fn of controlClosers.reverse()) await fn()
-    })
-    await api.app.listen({ host: config.http.host, port: config.http.port })
-    const addr = api.app.server.address()
-    const port = typeof addr === 'object' && addr ? addr.port : config.http.port
-    const h = config.http.host === '0.0.0.0' || config.http.host === '::' ? '127.0.0.1' : config.http.host
-    const httpUrl = `http://${h.includes(':') ? `[${h}]` : h}:${port}`
-    logger.info({ brokerUrl, httpUrl, store: store.kind }, 'cloud started')
-
-    let stopping: Promise<void> | undefined
+      { host: config.http.host, port: config.http.port },
+    )
+    closers.add(() => api.close())
+    logger.info({ brokerUrl: broker.url, httpUrl: api.url, store: store.kind }, 'cloud started')
     return {
-      brokerUrl,
-      httpUrl,
+      brokerUrl: broker.url,
+      httpUrl: api.url,
       store,
       fleet,
       bus,
       config,
-      embeddedBroker: broker,
-      stop() {
-        stopping ??= closeAll()
-        return stopping
-      },
+      embeddedBroker: broker.embedded,
+      stop: () => closers.close(),
     }
   } catch (err) {
-    await closeAll()
+    await closers.close()
     throw err
   }
-}
-
-async function connectIngest(
-  config: CloudConfig,
-  url: string,
-  logger: Logger,
-  internal: { username: string; password: string } | null,
-): Promise<MqttClient> {
-  const ext = 'url' in config.broker ? config.broker : null
-  // the embedded broker with node logins gives the cloud's own client a password made for this run
-  const login = ext ?? internal
-  const client = mqtt.connect(url, {
-    clientId: ext?.clientId ?? `fogline-cloud-${randomBytes(6).toString('hex')}`,
-    // aedes speaks 3.1.1; shared subscriptions need MQTT 5
-    protocolVersion: ext ? ext.protocolVersion : 4,
-    clean: true,
-    reconnectPeriod: 1000,
-    connectTimeout: 5000,
-    keepalive: 30,
-    ...(login?.username !== undefined ? { username: login.username } : {}),
-    ...(login?.password !== undefined ? { password: login.password } : {}),
-  })
-  client.on('connect', () => {
-    // Nagle off: acks are small and latency-bound (mqtt.js does not set it)
-    ;(client.stream as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true)
-  })
-  client.on('error', (err) => logger.warn({ err: err.message }, 'cloud MQTT client error'))
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('no CONNACK within 10 s')), 10_000)
-      client.once('connect', () => {
-        clearTimeout(timer)
-        resolve()
-      })
-    })
-  } catch (cause) {
-    await client.endAsync(true).catch(() => {})
-    throw new FoglineError(
-      'FOG_UPLINK_UNAVAILABLE',
-      `the cloud cannot reach its MQTT broker ${url}: ${(cause as Error).message}`,
-      { url },
-      { cause },
-    )
-  }
-  return client
 }

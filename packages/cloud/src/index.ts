@@ -1,11 +1,22 @@
-export { openApiDocument } from './api/openapi.js'
-export type { DemoHooks } from './api/routes.js'
-export { type EmbeddedBroker, startEmbeddedBroker } from './broker.js'
-export { CloudBus, type CloudEvents, type NodeView } from './bus.js'
+// The public API of @fogline/cloud: start an aggregator, or open its store without one (CLI, scripts, benches).
+export type { DemoHooks } from './api/index.js'
+export type { EmbeddedBroker } from './broker/index.js'
 export { type Cloud, type CloudOptions, startCloud } from './cloud.js'
-export type { ControlContext } from './context.js'
-export { Fleet, isOnline, toNodeView } from './fleet.js'
-export { handleUp } from './ingest.js'
-export { fitGaussian, type GaussianModel } from './models.js'
-export { queryStore } from './query.js'
-export * from './store/index.js'
+export type { Fleet } from './fleet/index.js'
+export type { CloudBus, CloudEvents, NodeView } from './shared/index.js'
+export {
+  type DeadLetterRow,
+  type EventQuery,
+  type EventRow,
+  type HeartbeatBody,
+  type InsertResult,
+  type NodeRow,
+  openPostgresStore,
+  openSqliteStore,
+  type PostgresStoreOptions,
+  queryStore,
+  type Store,
+  type StoreChange,
+  type SummaryQuery,
+  type SummaryRow,
+} from './store/index.js'

@@ -1,7 +1,8 @@
 import { encodeMessage, upTopic } from '@fogline/protocol'
+import { fakeClock } from '@fogline/testkit'
 import { describe, expect, it } from 'vitest'
 import type { NodeView } from '../src/index.js'
-import { manualClock, testClient, testCloud, until } from './helpers.js'
+import { testClient, testCloud, until } from './helpers.js'
 
 const heartbeat = {
   ts: 1,
@@ -75,7 +76,7 @@ describe('fleet registry', () => {
   })
 
   it('turns a node that goes silent offline after fleet.offlineAfter on the injected clock, with a live node event', async () => {
-    const clock = manualClock()
+    const clock = fakeClock()
     const cloud = await testCloud({ clock, offlineAfter: 3_000 })
     const changes: NodeView[] = []
     cloud.bus.on('node', (v) => changes.push(v))

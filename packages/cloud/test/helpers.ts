@@ -1,7 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Clock } from '@fogline/protocol'
 import { waitFor } from '@fogline/testkit'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import { onTestFinished } from 'vitest'
@@ -47,32 +46,6 @@ export async function testClient(url: string, o: IClientOptions = {}): Promise<M
 
 /** Poll until cond returns truthy; fail naming `what` after ms. */
 export const until = <T>(cond: () => T | Promise<T>, what: string, ms = 10_000) => waitFor(cond, what, ms, 20)
-
-/** A clock the test moves by hand; timers fire when advanced past. */
-export function manualClock(start = 1_700_000_000_000): Clock & { advance(ms: number): void } {
-  let now = start
-  let id = 0
-  const timers = new Map<number, { at: number; fn: () => void }>()
-  return {
-    now: () => now,
-    setTimeout(fn, ms) {
-      timers.set(++id, { at: now + ms, fn })
-      return id
-    },
-    clearTimeout(h) {
-      timers.delete(h as number)
-    },
-    advance(ms) {
-      now += ms
-      for (const [k, t] of [...timers]) {
-        if (t.at <= now) {
-          timers.delete(k)
-          t.fn()
-        }
-      }
-    },
-  }
-}
 
 export function summaryBody(i: number, over: Record<string, unknown> = {}) {
   const start = 1_700_000_000_000 + i * 1000

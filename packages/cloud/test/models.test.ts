@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { fitGaussian } from '../src/index.js'
+import { fitGaussian } from '../src/api/models.js'
 import { testCloud } from './helpers.js'
 
 const T0 = 1_700_000_000_000

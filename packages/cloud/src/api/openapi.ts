@@ -1,14 +1,16 @@
-/** OpenAPI 3 document of the cloud HTTP API, served at GET /openapi.json. */
+import { type OpenApiEntries, oa } from '../shared/index.js'
 
-const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` })
-const err = (description: string) => ({
-  description,
-  content: { 'application/json': { schema: ref('Error') } },
-})
-const ok = (schema: unknown, description = 'OK') => ({
-  description,
-  content: { 'application/json': { schema } },
-})
+/** What GET /openapi.json says about the cloud as a whole. */
+export const API_INFO = {
+  title: 'Fogline cloud API',
+  version: '1',
+  description:
+    'Fleet view, stored summaries and events, dead letters and a live event stream of a Fogline aggregator.',
+} as const
+
+const { ref } = oa
+const err = oa.error
+const ok = (schema: unknown, description = 'OK') => oa.json(schema, description)
 const q = (name: string, description: string, schema: unknown = { type: 'string' }) => ({
   name,
   in: 'query',
@@ -30,14 +32,8 @@ const int = { type: 'integer' }
 const str = { type: 'string' }
 const nullable = (t: Record<string, unknown>) => ({ ...t, nullable: true })
 
-export const openApiDocument = {
-  openapi: '3.0.3',
-  info: {
-    title: 'Fogline cloud API',
-    version: '1',
-    description:
-      'Fleet view, stored summaries and events, dead letters and a live event stream of a Fogline aggregator.',
-  },
+/** The read API's OpenAPI entries (fleet, summaries, events, dead letters, stream, metrics). */
+export const apiOpenApi: OpenApiEntries = {
   paths: {
     '/api/health': {
       get: { summary: 'Liveness and store kind', responses: { 200: ok({ type: 'object' }) } },
@@ -157,104 +153,93 @@ export const openApiDocument = {
     },
     '/openapi.json': { get: { summary: 'This document', responses: { 200: ok({ type: 'object' }) } } },
   },
-  components: {
-    schemas: {
-      Error: {
-        type: 'object',
-        required: ['code', 'message', 'where'],
-        properties: {
-          code: { type: 'string', example: 'FOG_API_BAD_REQUEST' },
-          message: str,
-          where: { type: 'object', additionalProperties: true },
+  schemas: {
+    Node: {
+      type: 'object',
+      properties: {
+        nodeId: str,
+        group: nullable(str),
+        online: {
+          type: 'boolean',
+          description: 'declared online and heard from within fleet.offlineAfter',
         },
+        lastSeen: int,
+        firstSeen: int,
+        readingsPerSec: num,
+        readingsIn: num,
+        backlogRecords: int,
+        backlogBytes: int,
+        oldestUnsentAgeMs: nullable(num),
+        etaSec: nullable(num),
+        diskFreeBytes: nullable(num),
+        dropped: { type: 'object', additionalProperties: int },
+        configVersion: nullable({ oneOf: [int, str] }),
+        lastError: nullable(str),
+        sent: int,
+        acked: int,
+        resent: int,
+        rejected: { type: 'integer', description: 'batches the cloud refused for good (dead-lettered)' },
+        failovers: int,
+        endpoint: nullable(str),
+        malformed: { type: 'integer', description: 'readings the node could not decode' },
+        oversize: { type: 'integer', description: 'payloads over the node broker maxPayload' },
+        authFailures: { type: 'integer', description: 'sensor clients refused for bad credentials' },
+        deadLetters: int,
+        outputs: { type: 'object', additionalProperties: int, description: 'records made per stream' },
+        summaries: { type: 'integer', description: 'summaries stored for this node' },
+        events: int,
+        reported: nullable({ type: 'object' }),
+        reportedAt: nullable(int),
       },
-      Node: {
-        type: 'object',
-        properties: {
-          nodeId: str,
-          group: nullable(str),
-          online: {
-            type: 'boolean',
-            description: 'declared online and heard from within fleet.offlineAfter',
-          },
-          lastSeen: int,
-          firstSeen: int,
-          readingsPerSec: num,
-          readingsIn: num,
-          backlogRecords: int,
-          backlogBytes: int,
-          oldestUnsentAgeMs: nullable(num),
-          etaSec: nullable(num),
-          diskFreeBytes: nullable(num),
-          dropped: { type: 'object', additionalProperties: int },
-          configVersion: nullable({ oneOf: [int, str] }),
-          lastError: nullable(str),
-          sent: int,
-          acked: int,
-          resent: int,
-          rejected: { type: 'integer', description: 'batches the cloud refused for good (dead-lettered)' },
-          failovers: int,
-          endpoint: nullable(str),
-          malformed: { type: 'integer', description: 'readings the node could not decode' },
-          oversize: { type: 'integer', description: 'payloads over the node broker maxPayload' },
-          authFailures: { type: 'integer', description: 'sensor clients refused for bad credentials' },
-          deadLetters: int,
-          outputs: { type: 'object', additionalProperties: int, description: 'records made per stream' },
-          summaries: { type: 'integer', description: 'summaries stored for this node' },
-          events: int,
-          reported: nullable({ type: 'object' }),
-          reportedAt: nullable(int),
-        },
+    },
+    Summary: {
+      type: 'object',
+      properties: {
+        nodeId: str,
+        stream: str,
+        seq: int,
+        pipelineId: str,
+        sensorId: str,
+        metric: str,
+        start: int,
+        end: int,
+        count: int,
+        min: num,
+        max: num,
+        mean: num,
+        sum: num,
+        aggs: nullable({ type: 'object', additionalProperties: num }),
       },
-      Summary: {
-        type: 'object',
-        properties: {
-          nodeId: str,
-          stream: str,
-          seq: int,
-          pipelineId: str,
-          sensorId: str,
-          metric: str,
-          start: int,
-          end: int,
-          count: int,
-          min: num,
-          max: num,
-          mean: num,
-          sum: num,
-          aggs: nullable({ type: 'object', additionalProperties: num }),
-        },
+    },
+    Event: {
+      type: 'object',
+      properties: {
+        nodeId: str,
+        seq: int,
+        pipelineId: str,
+        sensorId: str,
+        metric: str,
+        ts: int,
+        kind: str,
+        name: str,
+        value: num,
+        severity: nullable(str),
+        detail: nullable({ type: 'object' }),
       },
-      Event: {
-        type: 'object',
-        properties: {
-          nodeId: str,
-          seq: int,
-          pipelineId: str,
-          sensorId: str,
-          metric: str,
-          ts: int,
-          kind: str,
-          name: str,
-          value: num,
-          severity: nullable(str),
-          detail: nullable({ type: 'object' }),
-        },
-      },
-      DeadLetter: {
-        type: 'object',
-        properties: {
-          id: int,
-          receivedAt: int,
-          nodeId: nullable(str),
-          stream: nullable(str),
-          seq: nullable(int),
-          topic: str,
-          code: str,
-          reason: str,
-          bytes: int,
-        },
+    },
+    DeadLetter: {
+      type: 'object',
+      properties: {
+        id: int,
+        receivedAt: int,
+        nodeId: nullable(str),
+        stream: nullable(str),
+        seq: nullable(int),
+        topic: str,
+        code: str,
+        reason: str,
+        bytes: int,
       },
     },
   },
-} as const
+}

@@ -1,5 +1,5 @@
 import { isValidId, parseDuration } from '@fogline/protocol'
-import { MAX_LIMIT } from '../store/types.js'
+import { MAX_LIMIT } from '../store/index.js'
 import { badRequest } from './errors.js'
 
 type Query = Record<string, unknown>

@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify'
-import type { Fleet } from '../fleet.js'
-import type { CloudMetrics } from '../metrics.js'
-import { fitGaussian } from '../models.js'
-import type { Store } from '../store/types.js'
+import type { Fleet } from '../fleet/index.js'
+import type { CloudMetrics } from '../shared/index.js'
+import type { Store } from '../store/index.js'
 import { badRequest, notFound } from './errors.js'
+import { fitGaussian } from './models.js'
 import { checkRange, durationParam, idParam, limitParam, onlyKeys, textParam, timeParam } from './params.js'
 
 export interface DemoHooks {

@@ -1,9 +1,9 @@
 import type { ServerResponse } from 'node:http'
+import type { Clock } from '@fogline/protocol'
 import type { FastifyInstance } from 'fastify'
-import type { CloudBus, NodeView } from '../bus.js'
-import type { Fleet } from '../fleet.js'
-import type { CloudMetrics } from '../metrics.js'
-import type { EventRow, SummaryRow } from '../store/types.js'
+import type { Fleet } from '../fleet/index.js'
+import type { CloudBus, CloudMetrics, NodeView } from '../shared/index.js'
+import type { EventRow, SummaryRow } from '../store/index.js'
 import { idParam, onlyKeys } from './params.js'
 
 /** A client that cannot keep up is dropped past this many unsent bytes (it reconnects and re-reads). */
@@ -16,7 +16,7 @@ const MAX_BUFFERED = 1024 * 1024
  */
 export function registerSse(
   app: FastifyInstance,
-  deps: { bus: CloudBus; fleet: Fleet; metrics: CloudMetrics; heartbeatMs: number },
+  deps: { bus: CloudBus; fleet: Fleet; metrics: CloudMetrics; clock: Clock; heartbeatMs: number },
 ): { closeAll(): void } {
   const open = new Set<() => void>()
   app.get('/api/stream', async (req, reply) => {
@@ -42,12 +42,15 @@ export function registerSse(
     const onSummary = (r: SummaryRow) => (node === undefined || r.nodeId === node) && send('summary', r)
     const onEvent = (r: EventRow) => (node === undefined || r.nodeId === node) && send('event', r)
     const onNode = (v: NodeView) => (node === undefined || v.nodeId === node) && send('node', v)
-    const ping = setInterval(() => !closed && res.write(`: ping ${Date.now()}\n\n`), deps.heartbeatMs)
-    ping.unref()
+    const ping = deps.clock.setInterval(
+      () => !closed && res.write(`: ping ${deps.clock.now()}\n\n`),
+      deps.heartbeatMs,
+    )
+    ;(ping as { unref?: () => void } | null)?.unref?.() // a ping never keeps a process alive
     const close = () => {
       if (closed) return
       closed = true
-      clearInterval(ping)
+      deps.clock.clearInterval(ping)
       deps.bus.off('summary', onSummary)
       deps.bus.off('event', onEvent)
       deps.bus.off('node', onNode)

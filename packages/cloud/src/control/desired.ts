@@ -12,7 +12,7 @@ import {
   signDesired,
 } from '@fogline/protocol'
 import { z } from 'zod'
-import type { ControlContext } from '../context.js'
+import type { ControlContext } from './context.js'
 import type { SigningKey } from './keys.js'
 import type { ControlRepo, DesiredRow } from './repo.js'
 

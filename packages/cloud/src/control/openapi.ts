@@ -1,13 +1,8 @@
-/** OpenAPI paths of the desired-state and rollout routes, merged into the cloud's /openapi.json. */
+/** OpenAPI entries of the desired-state and rollout routes. */
+import { type OpenApiEntries, oa } from '../shared/index.js'
 
-const error = (description: string) => ({
-  description,
-  content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
-})
-const json = (schema: unknown, description = 'OK') => ({
-  description,
-  content: { 'application/json': { schema } },
-})
+const error = oa.error
+const json = oa.json
 const obj = { type: 'object', additionalProperties: true }
 const target = {
   oneOf: [
@@ -62,83 +57,92 @@ const rollout = {
   },
 }
 
-export const controlOpenApiPaths = {
-  '/api/desired': {
-    post: {
-      summary: 'Create, sign and publish (retained) the next desired-state version for a node or a group',
-      requestBody: {
-        required: true,
-        content: {
-          'application/json': {
-            schema: {
-              type: 'object',
-              required: ['target'],
-              additionalProperties: false,
-              properties: { target, ...content },
-            },
-          },
-        },
-      },
-      responses: {
-        201: json(version, 'created and published'),
-        400: error('FOG_DESIRED_INVALID (field in where)'),
-        404: error('rollbackTo names no version'),
-      },
-    },
-    get: {
-      summary: 'Versions, the current one and reports for a node (with its group) or a group',
-      parameters: [
-        { name: 'node', in: 'query', schema: { type: 'string' } },
-        { name: 'group', in: 'query', schema: { type: 'string' } },
-        { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000 } },
-      ],
-      responses: { 200: json(obj), 400: error('neither or both of node and group') },
-    },
-  },
-  '/api/desired/public-key': {
-    get: { summary: 'The Ed25519 public key nodes verify desired state with', responses: { 200: json(obj) } },
-  },
-  '/api/desired/{version}': {
-    get: {
-      summary: 'One version with its signed envelope and every report on it',
-      parameters: [{ name: 'version', in: 'path', required: true, schema: { type: 'integer' } }],
-      responses: { 200: json(version), 400: error('bad version'), 404: error('no such version') },
-    },
-  },
-  '/api/rollouts': {
-    post: {
-      summary: 'Start a staged rollout: canaries first, the group once they are applied and healthy',
-      requestBody: {
-        required: true,
-        content: {
-          'application/json': {
-            schema: {
-              type: 'object',
-              required: ['group', 'doc'],
-              properties: {
-                group: { type: 'string' },
-                canary: { type: 'array', items: { type: 'string' } },
-                canaryCount: { type: 'integer', minimum: 1 },
-                timeoutMs: { type: 'integer', minimum: 1, default: 60000 },
-                doc: { type: 'object', properties: content },
+/** The control room's OpenAPI entries, registered with its routes. */
+export const controlOpenApi: OpenApiEntries = {
+  paths: {
+    '/api/desired': {
+      post: {
+        summary: 'Create, sign and publish (retained) the next desired-state version for a node or a group',
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object',
+                required: ['target'],
+                additionalProperties: false,
+                properties: { target, ...content },
               },
             },
           },
         },
+        responses: {
+          201: json(version, 'created and published'),
+          400: error('FOG_DESIRED_INVALID (field in where)'),
+          404: error('rollbackTo names no version'),
+        },
       },
-      responses: { 201: json(rollout, 'started'), 400: error('FOG_API_BAD_REQUEST or FOG_DESIRED_INVALID') },
+      get: {
+        summary: 'Versions, the current one and reports for a node (with its group) or a group',
+        parameters: [
+          { name: 'node', in: 'query', schema: { type: 'string' } },
+          { name: 'group', in: 'query', schema: { type: 'string' } },
+          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000 } },
+        ],
+        responses: { 200: json(obj), 400: error('neither or both of node and group') },
+      },
     },
-    get: {
-      summary: 'Rollouts, newest first',
-      parameters: [{ name: 'group', in: 'query', schema: { type: 'string' } }],
-      responses: { 200: json({ type: 'array', items: rollout }) },
+    '/api/desired/public-key': {
+      get: {
+        summary: 'The Ed25519 public key nodes verify desired state with',
+        responses: { 200: json(obj) },
+      },
     },
-  },
-  '/api/rollouts/{id}': {
-    get: {
-      summary: 'One rollout: state, reason, canary reports',
-      parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
-      responses: { 200: json(rollout), 404: error('no such rollout') },
+    '/api/desired/{version}': {
+      get: {
+        summary: 'One version with its signed envelope and every report on it',
+        parameters: [{ name: 'version', in: 'path', required: true, schema: { type: 'integer' } }],
+        responses: { 200: json(version), 400: error('bad version'), 404: error('no such version') },
+      },
+    },
+    '/api/rollouts': {
+      post: {
+        summary: 'Start a staged rollout: canaries first, the group once they are applied and healthy',
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object',
+                required: ['group', 'doc'],
+                properties: {
+                  group: { type: 'string' },
+                  canary: { type: 'array', items: { type: 'string' } },
+                  canaryCount: { type: 'integer', minimum: 1 },
+                  timeoutMs: { type: 'integer', minimum: 1, default: 60000 },
+                  doc: { type: 'object', properties: content },
+                },
+              },
+            },
+          },
+        },
+        responses: {
+          201: json(rollout, 'started'),
+          400: error('FOG_API_BAD_REQUEST or FOG_DESIRED_INVALID'),
+        },
+      },
+      get: {
+        summary: 'Rollouts, newest first',
+        parameters: [{ name: 'group', in: 'query', schema: { type: 'string' } }],
+        responses: { 200: json({ type: 'array', items: rollout }) },
+      },
+    },
+    '/api/rollouts/{id}': {
+      get: {
+        summary: 'One rollout: state, reason, canary reports',
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+        responses: { 200: json(rollout), 404: error('no such rollout') },
+      },
     },
   },
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { downTopic, FoglineError, groupDesiredTopic } from '@fogline/protocol'
-import type { ControlContext } from '../context.js'
+import type { ControlContext } from './context.js'
 import type { DesiredContentInput, DesiredService } from './desired.js'
 import type { ControlRepo, ReportRow, RolloutRow } from './repo.js'
 

@@ -1,7 +1,7 @@
 import { FoglineError } from '@fogline/protocol'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
-import type { ControlContext } from '../context.js'
+import type { ControlContext } from './context.js'
 import { DesiredContentInput, DesiredPostInput, type DesiredService, invalid, topicFor } from './desired.js'
 import type { ControlRepo, DesiredRow } from './repo.js'
 import type { Rollouts } from './rollout.js'

@@ -1,15 +1,5 @@
-import type { CloudConfig } from '@fogline/protocol'
-import { openPostgresStore } from './postgres.js'
-import { openSqliteStore } from './sqlite.js'
-import type { Store } from './types.js'
-
+export { openStore } from './open.js'
 export { openPostgresStore, type PostgresStoreOptions } from './postgres.js'
+export { queryStore } from './query.js'
 export { openSqliteStore } from './sqlite.js'
 export * from './types.js'
-
-/** Open the store a cloud config names: `{ sqlite: path }` or `{ postgres: url }`. */
-export function openStore(config: CloudConfig['store']): Promise<Store> {
-  return 'sqlite' in config
-    ? openSqliteStore({ path: config.sqlite })
-    : openPostgresStore({ url: config.postgres })
-}

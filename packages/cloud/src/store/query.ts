@@ -1,6 +1,6 @@
 import type { CloudConfig } from '@fogline/protocol'
-import { openStore } from './store/index.js'
-import type { Store } from './store/types.js'
+import { openStore } from './open.js'
+import type { Store } from './types.js'
 
 /**
  * Open the store a cloud config names, run one query, close it: for the CLI and scripts, no running cloud needed.

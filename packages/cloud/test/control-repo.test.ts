@@ -1,16 +1,10 @@
-import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { type DesiredState, generateDesiredKeyPair, signDesired } from '@fogline/protocol'
 import { POSTGRES_URL, postgresAvailable } from '@fogline/testkit'
-import pg from 'pg'
 import { describe, expect, it, onTestFinished } from 'vitest'
-// control is loaded by the cloud at run time and not re-exported by @fogline/cloud
-import {
-  type ControlRepo,
-  openPostgresControlRepo,
-  openSqliteControlRepo,
-} from '../../packages/cloud/src/control/index.js'
-import { dir } from './helpers.js'
+import { type ControlRepo, openPostgresControlRepo, openSqliteControlRepo } from '../src/control/index.js'
+import { tempDir } from './helpers.js'
+import { pgSchema } from './pg.js'
 
 const PG_URL = POSTGRES_URL
 const keys = generateDesiredKeyPair()
@@ -129,22 +123,13 @@ function runControlRepoSuite(name: string, open: () => Promise<ControlRepo>, ski
   })
 }
 
-runControlRepoSuite('SQLite', async () => openSqliteControlRepo(join(dir(), 'cloud.db')))
+runControlRepoSuite('SQLite', async () => openSqliteControlRepo(join(tempDir(), 'cloud.db')))
 
 const pgUp = await postgresAvailable()
 if (!pgUp && process.env.CI)
   throw new Error('PostgreSQL at 127.0.0.1:5432 is required in CI for the control repo suite')
 runControlRepoSuite(
   pgUp ? 'PostgreSQL' : 'PostgreSQL (skipped: no PostgreSQL at 127.0.0.1:5432)',
-  async () => {
-    const schema = `fogline_ctl_${process.pid}_${randomBytes(4).toString('hex')}`
-    onTestFinished(async () => {
-      const c = new pg.Client({ connectionString: PG_URL })
-      await c.connect()
-      await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
-      await c.end()
-    })
-    return openPostgresControlRepo({ url: PG_URL, schema })
-  },
+  async () => openPostgresControlRepo({ url: PG_URL, schema: pgSchema() }),
   !pgUp,
 )

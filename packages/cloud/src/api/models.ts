@@ -1,4 +1,4 @@
-import type { SummaryRow } from './store/types.js'
+import type { SummaryRow } from '../store/index.js'
 
 /** A `gaussian` anomaly model as the fog node's `anomaly` stage reads it (packages/pipeline/src/models.ts). */
 export interface GaussianModel {

@@ -1,60 +1,7 @@
 import type { Clock } from '@fogline/protocol'
-import type { CloudBus, NodeView } from './bus.js'
-import type { NodeRow, Store } from './store/types.js'
-
-const n = (v: unknown, d = 0): number => (typeof v === 'number' && Number.isFinite(v) ? v : d)
-const nOrNull = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null)
-
-/**
- * The offline rule: a node is online while it last declared itself online (heartbeat, not its last will)
- * and its last heartbeat or batch is at most `offlineAfter` ms old on the cloud's clock.
- */
-export function isOnline(row: NodeRow, now: number, offlineAfter: number): boolean {
-  return row.declaredOnline && now - row.lastSeen <= offlineAfter
-}
-
-export function toNodeView(row: NodeRow, now: number, offlineAfter: number): NodeView {
-  const hb = row.heartbeat ?? {}
-  const dropped: Record<string, number> = {}
-  if (hb.dropped && typeof hb.dropped === 'object')
-    for (const [k, v] of Object.entries(hb.dropped)) if (typeof v === 'number') dropped[k] = v
-  const outputs: Record<string, number> = {}
-  if (hb.outputs && typeof hb.outputs === 'object')
-    for (const [k, v] of Object.entries(hb.outputs)) if (typeof v === 'number') outputs[k] = v
-  const cv = hb.configVersion ?? (row.reported?.appliedVersion as number | string | undefined) ?? null
-  return {
-    nodeId: row.nodeId,
-    group: row.group,
-    online: isOnline(row, now, offlineAfter),
-    lastSeen: row.lastSeen,
-    firstSeen: row.firstSeen,
-    readingsPerSec: n(hb.readingsPerSec),
-    readingsIn: n(hb.readingsIn),
-    backlogRecords: n(hb.backlogRecords),
-    backlogBytes: n(hb.backlogBytes),
-    oldestUnsentAgeMs: nOrNull(hb.oldestUnsentAgeMs),
-    etaSec: nOrNull(hb.etaSec),
-    diskFreeBytes: nOrNull(hb.diskFreeBytes),
-    dropped,
-    configVersion: typeof cv === 'number' || typeof cv === 'string' ? cv : null,
-    lastError: typeof hb.lastError === 'string' ? hb.lastError : null,
-    sent: n(hb.sent),
-    acked: n(hb.acked),
-    resent: n(hb.resent),
-    rejected: n(hb.rejected),
-    failovers: n(hb.failovers),
-    endpoint: typeof hb.endpoint === 'string' ? hb.endpoint : null,
-    malformed: n(hb.malformed),
-    oversize: n(hb.oversize),
-    authFailures: n(hb.authFailures),
-    deadLetters: n(hb.deadLetters),
-    outputs,
-    summaries: row.summaries,
-    events: row.events,
-    reported: row.reported,
-    reportedAt: row.reportedAt,
-  }
-}
+import type { CloudBus, NodeView } from '../shared/index.js'
+import type { Store } from '../store/index.js'
+import { toNodeView } from './view.js'
 
 /**
  * Fleet registry: the state lives in the store (so replicas agree); this object derives online/offline

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events'
-import type { DeadLetterRow, EventRow, SummaryRow } from './store/types.js'
+import type { DeadLetterRow, EventRow, SummaryRow } from '../store/index.js'
 
 /** Fleet view of one node as the API returns it. */
 export interface NodeView {

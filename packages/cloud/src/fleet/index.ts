@@ -1,0 +1,2 @@
+export { Fleet } from './fleet.js'
+export { isOnline, toNodeView } from './view.js'

@@ -1,0 +1,162 @@
+import {
+  type Ack,
+  type Batch,
+  DATA_STREAMS,
+  type DataStream,
+  decodeBatch,
+  decodeMessage,
+  FoglineError,
+  isFoglineError,
+  parseUpTopic,
+  toRanges,
+} from '@fogline/protocol'
+import type { HeartbeatBody, InsertResult } from '../store/index.js'
+import { deadLetter, publishAck, readBatchId } from './dead-letter.js'
+import type { AckClient, IngestDeps } from './deps.js'
+import { handleReportedBatch } from './reported.js'
+
+const isData = (s: string): s is DataStream => (DATA_STREAMS as readonly string[]).includes(s)
+
+const isBatchShape = (v: object): boolean =>
+  'batchId' in v && 'records' in v && Array.isArray((v as { records: unknown }).records)
+
+/**
+ * Handle one up message. Data batches: decode → one store transaction → ack on down/ack (only after the
+ * commit). Bad messages are dead-lettered and acked as rejected (when their batchId is readable) so the
+ * node stops resending them; a store failure sends no ack, so the node resends later.
+ */
+export async function handleUp(
+  deps: IngestDeps,
+  client: AckClient,
+  topic: string,
+  payload: Buffer,
+): Promise<void> {
+  const t = parseUpTopic(topic)
+  if (!t) {
+    await deadLetter(deps, {
+      nodeId: null,
+      stream: null,
+      topic,
+      code: 'FOG_TOPIC_INVALID',
+      reason: 'not a fogline/v1/{nodeId}/up/{stream} topic',
+      payload,
+      at: deps.clock.now(),
+    })
+    return
+  }
+  if (isData(t.stream)) return handleDataBatch(deps, client, topic, payload, t.nodeId, t.stream)
+  return handleNodeMessage(deps, client, topic, payload, t.nodeId, t.stream)
+}
+
+/** heartbeat and reported: one map per message (or, for reported, a batch from the node's outbox). */
+async function handleNodeMessage(
+  deps: IngestDeps,
+  client: AckClient,
+  topic: string,
+  payload: Buffer,
+  nodeId: string,
+  stream: string,
+): Promise<void> {
+  const at = deps.clock.now()
+  let body: unknown
+  try {
+    body = decodeMessage(payload, { topic })
+  } catch (err) {
+    const code = isFoglineError(err) ? err.code : 'FOG_CODEC_MALFORMED'
+    await deadLetter(deps, { nodeId, stream, topic, code, reason: (err as Error).message, payload, at })
+    return
+  }
+  if (!body || typeof body !== 'object' || Array.isArray(body)) {
+    const reason = `${stream} body must be a map`
+    await deadLetter(deps, { nodeId, stream, topic, code: 'FOG_CODEC_MALFORMED', reason, payload, at })
+    return
+  }
+  if (stream === 'heartbeat') await deps.store.recordHeartbeat(nodeId, body as HeartbeatBody, at)
+  else if (isBatchShape(body)) return handleReportedBatch(deps, client, topic, payload, nodeId)
+  else {
+    await deps.store.recordReported(nodeId, body as Record<string, unknown>, at)
+    deps.bus.emit('reported', nodeId, body as Record<string, unknown>)
+  }
+  await deps.fleet.touched(nodeId)
+}
+
+/** summary, event, raw: decode, store in one transaction, then ack. */
+async function handleDataBatch(
+  deps: IngestDeps,
+  client: AckClient,
+  topic: string,
+  payload: Buffer,
+  nodeId: string,
+  stream: DataStream,
+): Promise<void> {
+  const { store, clock, logger, metrics } = deps
+  const at = clock.now()
+  const t0 = performance.now() // latency on the monotonic clock, not the injected one
+  let batch: Batch
+  try {
+    batch = decodeBatch(payload, { topic })
+    if (batch.nodeId !== nodeId || batch.stream !== stream)
+      throw new FoglineError(
+        'FOG_BATCH_INVALID',
+        `batch says ${batch.nodeId}/${batch.stream} but came on ${topic}`,
+        { topic },
+      )
+  } catch (err) {
+    const code = isFoglineError(err) ? err.code : 'FOG_BATCH_INVALID'
+    const reason = (err as Error).message
+    await deadLetter(deps, { nodeId, stream, topic, code, reason, payload, at })
+    metrics.batches.inc({ stream, result: 'rejected' })
+    const batchId = readBatchId(payload)
+    // without a batchId the node cannot match an ack; it will resend and be dead-lettered again (bounded by its retries)
+    if (batchId !== null)
+      publishAck(client, nodeId, { stream, batchId, ranges: [], rejected: { code, message: reason } }, logger)
+    return
+  }
+
+  let res: InsertResult
+  try {
+    res = await store.insertBatch(batch as Batch & { stream: DataStream }, at)
+  } catch (err) {
+    metrics.batches.inc({ stream, result: 'store_failed' })
+    logger.error(
+      { err: (err as Error).message, nodeId, stream, batchId: batch.batchId },
+      'store failed; no ack, the node will resend',
+    )
+    return
+  }
+  const ack: Ack = { stream, batchId: batch.batchId, ranges: toRanges(res.seqs) }
+  if (res.bad.length > 0 && res.bad.length === res.seqs.length)
+    ack.rejected = { code: 'FOG_BATCH_INVALID', message: res.bad[0]!.reason }
+  publishAck(client, nodeId, ack, logger)
+  metrics.commitSeconds.observe((performance.now() - t0) / 1000)
+  metrics.batches.inc({ stream, result: ack.rejected ? 'rejected' : 'stored' })
+  announce(deps, res, { nodeId, stream, topic, at })
+}
+
+/** Count what a committed batch did and put its new rows and dead letters on the bus. */
+function announce(
+  deps: IngestDeps,
+  res: InsertResult,
+  m: { nodeId: string; stream: DataStream; topic: string; at: number },
+): void {
+  const { metrics, bus } = deps
+  const stream = m.stream
+  if (res.inserted) metrics.records.inc({ stream, result: 'inserted' }, res.inserted)
+  if (res.duplicates) metrics.records.inc({ stream, result: 'duplicate' }, res.duplicates)
+  if (res.bad.length) {
+    metrics.records.inc({ stream, result: 'dead_lettered' }, res.bad.length)
+    for (const b of res.bad)
+      bus.emit('deadletter', {
+        receivedAt: m.at,
+        nodeId: m.nodeId,
+        stream,
+        seq: b.seq,
+        topic: m.topic,
+        code: 'FOG_BATCH_INVALID',
+        reason: b.reason,
+        bytes: 0,
+      })
+  }
+  for (const r of res.summaries) bus.emit('summary', r)
+  for (const r of res.events) bus.emit('event', r)
+}

@@ -1,0 +1,11 @@
+import type { CloudConfig } from '@fogline/protocol'
+import { openPostgresStore } from './postgres.js'
+import { openSqliteStore } from './sqlite.js'
+import type { Store } from './types.js'
+
+/** Open the store a cloud config names: `{ sqlite: path }` or `{ postgres: url }`. */
+export function openStore(config: CloudConfig['store']): Promise<Store> {
+  return 'sqlite' in config
+    ? openSqliteStore({ path: config.sqlite })
+    : openPostgresStore({ url: config.postgres })
+}
