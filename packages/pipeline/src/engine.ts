@@ -45,6 +45,8 @@ class PipelineRun {
   readonly stages: Stage[] = []
   readonly types: string[]
   readonly counters: PipelineCounters
+  /** stopped after a stage threw (supervised engines only) */
+  stopped = false
   private readonly stageCounters: StageCounters[] = []
   private readonly priority: Partial<Record<DataStream, number>> = {}
   private readonly rawPriority: number
@@ -201,8 +203,43 @@ class EngineImpl implements Engine {
     cur.topic = topic
     cur.payload = payload
     cur.now = this.host.clock.now()
-    for (let i = 0; i < e.runs.length; i++) e.runs[i]!.run(e.segments, payload, cur.now)
+    if (this.host.onPipelineError) {
+      for (let i = 0; i < e.runs.length; i++) {
+        const r = e.runs[i]!
+        if (r.stopped) continue
+        try {
+          r.run(e.segments, payload, cur.now)
+        } catch (err) {
+          this.stop(r, err)
+        }
+      }
+    } else for (let i = 0; i < e.runs.length; i++) e.runs[i]!.run(e.segments, payload, cur.now)
     this.flush()
+  }
+
+  // one failing pipeline must not take the others down: it stops and the host's supervisor decides
+  private stop(r: PipelineRun, err: unknown): void {
+    r.stopped = true
+    this.host.onPipelineError?.(r.id, err)
+  }
+
+  restartPipeline(id: string): boolean {
+    const i = this.runs.findIndex((r) => r.id === id)
+    if (i < 0) return false
+    const old = this.runs[i]!
+    try {
+      old.close()
+    } catch {}
+    const fresh = new PipelineRun(old.cfg, this.cur, this.host, this.host.clock, this.models)
+    // counters carry over: readings counted before the restart stay counted
+    Object.assign(fresh.counters, { ...old.counters, stages: fresh.counters.stages })
+    this.runs[i] = fresh
+    this.topics.clear()
+    return true
+  }
+
+  stopped(): string[] {
+    return this.runs.filter((r) => r.stopped).map((r) => r.id)
   }
 
   private flush(): void {
@@ -215,7 +252,16 @@ class EngineImpl implements Engine {
   tick(now: number = this.host.clock.now()): void {
     this.cur.now = now
     this.cur.topic = ''
-    for (const r of this.runs) r.tick(now)
+    for (const r of this.runs) {
+      if (r.stopped) continue
+      if (!this.host.onPipelineError) r.tick(now)
+      else
+        try {
+          r.tick(now)
+        } catch (err) {
+          this.stop(r, err)
+        }
+    }
     this.flush()
   }
 

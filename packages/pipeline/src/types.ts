@@ -56,6 +56,11 @@ export interface EngineHost {
   /** called synchronously with the outputs of one ingest or tick */
   emit(outputs: EngineOutput[]): void
   deadLetter(d: DeadLetter): void
+  /**
+   * Supervision hook: when set, a pipeline whose stage throws is stopped (its readings skipped, the other
+   * pipelines unaffected) and reported here; `restartPipeline` starts it again. Unset: the throw propagates.
+   */
+  onPipelineError?(pipelineId: string, err: unknown): void
 }
 
 /** Lifecycle: create → (ingest | tick)* → snapshot → close. Restore before the first ingest. */
@@ -75,6 +80,10 @@ export interface Engine {
     where?: { file?: string },
   ): { added: string[]; changed: string[]; removed: string[]; kept: string[] }
   counters(): Record<string, PipelineCounters>
+  /** start a pipeline stopped by `onPipelineError` again with fresh stages; false if there is no such pipeline */
+  restartPipeline(id: string): boolean
+  /** ids of the pipelines stopped by `onPipelineError` and not restarted yet */
+  stopped(): string[]
   /** anomaly models by name; `models.set(raw)` replaces them all (throws FOG_CONFIG_INVALID, keeping the old set) */
   readonly models: ModelRegistry
   close(): void

@@ -29,6 +29,11 @@ export const ERROR_CODES = {
   FOG_BATCH_INVALID: 'An uplinked batch failed validation.',
   FOG_API_BAD_REQUEST: 'An HTTP request has missing or invalid parameters.',
   FOG_API_NOT_FOUND: 'The requested resource does not exist.',
+  FOG_PIPELINE_QUARANTINED: 'A pipeline failed repeatedly and was stopped; the other pipelines run on.',
+  FOG_EVENT_LOOP_STALL: 'The event loop was blocked for longer than ops.stallThreshold.',
+  FOG_OUTBOX_UNWRITABLE: 'The outbox cannot be written (its folder is read-only, gone or full).',
+  FOG_OUTBOX_FULL_PREDICTED: 'At the current backlog trend the outbox reaches its capacity soon.',
+  FOG_CLOCK_UNTRUSTED: 'The clock is not synchronized yet, so cron windows are not applied.',
   FOG_INTERNAL: 'An unexpected internal failure.',
 } as const
 

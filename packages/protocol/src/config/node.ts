@@ -1,9 +1,12 @@
 import { z } from 'zod'
 import { BrokerConfig } from './broker.js'
 import { Id } from './common.js'
+import { OpsConfig } from './ops.js'
 import { OutboxConfig } from './outbox.js'
 import { CheckpointConfig, PipelinesConfig } from './pipeline.js'
 import { UplinkConfig } from './uplink.js'
+
+const LogLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
 
 /** A fog node's whole config file. */
 export const NodeConfig = z.strictObject({
@@ -18,9 +21,15 @@ export const NodeConfig = z.strictObject({
   checkpoint: CheckpointConfig.prefault({}),
   /** Ed25519 public key (PEM or base64 raw) that desired-state documents must be signed with */
   desiredPublicKey: z.string().optional(),
+  /** metrics and health endpoint, supervision, schedules, housekeeping, prediction (docs/gateway.md) */
+  ops: OpsConfig.prefault({}),
   log: z
     .strictObject({
-      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      level: LogLevel.default('info'),
+      /** a level per module, e.g. { uplink: debug, broker: warn } */
+      modules: z.record(z.string(), LogLevel).default({}),
+      /** json (default), or pretty when pino-pretty is installed and stderr is a terminal */
+      format: z.enum(['auto', 'json']).default('auto'),
     })
     .prefault({}),
 })

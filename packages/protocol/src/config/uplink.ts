@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { ByteSize, Duration } from './common.js'
+import { UploadSchedule } from './ops.js'
 
 /** How the node sends to the cloud. */
 export const UplinkConfig = z.strictObject({
@@ -33,6 +34,8 @@ export const UplinkConfig = z.strictObject({
   breakerThreshold: z.number().int().positive().default(3),
   /** backlog drain cap in records per second (0 = unlimited); live records are not capped */
   drainRate: z.number().nonnegative().default(0),
+  /** upload windows: when the backlog may drain (none: always); bypass streams go at once */
+  schedule: UploadSchedule.optional(),
 })
 export type UplinkConfig = z.output<typeof UplinkConfig>
 export type UplinkConfigInput = z.input<typeof UplinkConfig>
