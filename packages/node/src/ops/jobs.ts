@@ -39,6 +39,45 @@ export interface SchedulerOptions {
   onRun?(s: JobStatus): void
 }
 
+interface Entry {
+  spec: JobSpec
+  cron: CompiledCron
+  status: JobStatus
+  running: boolean
+}
+
+// run a job once for every slot after the last covered one and not after now (none: nothing to do)
+async function runOne(e: Entry, now: number, o: SchedulerOptions): Promise<void> {
+  let slot = e.cron.next(e.status.lastSlot!)
+  if (slot === null || slot > now) return
+  // several missed slots are covered by one run: jobs are idempotent
+  let missed = 0
+  for (let n = e.cron.next(slot); n !== null && n <= now; n = e.cron.next(slot)) {
+    slot = n
+    missed++
+  }
+  e.running = true
+  const st = e.status
+  st.lastSlot = slot
+  st.lastRunAt = now
+  // a check well after the slot means its trigger never came
+  if (missed > 0 || now - slot >= 60_000) st.caughtUp++
+  try {
+    st.result = await e.spec.run()
+    st.ok = true
+    st.error = null
+  } catch (err) {
+    st.ok = false
+    st.error = err instanceof Error ? err.message : String(err)
+  } finally {
+    e.running = false
+    st.runs++
+    st.nextRunAt = e.cron.next(Math.max(slot, o.clock.now()))
+    await o.state?.put(`job.${e.spec.name}`, slot)
+    o.onRun?.({ ...st })
+  }
+}
+
 /**
  * Runs jobs on cron slots. Correctness never depends on a trigger happening: each check asks "is there a
  * slot after the one last covered and not after now?" (a pure function of the clock), runs the job once
@@ -47,7 +86,7 @@ export interface SchedulerOptions {
  * @example const s = createScheduler({ clock, jobs: [{ name: 'vacuum', cron: '17 3 * * *', run: vacuum }] })
  */
 export function createScheduler(o: SchedulerOptions) {
-  const entries = o.jobs.map((spec) => {
+  const entries: Entry[] = o.jobs.map((spec) => {
     const c: CompiledCron = compileCron(spec.cron, spec.timezone)
     const saved = o.state?.get(`job.${spec.name}`) as number | undefined
     const status: JobStatus = {
@@ -81,41 +120,10 @@ export function createScheduler(o: SchedulerOptions) {
   const interval = o.clock.setInterval(() => void check(), o.checkEvery ?? 60_000)
   ;(interval as { unref?: () => void } | null)?.unref?.()
 
-  async function runOne(e: (typeof entries)[number], now: number): Promise<void> {
-    let slot = e.cron.next(e.status.lastSlot!)
-    if (slot === null || slot > now) return
-    // several missed slots are covered by one run: jobs are idempotent
-    let missed = 0
-    for (let n = e.cron.next(slot); n !== null && n <= now; n = e.cron.next(slot)) {
-      slot = n
-      missed++
-    }
-    e.running = true
-    const st = e.status
-    st.lastSlot = slot
-    st.lastRunAt = now
-    // a check well after the slot means its trigger never came
-    if (missed > 0 || now - slot >= 60_000) st.caughtUp++
-    try {
-      st.result = await e.spec.run()
-      st.ok = true
-      st.error = null
-    } catch (err) {
-      st.ok = false
-      st.error = err instanceof Error ? err.message : String(err)
-    } finally {
-      e.running = false
-      st.runs++
-      st.nextRunAt = e.cron.next(Math.max(slot, o.clock.now()))
-      await o.state?.put(`job.${e.spec.name}`, slot)
-      o.onRun?.({ ...st })
-    }
-  }
-
   /** run every job that has a slot due; resolves when they finished */
   async function check(): Promise<void> {
     const now = o.clock.now()
-    await Promise.all(entries.filter((e) => !e.running).map((e) => runOne(e, now)))
+    await Promise.all(entries.filter((e) => !e.running).map((e) => runOne(e, now, o)))
   }
 
   return {

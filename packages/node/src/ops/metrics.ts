@@ -40,16 +40,10 @@ function mirror(c: Counter<string>, label: string, values: Record<string, number
   for (const [k, v] of Object.entries(values)) if (v > 0) c.inc({ [label]: k }, v)
 }
 
-/**
- * Prometheus metrics of a fog node: `fogline_node_*` plus prom-client's default process metrics
- * (RSS, CPU, heap, event-loop lag).
- * @example const m = createNodeMetrics(source); http.get('/metrics', async () => (await m.scrape()).body)
- */
-export function createNodeMetrics(src: MetricsSource, opts: { defaultMetrics?: boolean } = {}): NodeMetrics {
-  const registry = new Registry()
-  const registers = [registry]
-  if (opts.defaultMetrics !== false)
-    collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 20 })
+type Registers = Registry[]
+
+// gauges and counters that read the node's state at scrape time
+function stateMetrics(src: MetricsSource, registers: Registers): void {
   new Counter({
     name: 'fogline_node_readings_total',
     help: 'Readings taken, by pipeline',
@@ -68,38 +62,29 @@ export function createNodeMetrics(src: MetricsSource, opts: { defaultMetrics?: b
       mirror(this, 'reason', src.dropped())
     },
   })
-  new Gauge({
-    name: 'fogline_node_outbox_records',
-    help: 'Records in the outbox not yet acknowledged by the cloud',
-    registers,
-    collect() {
-      this.set(src.outbox().records)
-    },
-  })
-  new Gauge({
-    name: 'fogline_node_outbox_bytes',
-    help: 'Bytes of the records in the outbox',
-    registers,
-    collect() {
-      this.set(src.outbox().bytes)
-    },
-  })
-  new Gauge({
-    name: 'fogline_node_outbox_oldest_unsent_seconds',
-    help: 'Age of the oldest record not yet acknowledged (0 when empty)',
-    registers,
-    collect() {
-      this.set((src.outbox().oldestUnsentAgeMs ?? 0) / 1000)
-    },
-  })
-  new Gauge({
-    name: 'fogline_node_uplink_connected',
-    help: '1 while the uplink is connected to the cloud',
-    registers,
-    collect() {
-      this.set(src.uplinkConnected() ? 1 : 0)
-    },
-  })
+  const gauge = (name: string, help: string, read: () => number) =>
+    new Gauge({
+      name,
+      help,
+      registers,
+      collect() {
+        this.set(read())
+      },
+    })
+  gauge(
+    'fogline_node_outbox_records',
+    'Records in the outbox not yet acknowledged by the cloud',
+    () => src.outbox().records,
+  )
+  gauge('fogline_node_outbox_bytes', 'Bytes of the records in the outbox', () => src.outbox().bytes)
+  gauge(
+    'fogline_node_outbox_oldest_unsent_seconds',
+    'Age of the oldest record not yet acknowledged (0 when empty)',
+    () => (src.outbox().oldestUnsentAgeMs ?? 0) / 1000,
+  )
+  gauge('fogline_node_uplink_connected', '1 while the uplink is connected to the cloud', () =>
+    src.uplinkConnected() ? 1 : 0,
+  )
   new Gauge({
     name: 'fogline_node_pipeline_up',
     help: '1 while a pipeline runs, 0 while it waits for a restart or is quarantined',
@@ -121,11 +106,13 @@ export function createNodeMetrics(src: MetricsSource, opts: { defaultMetrics?: b
       if (at !== null) this.set(at / 1000)
     },
   })
-  const job = (
-    name: string,
-    help: string,
-    pick: (j: ReturnType<NonNullable<MetricsSource['jobs']>>[number]) => number | null,
-  ) =>
+}
+
+type Job = ReturnType<NonNullable<MetricsSource['jobs']>>[number]
+
+// every scheduled job's last run, result and next run
+function jobMetrics(src: MetricsSource, registers: Registers): void {
+  const job = (name: string, help: string, pick: (j: Job) => number | null) =>
     new Gauge({
       name,
       help,
@@ -148,6 +135,20 @@ export function createNodeMetrics(src: MetricsSource, opts: { defaultMetrics?: b
   job('fogline_node_job_next_run_timestamp_seconds', 'When a scheduled job runs next', (j) =>
     j.nextRunAt === null ? null : j.nextRunAt / 1000,
   )
+}
+
+/**
+ * Prometheus metrics of a fog node: `fogline_node_*` plus prom-client's default process metrics
+ * (RSS, CPU, heap, event-loop lag).
+ * @example const m = createNodeMetrics(source); http.get('/metrics', async () => (await m.scrape()).body)
+ */
+export function createNodeMetrics(src: MetricsSource, opts: { defaultMetrics?: boolean } = {}): NodeMetrics {
+  const registry = new Registry()
+  const registers = [registry]
+  if (opts.defaultMetrics !== false)
+    collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 20 })
+  stateMetrics(src, registers)
+  jobMetrics(src, registers)
   const checkpoint = new Histogram({
     name: 'fogline_node_checkpoint_seconds',
     help: 'Time to commit one checkpoint of the pipeline state',
