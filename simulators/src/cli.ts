@@ -1,25 +1,25 @@
 import { parseArgs } from 'node:util'
-import { FoglineError, loadConfigFile, SimConfig } from '@fogline/protocol'
-import { startSimulators } from './runner.js'
+import { type Clock, FoglineError, loadConfigFile, SimConfig, systemClock } from '@fogline/protocol'
+import { type Simulators, startSimulators } from './runner.js'
 
 const USAGE =
   "usage: fogline sim --config FILE [--url mqtt://HOST:PORT] [--duration SECONDS] [--status SECONDS]\n  --url overrides the scenario's broker url (e.g. a fog node on another port)"
 
-/**
- * `fogline sim --config F [--duration S]`: run a scenario, print a status line every few seconds, stop on Ctrl-C.
- * Returns the exit code: 0 ok, 2 usage or config error (printed as code + sentence, no stack), 1 other failure.
- */
-export async function run(argv: string[]): Promise<number> {
-  let values: {
-    config?: string | undefined
-    url?: string | undefined
-    duration?: string | undefined
-    status?: string | undefined
-    help?: boolean | undefined
-  }
-  try {
-    ;({ values } = parseArgs({
-      args: argv,
+interface SimArgs {
+  config: string
+  url: string | undefined
+  /** seconds; undefined runs until a signal */
+  duration: number | undefined
+  /** seconds between status lines */
+  every: number
+}
+
+/** The command line, or the exit code when it is not one to run (help printed, usage error). */
+function parseSimArgs(argv: string[]): SimArgs | number {
+  let values: ReturnType<typeof parse>['values']
+  const parse = (args: string[]) =>
+    parseArgs({
+      args,
       options: {
         config: { type: 'string', short: 'c' },
         url: { type: 'string' },
@@ -28,7 +28,9 @@ export async function run(argv: string[]): Promise<number> {
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
-    }))
+    })
+  try {
+    ;({ values } = parse(argv))
   } catch (e) {
     process.stderr.write(`${(e as Error).message}\n${USAGE}\n`)
     return 2
@@ -47,45 +49,68 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`--duration and --status take a positive number of seconds\n${USAGE}\n`)
     return 2
   }
+  if (values.url !== undefined && !/^mqtts?:\/\/[^/]+/.test(values.url)) {
+    process.stderr.write(
+      `fogline: error FOG_CONFIG_INVALID field --url: not an mqtt:// URL: "${values.url}"\n${USAGE}\n`,
+    )
+    return 2
+  }
+  return { config: values.config, url: values.url, duration, every }
+}
+
+/** Resolves after `duration` seconds (never when undefined) or on SIGINT/SIGTERM, whichever comes first. */
+async function runUntilStopped(duration: number | undefined, clock: Clock): Promise<void> {
+  let onSignal = () => {}
+  const signalled = new Promise<void>((resolve) => {
+    onSignal = () => resolve()
+    process.once('SIGINT', onSignal)
+    process.once('SIGTERM', onSignal)
+  })
+  let timer: unknown
+  const timedOut =
+    duration === undefined
+      ? undefined
+      : new Promise<void>((r) => (timer = clock.setTimeout(r, duration * 1000)))
+  await Promise.race(timedOut ? [signalled, timedOut] : [signalled])
+  // whichever ends the run, remove the others so repeated runs (tests) do not leak listeners
+  if (timer !== undefined) clock.clearTimeout(timer)
+  process.off('SIGINT', onSignal)
+  process.off('SIGTERM', onSignal)
+}
+
+/** Prints a status line every `every` seconds until the returned stop function is called. */
+function printStatus(sim: Simulators, every: number, clock: Clock): () => void {
+  const t0 = clock.now()
+  let last = 0
+  const status = clock.setInterval(() => {
+    const s = sim.stats()
+    const secs = (clock.now() - t0) / 1000
+    process.stdout.write(
+      `sim ${secs.toFixed(0)}s: ${s.published} readings (${((s.published - last) / every).toFixed(0)}/s), ${s.malformed} malformed, ${s.errors} not sent, lag ${s.lagMs.toFixed(0)}ms\n`,
+    )
+    last = s.published
+  }, every * 1000)
+  return () => clock.clearInterval(status)
+}
+
+/**
+ * `fogline sim --config F [--duration S]`: run a scenario, print a status line every few seconds, stop on Ctrl-C.
+ * Returns the exit code: 0 ok, 2 usage or config error (printed as code + sentence, no stack), 1 other failure.
+ * The scenario's pacing is real time (systemClock) unless a clock is given.
+ */
+export async function run(argv: string[], clock: Clock = systemClock): Promise<number> {
+  const args = parseSimArgs(argv)
+  if (typeof args === 'number') return args
   try {
-    const config = loadConfigFile(SimConfig, values.config)
-    if (values.url !== undefined) {
-      if (!/^mqtts?:\/\/[^/]+/.test(values.url)) {
-        process.stderr.write(
-          `fogline: error FOG_CONFIG_INVALID field --url: not an mqtt:// URL: "${values.url}"\n${USAGE}\n`,
-        )
-        return 2
-      }
-      config.url = values.url
-    }
+    const config = loadConfigFile(SimConfig, args.config)
+    if (args.url !== undefined) config.url = args.url
     const sim = await startSimulators(config, {
+      clock,
       logger: { info: (m) => process.stdout.write(`${m}\n`), warn: (m) => process.stderr.write(`${m}\n`) },
     })
-    const t0 = Date.now()
-    let last = 0
-    const status = setInterval(() => {
-      const s = sim.stats()
-      const secs = (Date.now() - t0) / 1000
-      process.stdout.write(
-        `sim ${secs.toFixed(0)}s: ${s.published} readings (${((s.published - last) / every).toFixed(0)}/s), ${s.malformed} malformed, ${s.errors} not sent, lag ${s.lagMs.toFixed(0)}ms\n`,
-      )
-      last = s.published
-    }, every * 1000)
-    let cleanup = () => {}
-    await new Promise<void>((resolve) => {
-      const timer = duration === undefined ? undefined : setTimeout(resolve, duration * 1000)
-      const onSignal = () => resolve()
-      process.once('SIGINT', onSignal)
-      process.once('SIGTERM', onSignal)
-      // whichever ends the run, remove the others so repeated runs (tests) do not leak listeners
-      cleanup = () => {
-        if (timer) clearTimeout(timer)
-        process.off('SIGINT', onSignal)
-        process.off('SIGTERM', onSignal)
-      }
-    })
-    cleanup()
-    clearInterval(status)
+    const stopStatus = printStatus(sim, args.every, clock)
+    await runUntilStopped(args.duration, clock)
+    stopStatus()
     await sim.stop()
     const s = sim.stats()
     process.stdout.write(

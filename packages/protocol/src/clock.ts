@@ -11,7 +11,7 @@ export interface Clock {
   clearInterval(handle: unknown): void
 }
 
-/** Real time. Timers are unref'd so a forgotten one never holds a process open. */
+/** Real time: Node's own timers (a pending one keeps the process alive, so clear what you set). */
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout: (fn, ms) => setTimeout(fn, ms),

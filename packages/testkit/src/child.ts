@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process'
+import { systemClock } from '@fogline/protocol'
 
 export interface ChildRun {
   readonly child: ChildProcess
@@ -59,11 +60,12 @@ export function runTsChild(
         const w = {
           re,
           resolve: (l: string) => {
-            clearTimeout(t)
+            systemClock.clearTimeout(t)
             resolve(l)
           },
         }
-        const t = setTimeout(() => {
+        // real time: the other process runs on it
+        const t = systemClock.setTimeout(() => {
           waiters.splice(waiters.indexOf(w), 1)
           reject(
             new Error(
@@ -74,7 +76,7 @@ export function runTsChild(
         waiters.push(w)
         void exited.then(() => {
           if (waiters.includes(w)) {
-            clearTimeout(t)
+            systemClock.clearTimeout(t)
             waiters.splice(waiters.indexOf(w), 1)
             reject(new Error(`child exited before printing ${re}; output:\n${out.slice(-2000)}`))
           }

@@ -1,4 +1,5 @@
 import { type AddressInfo, connect, createServer, type Server, type Socket } from 'node:net'
+import { type Clock, systemClock } from '@fogline/protocol'
 
 export type ProxyMode = 'pass' | 'cut' | 'blackhole'
 
@@ -46,116 +47,141 @@ interface Pipe {
   /** per direction: when the next chunk may go out (throttle) */
   free: [number, number]
   queue: [Array<{ due: number; chunk: Buffer }>, Array<{ due: number; chunk: Buffer }>]
-  timer: [NodeJS.Timeout | null, NodeJS.Timeout | null]
+  timer: [unknown, unknown]
+}
+
+/** What the proxy's parts share: the mode the test set and the open pipes. */
+interface ProxyState {
+  mode: ProxyMode
+  shape: ProxyShape
+  limit: number | null
+  target: { port: number; host: string }
+  pipes: Set<Pipe>
+  stats: FaultProxy['stats']
+  /** delay and throttle run on this clock (real time unless a test injects one) */
+  clock: Clock
+}
+
+function kill(st: ProxyState, p: Pipe, rst: boolean): void {
+  st.pipes.delete(p)
+  for (const t of p.timer) if (t !== null) st.clock.clearTimeout(t)
+  if (rst) {
+    st.stats.resets++
+    p.client.resetAndDestroy()
+    p.upstream.resetAndDestroy()
+  } else {
+    p.client.destroy()
+    p.upstream.destroy()
+  }
+}
+
+/** Write every chunk of one direction that is due; wait on the clock for the next one. */
+function flush(st: ProxyState, p: Pipe, dir: 0 | 1): void {
+  p.timer[dir] = null
+  const q = p.queue[dir]
+  const out = dir === 0 ? p.upstream : p.client
+  const now = st.clock.now()
+  while (q.length && q[0]!.due <= now) {
+    const { chunk } = q.shift()!
+    if (!st.pipes.has(p)) return
+    out.write(chunk)
+    if (dir === 0) st.stats.bytesUp += chunk.length
+    else st.stats.bytesDown += chunk.length
+    p.carried += chunk.length
+    if (p.limit !== null && p.carried >= p.limit) {
+      kill(st, p, false)
+      return
+    }
+  }
+  if (q.length) p.timer[dir] = st.clock.setTimeout(() => flush(st, p, dir), Math.max(1, q[0]!.due - now))
+}
+
+function forward(st: ProxyState, p: Pipe, dir: 0 | 1, chunk: Buffer): void {
+  if (st.mode === 'blackhole') {
+    p.dropped = true
+    return
+  }
+  if (st.mode === 'cut') {
+    kill(st, p, true)
+    return
+  }
+  const now = st.clock.now()
+  let due = now + (st.shape.delayMs ?? 0)
+  if (st.shape.bytesPerSec) {
+    // the chunk leaves when the link has transmitted everything queued before it
+    const start = Math.max(now, p.free[dir])
+    p.free[dir] = start + (chunk.length / st.shape.bytesPerSec) * 1000
+    due = Math.max(due, p.free[dir])
+  }
+  p.queue[dir].push({ due, chunk })
+  if (p.timer[dir] === null) {
+    if (due <= now && p.queue[dir].length === 1) flush(st, p, dir)
+    else p.timer[dir] = st.clock.setTimeout(() => flush(st, p, dir), Math.max(1, due - now))
+  }
+}
+
+function accept(st: ProxyState, client: Socket): void {
+  st.stats.accepted++
+  if (st.mode === 'cut') {
+    st.stats.resets++
+    client.resetAndDestroy()
+    return
+  }
+  const upstream = connect({ port: st.target.port, host: st.target.host, noDelay: true })
+  const p: Pipe = {
+    client,
+    upstream,
+    carried: 0,
+    limit: st.limit,
+    dropped: st.mode === 'blackhole',
+    free: [0, 0],
+    queue: [[], []],
+    timer: [null, null],
+  }
+  st.pipes.add(p)
+  client.on('data', (d: Buffer) => forward(st, p, 0, d))
+  upstream.on('data', (d: Buffer) => forward(st, p, 1, d))
+  const end = () => {
+    if (st.pipes.has(p)) kill(st, p, false)
+  }
+  for (const s of [client, upstream]) {
+    s.on('error', end)
+    s.on('close', end)
+  }
+}
+
+function setMode(st: ProxyState, m: ProxyMode): void {
+  const prev = st.mode
+  st.mode = m
+  if (m === 'cut') for (const p of [...st.pipes]) kill(st, p, true)
+  if (prev === 'blackhole' && m !== 'blackhole')
+    for (const p of [...st.pipes]) if (p.dropped) kill(st, p, true)
 }
 
 export async function startFaultProxy(
   upstreamPort: number,
   upstreamHost = '127.0.0.1',
+  clock: Clock = systemClock,
 ): Promise<FaultProxy & AsyncDisposable> {
-  let mode: ProxyMode = 'pass'
-  let shape: ProxyShape = {}
-  let limit: number | null = null
-  let target = { port: upstreamPort, host: upstreamHost }
-  const pipes = new Set<Pipe>()
-  const stats = { accepted: 0, bytesUp: 0, bytesDown: 0, resets: 0 }
-
-  const kill = (p: Pipe, rst: boolean) => {
-    pipes.delete(p)
-    for (const t of p.timer) if (t) clearTimeout(t)
-    if (rst) {
-      stats.resets++
-      p.client.resetAndDestroy()
-      p.upstream.resetAndDestroy()
-    } else {
-      p.client.destroy()
-      p.upstream.destroy()
-    }
+  const st: ProxyState = {
+    mode: 'pass',
+    shape: {},
+    limit: null,
+    target: { port: upstreamPort, host: upstreamHost },
+    pipes: new Set(),
+    stats: { accepted: 0, bytesUp: 0, bytesDown: 0, resets: 0 },
+    clock,
   }
-
-  const flush = (p: Pipe, dir: 0 | 1) => {
-    p.timer[dir] = null
-    const q = p.queue[dir]
-    const out = dir === 0 ? p.upstream : p.client
-    const now = Date.now()
-    while (q.length && q[0]!.due <= now) {
-      const { chunk } = q.shift()!
-      if (!pipes.has(p)) return
-      out.write(chunk)
-      if (dir === 0) stats.bytesUp += chunk.length
-      else stats.bytesDown += chunk.length
-      p.carried += chunk.length
-      if (p.limit !== null && p.carried >= p.limit) return kill(p, false)
-    }
-    if (q.length) p.timer[dir] = setTimeout(() => flush(p, dir), Math.max(1, q[0]!.due - now))
-  }
-
-  const forward = (p: Pipe, dir: 0 | 1, chunk: Buffer) => {
-    if (mode === 'blackhole') {
-      p.dropped = true
-      return
-    }
-    if (mode === 'cut') return kill(p, true)
-    const now = Date.now()
-    let due = now + (shape.delayMs ?? 0)
-    if (shape.bytesPerSec) {
-      // the chunk leaves when the link has transmitted everything queued before it
-      const start = Math.max(now, p.free[dir])
-      p.free[dir] = start + (chunk.length / shape.bytesPerSec) * 1000
-      due = Math.max(due, p.free[dir])
-    }
-    p.queue[dir].push({ due, chunk })
-    if (!p.timer[dir]) {
-      if (due <= now && p.queue[dir].length === 1) flush(p, dir)
-      else p.timer[dir] = setTimeout(() => flush(p, dir), Math.max(1, due - now))
-    }
-  }
-
-  const server: Server = createServer({ noDelay: true }, (client) => {
-    stats.accepted++
-    if (mode === 'cut') {
-      stats.resets++
-      client.resetAndDestroy()
-      return
-    }
-    const upstream = connect({ port: target.port, host: target.host, noDelay: true })
-    const p: Pipe = {
-      client,
-      upstream,
-      carried: 0,
-      limit,
-      dropped: mode === 'blackhole',
-      free: [0, 0],
-      queue: [[], []],
-      timer: [null, null],
-    }
-    pipes.add(p)
-    client.on('data', (d: Buffer) => forward(p, 0, d))
-    upstream.on('data', (d: Buffer) => forward(p, 1, d))
-    const end = () => {
-      if (pipes.has(p)) kill(p, false)
-    }
-    for (const s of [client, upstream]) {
-      s.on('error', end)
-      s.on('close', end)
-    }
-  })
+  const server: Server = createServer({ noDelay: true }, (client) => accept(st, client))
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(0, '127.0.0.1', () => resolve())
   })
   const port = (server.address() as AddressInfo).port
-
-  const setMode = (m: ProxyMode) => {
-    const prev = mode
-    mode = m
-    if (m === 'cut') for (const p of [...pipes]) kill(p, true)
-    if (prev === 'blackhole' && m !== 'blackhole') for (const p of [...pipes]) if (p.dropped) kill(p, true)
-  }
   let closed: Promise<void> | undefined
   const close = () => {
     closed ??= new Promise<void>((resolve) => {
-      for (const p of [...pipes]) kill(p, false)
+      for (const p of [...st.pipes]) kill(st, p, false)
       server.close(() => resolve())
     })
     return closed
@@ -164,29 +190,29 @@ export async function startFaultProxy(
     port,
     url: `mqtt://127.0.0.1:${port}`,
     get mode() {
-      return mode
+      return st.mode
     },
     pass: () => {
-      shape = {}
-      limit = null
-      for (const p of pipes) p.limit = null
-      setMode('pass')
+      st.shape = {}
+      st.limit = null
+      for (const p of st.pipes) p.limit = null
+      setMode(st, 'pass')
     },
-    cut: () => setMode('cut'),
-    blackhole: () => setMode('blackhole'),
+    cut: () => setMode(st, 'cut'),
+    blackhole: () => setMode(st, 'blackhole'),
     shape: (s) => {
-      shape = { ...s }
-      if (mode !== 'pass') setMode('pass')
+      st.shape = { ...s }
+      if (st.mode !== 'pass') setMode(st, 'pass')
     },
     closeAfter: (bytes) => {
-      limit = bytes
-      for (const p of pipes) p.limit = bytes === null ? null : p.carried + bytes
+      st.limit = bytes
+      for (const p of st.pipes) p.limit = bytes === null ? null : p.carried + bytes
     },
     retarget: (port, host = '127.0.0.1') => {
-      target = { port, host }
+      st.target = { port, host }
     },
-    connections: () => pipes.size,
-    stats,
+    connections: () => st.pipes.size,
+    stats: st.stats,
     close,
     [Symbol.asyncDispose]: close,
   }

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { sleep, systemClock } from '@fogline/protocol'
 
 export interface TempDir {
   path: string
@@ -19,18 +20,22 @@ export function tempDir(prefix = 'fogline-'): TempDir & Disposable {
   return { path, file: (n) => join(path, n), remove, [Symbol.dispose]: remove }
 }
 
-/** Poll `cond` until it is truthy or `timeoutMs` passes (then throws with `what`). */
+/**
+ * Poll `cond` until it is truthy or `timeoutMs` passes (then throws with `what`). The one wait helper of
+ * the tests; it polls in real time because what it waits for is real I/O (sockets, files, child processes).
+ * @example await waitFor(() => store.count() === 100, 'all 100 records stored')
+ */
 export async function waitFor<T>(
   cond: () => T | Promise<T>,
   what: string,
   timeoutMs = 10_000,
   everyMs = 20,
 ): Promise<NonNullable<T>> {
-  const end = Date.now() + timeoutMs
+  const end = systemClock.now() + timeoutMs
   for (;;) {
     const v = await cond()
     if (v) return v as NonNullable<T>
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, everyMs))
+    if (systemClock.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await sleep(systemClock, everyMs)
   }
 }

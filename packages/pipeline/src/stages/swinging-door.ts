@@ -33,6 +33,32 @@ const enc = (v: number) => (Number.isFinite(v) ? v : v > 0 ? 'inf' : '-inf')
 const dec = (v: number | string) =>
   v === 'inf' ? Number.POSITIVE_INFINITY : v === '-inf' ? Number.NEGATIVE_INFINITY : (v as number)
 
+function openDoor(key: string[], r: Reading): Door {
+  const out: Reading = { sensorId: r.sensorId, metric: r.metric, value: 0, ts: 0 }
+  const inf = Number.POSITIVE_INFINITY
+  return { key, ta: r.ts, va: r.value, has: false, tl: 0, vl: 0, up: inf, lo: -inf, out }
+}
+
+/** The door opened at `r`: archive the previous point into `s.out` and restart the door from it. */
+function archive(s: Door, r: Reading, dev: number): void {
+  s.out.sensorId = r.sensorId
+  s.out.metric = r.metric
+  // keep the sample itself unless a line to it would miss an earlier point by more than the deviation;
+  // then the nearest value that keeps them all (still within ±deviation of the sample)
+  const dtl = s.tl - s.ta
+  const slope = Math.min(s.up, Math.max(s.lo, (s.vl - s.va) / dtl))
+  const kept = slope === (s.vl - s.va) / dtl ? s.vl : s.va + slope * dtl
+  s.out.value = kept
+  s.out.ts = s.tl
+  s.ta = s.tl
+  s.va = kept
+  const dt2 = r.ts - s.ta
+  s.up = dt2 > 0 ? (r.value + dev - s.va) / dt2 : Number.POSITIVE_INFINITY
+  s.lo = dt2 > 0 ? (r.value - dev - s.va) / dt2 : Number.NEGATIVE_INFINITY
+  s.tl = r.ts
+  s.vl = r.value
+}
+
 /**
  * Swinging-door trending (Bristol 1990), the process historians' compression: a point is archived only when
  * no straight line from the last archived point stays within ±deviation of every point since. The archived
@@ -52,19 +78,7 @@ export const swingingDoor: StageDef<SwingingDoorConfig> = {
       process(r) {
         const s = state.get(r)
         if (s === undefined) {
-          const out: Reading = { sensorId: r.sensorId, metric: r.metric, value: 0, ts: 0 }
-          const inf = Number.POSITIVE_INFINITY
-          state.add({
-            key: state.keyOf(r),
-            ta: r.ts,
-            va: r.value,
-            has: false,
-            tl: 0,
-            vl: 0,
-            up: inf,
-            lo: -inf,
-            out,
-          })
+          state.add(openDoor(state.keyOf(r), r))
           return r // the first point is always kept
         }
         if (r.ts <= s.ta || (s.has && r.ts < s.tl)) return undefined
@@ -72,23 +86,7 @@ export const swingingDoor: StageDef<SwingingDoorConfig> = {
         const up = Math.min(s.up, (r.value + dev - s.va) / dt)
         const lo = Math.max(s.lo, (r.value - dev - s.va) / dt)
         if (s.has && (lo > up || r.ts - s.ta > maxInt)) {
-          // the door opened: archive the previous point and restart the door from it
-          s.out.sensorId = r.sensorId
-          s.out.metric = r.metric
-          // keep the sample itself unless a line to it would miss an earlier point by more than the deviation;
-          // then the nearest value that keeps them all (still within ±deviation of the sample)
-          const dtl = s.tl - s.ta
-          const slope = Math.min(s.up, Math.max(s.lo, (s.vl - s.va) / dtl))
-          const kept = slope === (s.vl - s.va) / dtl ? s.vl : s.va + slope * dtl
-          s.out.value = kept
-          s.out.ts = s.tl
-          s.ta = s.tl
-          s.va = kept
-          const dt2 = r.ts - s.ta
-          s.up = dt2 > 0 ? (r.value + dev - s.va) / dt2 : Number.POSITIVE_INFINITY
-          s.lo = dt2 > 0 ? (r.value - dev - s.va) / dt2 : Number.NEGATIVE_INFINITY
-          s.tl = r.ts
-          s.vl = r.value
+          archive(s, r, dev)
           return s.out
         }
         s.up = up
