@@ -16,14 +16,17 @@ export interface ChildRun {
 
 /**
  * Run a TypeScript file in a child Node process (sources through the `source` condition and tsx).
+ * `plain: true` runs a built JavaScript file with plain `node` instead (e.g. packages/cli/dist/bin.js: the
+ * shipped code, and a start without tsx's compile step).
  * @example const c = runTsChild('test/faults/child-node.ts', [cfgFile]); await c.waitForLine(/ready/); await c.kill9()
  */
 export function runTsChild(
   file: string,
   args: string[] = [],
-  opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string; plain?: boolean } = {},
 ): ChildRun {
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', file, ...args], {
+  const loader = opts.plain ? [] : ['--conditions=source', '--import', 'tsx']
+  const child = spawn(process.execPath, [...loader, file, ...args], {
     cwd: opts.cwd ?? process.cwd(),
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],

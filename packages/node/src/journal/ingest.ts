@@ -1,6 +1,5 @@
-import { existsSync, renameSync } from 'node:fs'
 import type { Clock } from '@fogline/protocol'
-import { type Committed, type IngestJournal, type JournalStats, openJournal } from './store.js'
+import { type Committed, type IngestJournal, type JournalStats, openJournal } from './log.js'
 
 /** Field of the pipeline checkpoint: the journal position the snapshot holds (committed with it). */
 export const JOURNAL_POS_FIELD = 'journalPos'
@@ -8,7 +7,8 @@ export const JOURNAL_POS_FIELD = 'journalPos'
 export const JOURNAL_RAW_POS_KEY = 'ingest.journal.rawPos'
 
 export interface DurableIngestOptions {
-  path: string
+  /** the journal's own folder */
+  dir: string
   synchronous: 'NORMAL' | 'FULL'
   commitInterval: number
   clock: Clock
@@ -18,8 +18,6 @@ export interface DurableIngestOptions {
   getState: (key: string) => unknown
   /** hands a reading to the pipeline engine */
   ingest: (topic: string, payload: Buffer) => void
-  /** a corrupt journal file was moved aside (its readings cannot be replayed) */
-  onCorrupt?: (movedTo: string, reason: string) => void
 }
 
 export interface DurableIngestStats extends JournalStats {
@@ -53,27 +51,13 @@ export class DurableIngest {
     const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : 0)
     this.pos = num((opts.checkpoint as Record<string, unknown> | undefined)?.[JOURNAL_POS_FIELD])
     this.rawPos = num(opts.getState(JOURNAL_RAW_POS_KEY))
-    const open = () =>
-      openJournal({
-        path: opts.path,
-        synchronous: opts.synchronous,
-        commitInterval: opts.commitInterval,
-        clock: opts.clock,
-        seqFloor: Math.max(this.pos, this.rawPos),
-      })
-    try {
-      this.journal = open()
-    } catch (err) {
-      const code = String((err as { code?: unknown }).code ?? '')
-      if (!(code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB') || !existsSync(opts.path))
-        throw err
-      const to = `${opts.path}.corrupt-${opts.clock.now()}`
-      renameSync(opts.path, to)
-      for (const sfx of ['-wal', '-shm'])
-        if (existsSync(opts.path + sfx)) renameSync(opts.path + sfx, to + sfx)
-      opts.onCorrupt?.(to, (err as Error).message)
-      this.journal = open()
-    }
+    this.journal = openJournal({
+      dir: opts.dir,
+      synchronous: opts.synchronous,
+      commitInterval: opts.commitInterval,
+      clock: opts.clock,
+      seqFloor: Math.max(this.pos, this.rawPos),
+    })
     const base = opts.clock
     this.clock = {
       now: () => this.replayTs ?? base.now(),

@@ -9,7 +9,7 @@ function setup(checkpoint: unknown, state: Record<string, unknown> = {}) {
   const seen: Array<[string, number, boolean]> = []
   const make = (cp: unknown) => {
     const di: DurableIngest = new DurableIngest({
-      path: d.file('ingest.db'),
+      dir: d.file('journal'),
       synchronous: 'NORMAL',
       commitInterval: 2,
       clock,
