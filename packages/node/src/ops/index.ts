@@ -1,3 +1,4 @@
+export * from './attach.js'
 export * from './http.js'
 export * from './jobs.js'
 export * from './log.js'

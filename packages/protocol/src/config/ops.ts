@@ -56,6 +56,11 @@ export const OpsConfig = z.strictObject({
       resetAfter: Duration.prefault('10m'),
     })
     .prefault({}),
+  /**
+   * the node exits non-zero (so systemd restarts it) when the outbox has been unwritable this long and
+   * results are being dropped: nowhere is left to hold them
+   */
+  exitAfterUnwritable: Duration.prefault('2m'),
   /** the event loop blocked longer than this is a stall: counted, logged and reported */
   stallThreshold: Duration.prefault('1s'),
   /** desired-state documents are applied only inside these windows (urgent ones at once); none: at once */

@@ -1,0 +1,288 @@
+import { statfsSync } from 'node:fs'
+import type { Engine } from '@fogline/pipeline'
+import type { Clock, ErrorData, FogEvent, NodeConfig } from '@fogline/protocol'
+import type { Logger } from 'pino'
+import { type OpsServer, startOpsServer } from './http.js'
+import { createScheduler, type JobSpec, type JobStatus } from './jobs.js'
+import { createNodeMetrics, type NodeMetrics } from './metrics.js'
+import { createPredictor, type Prediction } from './predict.js'
+import { createReadiness, type Readiness } from './readiness.js'
+import { watchStalls } from './stall.js'
+import { createSupervisor, type SupervisedPipeline, type SupervisorEvent } from './supervisor.js'
+import { createUploadGate, timesyncTrust, type UploadGateState } from './windows.js'
+
+/** What the ops part reads from the running node; each part is passed in, nothing is reached into. */
+export interface OpsParts {
+  engine: Pick<Engine, 'counters' | 'restartPipeline'>
+  outbox: {
+    stats(): { records: number; bytes: number; dropped: Record<string, number> }
+    getState(key: string): unknown
+    putState(key: string, v: unknown): Promise<void>
+  }
+  uplink(): { connected: boolean; oldestUnsentAgeMs: number | null }
+  writer: { lastError(): ErrorData | null; stats(): { dropped: Record<string, number>; held: number } }
+  /** write an event record (priority 0: it goes up first, outside upload windows too) */
+  emitEvent(e: FogEvent): void
+  /** housekeeping jobs besides the node's own (outbox vacuum, dead-letter pruning) */
+  jobs?: JobSpec[]
+}
+
+/** The ops part of the node's stats and heartbeat. */
+export interface OpsStats {
+  ready: Readiness
+  pipelines: Record<string, SupervisedPipeline>
+  jobs: JobStatus[]
+  upload: UploadGateState
+  prediction: Prediction
+  stalls: number
+  /** the ops endpoint, null when ops.http is false */
+  httpUrl: string | null
+}
+
+export interface NodeOpsOptions {
+  config: NodeConfig
+  clock: Clock
+  log: Logger
+  /** the node cannot go on (outbox unwritable and nowhere to hold results): the CLI exits non-zero */
+  onFatal?(e: ErrorData): void
+  /** node-cron triggers (real timers); false in tests on the fake clock */
+  cronTriggers?: boolean
+  /** where systemd-timesyncd marks a synchronized clock; tests point it elsewhere */
+  timesyncMark?: string
+}
+
+type Severity = NonNullable<FogEvent['severity']>
+
+/**
+ * The node's operations: supervision (before the engine exists: the engine reports into it), then, once
+ * the parts run, metrics, the /metrics /healthz /readyz endpoint, stall watch, schedules and prediction.
+ * Lifecycle: new NodeOps → start(parts) → close.
+ * @example const ops = new NodeOps({ config, clock, log }); createEngine(p, { ...host, onPipelineError: ops.onPipelineError })
+ */
+export class NodeOps {
+  readonly supervisor: ReturnType<typeof createSupervisor>
+  private parts: OpsParts | undefined
+  private metrics: NodeMetrics | undefined
+  private readonly upload: ReturnType<typeof createUploadGate>
+  private readonly predictor: ReturnType<typeof createPredictor>
+  private readonly readiness: ReturnType<typeof createReadiness>
+  private stalls: ReturnType<typeof watchStalls> | undefined
+  private scheduler: ReturnType<typeof createScheduler> | undefined
+  private server: OpsServer | undefined
+  private readonly timers: unknown[] = []
+
+  constructor(private readonly o: NodeOpsOptions) {
+    const { config, clock } = o
+    this.supervisor = createSupervisor({
+      clock,
+      ...config.ops.supervisor,
+      restart: (id) => this.parts?.engine.restartPipeline(id),
+      report: (e) => this.onSupervisor(e),
+    })
+    this.upload = createUploadGate(clock, config.uplink.schedule, timesyncTrust(clock, o.timesyncMark))
+    this.predictor = createPredictor({
+      clock,
+      capacityBytes: config.outbox.capacityBytes,
+      capacityRecords: config.outbox.capacityRecords,
+      warnAhead: config.ops.prediction.warnAhead,
+      trendOver: config.ops.prediction.trendOver,
+      onWarn: (p) => {
+        const fullAt = new Date(p.fullAt).toISOString()
+        o.log.warn({ code: 'FOG_OUTBOX_FULL_PREDICTED', fullAt, limit: p.limit }, 'outbox predicted full')
+        this.event('outbox-full-predicted', p.fullAt, 'warning', {
+          code: 'FOG_OUTBOX_FULL_PREDICTED',
+          fullAt: p.fullAt,
+          limit: p.limit,
+          bytesPerSec: p.bytesPerSec,
+        })
+      },
+    })
+    this.readiness = createReadiness({
+      clock,
+      dataDir: config.dataDir,
+      writeError: () => this.parts?.writer.lastError() ?? null,
+      quarantined: () => this.supervisor.quarantined(),
+    })
+  }
+
+  /** the engine's onPipelineError hook */
+  readonly onPipelineError = (id: string, err: unknown): void => this.supervisor.failed(id, err)
+  /** the uplink's gate: may records of `stream` go up now (upload windows)? */
+  readonly uploadAllows = (stream: string): boolean => this.upload.allows(stream)
+
+  async start(p: OpsParts): Promise<void> {
+    const { config, clock, log } = this.o
+    const cfg = config.ops
+    this.parts = p
+    const metrics = createNodeMetrics({
+      ...partsSource(p),
+      pipelineStates: () =>
+        Object.fromEntries(Object.entries(this.supervisor.status()).map(([k, s]) => [k, s.state])),
+      jobs: () => this.scheduler?.status() ?? [],
+      predictedFullAt: () => this.predictor.current().fullAt,
+    })
+    this.metrics = metrics
+    this.stalls = watchStalls({ clock, thresholdMs: cfg.stallThreshold, onStall: (ms) => this.onStall(ms) })
+    this.scheduler = createScheduler({
+      clock,
+      jobs: p.jobs ?? [],
+      state: { get: (k) => p.outbox.getState(k), put: (k, v) => p.outbox.putState(k, v) },
+      cronTriggers: this.o.cronTriggers ?? true,
+      onRun: (s) => log[s.ok ? 'info' : 'warn']({ job: s.name, result: s.result, error: s.error }, 'job ran'),
+    })
+    const fatal = watchUnwritable({
+      clock,
+      log,
+      readiness: this.readiness,
+      writer: p.writer,
+      after: cfg.exitAfterUnwritable,
+      onFatal: this.o.onFatal,
+    })
+    this.timers.push(
+      clock.setInterval(() => this.sample(), cfg.prediction.sampleEvery),
+      clock.setInterval(fatal, 1000),
+    )
+    for (const t of this.timers) (t as { unref?: () => void } | null)?.unref?.()
+    if (cfg.http !== false) {
+      const ready = () => this.readiness.check()
+      this.server = await startOpsServer({ ...cfg.http, scrape: () => metrics.scrape(), ready })
+      log.info({ url: this.server.url }, 'ops endpoint: /metrics /healthz /readyz')
+    }
+  }
+
+  /** the ops endpoint (http://host:port), null when off or not started */
+  get httpUrl(): string | null {
+    return this.server?.url ?? null
+  }
+
+  observeCheckpoint(seconds: number): void {
+    this.metrics?.observeCheckpoint(seconds)
+  }
+
+  ready(): Readiness {
+    return this.readiness.check()
+  }
+
+  stats(): OpsStats {
+    return {
+      ready: this.readiness.check(),
+      pipelines: this.supervisor.status(),
+      jobs: this.scheduler?.status() ?? [],
+      upload: this.upload.state(),
+      prediction: this.predictor.current(),
+      stalls: this.stalls?.count() ?? 0,
+      httpUrl: this.httpUrl,
+    }
+  }
+
+  /** take a backlog sample now (also done every ops.prediction.sampleEvery) */
+  sample(): void {
+    if (!this.parts) return
+    const st = this.parts.outbox.stats()
+    this.predictor.sample({
+      records: st.records,
+      bytes: st.bytes,
+      diskFreeBytes: diskFree(this.o.config.dataDir),
+    })
+  }
+
+  async close(): Promise<void> {
+    for (const t of this.timers) this.o.clock.clearInterval(t)
+    this.stalls?.stop()
+    this.scheduler?.close()
+    this.supervisor.close()
+    this.upload.close()
+    await this.server?.close()
+  }
+
+  // reported up as an event record: it drains first and bypasses upload windows
+  private event(name: string, value: number, severity: Severity, detail: Record<string, unknown>): void {
+    const { config, clock } = this.o
+    this.parts?.emitEvent({
+      pipelineId: '',
+      sensorId: config.nodeId,
+      metric: 'node',
+      ts: clock.now(),
+      kind: 'info',
+      name,
+      value,
+      severity,
+      detail,
+    })
+  }
+
+  private onSupervisor(e: SupervisorEvent): void {
+    const log = this.o.log
+    if (e.kind === 'restarted') {
+      this.metrics?.restarted(e.pipelineId)
+      log.info({ pipeline: e.pipelineId, restarts: e.restarts }, 'pipeline restarted')
+      return
+    }
+    const lvl = e.kind === 'quarantined' ? 'error' : 'warn'
+    log[lvl]({ pipeline: e.pipelineId, failures: e.failures, err: e.error }, `pipeline ${e.kind}`)
+    if (e.kind === 'quarantined')
+      this.event('pipeline-quarantined', e.failures, 'critical', { pipeline: e.pipelineId, error: e.error })
+  }
+
+  private onStall(ms: number): void {
+    this.metrics?.stall(ms)
+    this.o.log.warn({ code: 'FOG_EVENT_LOOP_STALL', ms }, 'event loop stalled')
+    this.event('event-loop-stall', ms, 'warning', { code: 'FOG_EVENT_LOOP_STALL', ms })
+  }
+}
+
+// the metrics the node's parts answer directly
+function partsSource(p: OpsParts) {
+  return {
+    readingsByPipeline: () =>
+      Object.fromEntries(Object.entries(p.engine.counters()).map(([k, c]) => [k, c.readingsIn])),
+    dropped: () => ({ ...p.outbox.stats().dropped, ...p.writer.stats().dropped }),
+    outbox: () => {
+      const s = p.outbox.stats()
+      return { records: s.records, bytes: s.bytes, oldestUnsentAgeMs: p.uplink().oldestUnsentAgeMs }
+    },
+    uplinkConnected: () => p.uplink().connected,
+  }
+}
+
+/**
+ * Unrecoverable: the outbox folder is unwritable, writes keep failing and the writer has had to drop
+ * results (its memory hold is full) for `after` ms. Then only a restart can help (a remount, a replaced
+ * disk): onFatal, and the CLI exits non-zero so systemd's Restart=on-failure starts the node again.
+ */
+function watchUnwritable(w: {
+  clock: Clock
+  log: Logger
+  readiness: { writable(): ErrorData | null }
+  writer: OpsParts['writer']
+  after: number
+  onFatal: ((e: ErrorData) => void) | undefined
+}): () => void {
+  let since: number | null = null
+  return () => {
+    const unwritable = w.readiness.writable()
+    if (!unwritable || !w.writer.lastError()) {
+      since = null
+      return
+    }
+    since ??= w.clock.now()
+    const dropping = (w.writer.stats().dropped['disk-full'] ?? 0) > 0
+    if (dropping && w.clock.now() - since >= w.after) {
+      w.log.fatal(
+        { err: unwritable },
+        'outbox unwritable and results dropped: exiting so the service manager restarts the node',
+      )
+      w.onFatal?.(unwritable)
+      since = null
+    }
+  }
+}
+
+function diskFree(dir: string): number | null {
+  try {
+    const fs = statfsSync(dir)
+    return fs.bavail * fs.bsize
+  } catch {
+    return null
+  }
+}
