@@ -104,8 +104,16 @@ async function main() {
     rmSync(dataDir, { recursive: true, force: true })
   }
   try {
-    const url = await waitFor(() => /sensors publish to (mqtt:\/\/\S+)/.exec(out)?.[1], `broker URL in ${out}`, 30_000)
-    const metricsUrl = await waitFor(() => /metrics on (http:\/\/\S+)/.exec(out)?.[1], `metrics URL in ${out}`, 30_000)
+    const url = await waitFor(
+      () => /sensors publish to (mqtt:\/\/\S+)/.exec(out)?.[1],
+      `broker URL in ${out}`,
+      30_000,
+    )
+    const metricsUrl = await waitFor(
+      () => /metrics on (http:\/\/\S+)/.exec(out)?.[1],
+      `metrics URL in ${out}`,
+      30_000,
+    )
     const pid = child.pid!
     await sleep(WARM_S * 1000)
     const idle = await measure(pid, IDLE_S)
@@ -120,11 +128,17 @@ async function main() {
       const topic = `sensors/s${i}/temperature`
       // phases spread over the second, as independent sensors are
       timers.push(
-        setTimeout(() => {
-          timers.push(
-            setInterval(() => c.publish(topic, `{"value":${(20 + Math.random()).toFixed(2)},"ts":${Date.now()}}`), 1000),
-          )
-        }, (i * 1000) / SENSORS),
+        setTimeout(
+          () => {
+            timers.push(
+              setInterval(
+                () => c.publish(topic, `{"value":${(20 + Math.random()).toFixed(2)},"ts":${Date.now()}}`),
+                1000,
+              ),
+            )
+          },
+          (i * 1000) / SENSORS,
+        ),
       )
     })
     await sleep(WARM_S * 1000)
@@ -137,7 +151,9 @@ async function main() {
 
     const row = (what: string, m: Awaited<ReturnType<typeof measure>>, extra: string) =>
       `| ${what} | ${m.rssMean.toFixed(0)} | ${m.rssMax.toFixed(0)} | ${m.cpu.toFixed(1)} | ${extra} |`
-    console.log(`fog node from ${cmd} ${args.join(' ')} (NODE_OPTIONS=${unit.environment['NODE_OPTIONS']}), node ${process.version}, ${process.arch}`)
+    console.log(
+      `fog node from ${cmd} ${args.join(' ')} (NODE_OPTIONS=${unit.environment['NODE_OPTIONS']}), node ${process.version}, ${process.arch}`,
+    )
     console.log('| load | RSS mean MiB | RSS max MiB | CPU % of one core | readings/s taken |')
     console.log('|---|---|---|---|---|')
     console.log(row(`idle (${IDLE_S} s)`, idle, '0'))

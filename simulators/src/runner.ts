@@ -36,7 +36,6 @@ const MAX_INFLIGHT = 512
 
 const silent: SimLogger = { info() {}, warn() {} }
 
-
 async function connectSim(config: SimConfig, log: SimLogger): Promise<mqtt.MqttClient> {
   const client = await mqtt.connectAsync(config.url, {
     clientId: `fogline-sim-${config.seed}-${Math.random().toString(16).slice(2, 8)}`,

@@ -6,7 +6,7 @@ import { startControl } from './control/index.js'
 import { Fleet } from './fleet/index.js'
 import { followReplicas, startIngest } from './ingest/index.js'
 import { Closers, CloudBus, createMetrics } from './shared/index.js'
-import { openStore, type Store } from './store/index.js'
+import { openStore, type Store, startRetention } from './store/index.js'
 
 export interface CloudOptions {
   logger?: Logger
@@ -53,6 +53,15 @@ export async function startCloud(
   try {
     const store = opts.store ?? (await openStore(config.store))
     closers.add(() => store.close())
+    if (config.retention) {
+      const r = startRetention({
+        store,
+        clock,
+        ...config.retention,
+        logger: logger.child({ part: 'retention' }),
+      })
+      closers.add(() => r.stop())
+    }
     const broker = await startCloudBroker(config.broker)
     closers.add(() => broker.close())
     const bus = new CloudBus()

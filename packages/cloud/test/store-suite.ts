@@ -348,5 +348,65 @@ export function runStoreSuite(name: string, factory: StoreFactory): void {
       await s.recordHeartbeat('n0', { online: true, group: 'g' }, T0)
       expect((await s.listNodes()).map((x) => x.nodeId)).toEqual(['n0', 'n1'])
     })
+
+    it('retention rolls old summaries up to hourly (count, sum, min, max kept) and deletes the oldest; a second pass does nothing', async () => {
+      const s = await open()
+      const H = 3_600_000
+      const hour0 = Math.floor(T0 / H) * H
+      // 2 hours of 1-minute summaries for two sensors (240 rows), then 10 recent ones
+      const minute = (i: number, sensorId: string) =>
+        summaryBody(i, {
+          sensorId,
+          start: hour0 + (i % 120) * 60_000,
+          end: hour0 + (i % 120) * 60_000 + 60_000,
+          min: i,
+          max: i + 1,
+          sum: 10 * i,
+          mean: i,
+        })
+      const old = Array.from({ length: 240 }, (_, i) => i + 1)
+      await s.insertBatch(
+        batch('n1', 'summary', old, (q) => minute(q - 1, q <= 120 ? 'a' : 'b')),
+        T0,
+      )
+      const recent = Array.from({ length: 10 }, (_, i) => 241 + i)
+      await s.insertBatch(
+        batch('n1', 'summary', recent, (q) =>
+          summaryBody(q, { start: hour0 + 10 * H + q * 60_000, end: hour0 + 10 * H + q * 60_000 + 60_000 }),
+        ),
+        T0,
+      )
+      const before = await s.querySummaries({ nodeId: 'n1', limit: 1000 })
+      const total = (rows: typeof before) => rows.reduce((a, r) => a + r.count, 0)
+
+      const r = await s.retain({ rollupBefore: hour0 + 2 * H, deleteBefore: 0 })
+      expect(r).toEqual({ rolledUp: 240, hourly: 4, deleted: 0 })
+      const after = await s.querySummaries({ nodeId: 'n1', limit: 1000 })
+      expect(after).toHaveLength(4 + 10)
+      expect(total(after)).toBe(total(before)) // every reading still counted
+      const hourA0 = after.find((x) => x.sensorId === 'a' && x.start === hour0)!
+      expect(hourA0).toMatchObject({
+        end: hour0 + H,
+        count: 600,
+        min: 0,
+        max: 60,
+        sum: ((10 * (59 * 60)) / 2) * 1,
+      })
+      expect(hourA0.mean).toBeCloseTo(hourA0.sum / 600, 9)
+      expect(hourA0.seq).toBeLessThan(0) // never a delivery seq
+      expect(await s.maxSeq('n1', 'summary')).toBe(250)
+
+      expect(await s.retain({ rollupBefore: hour0 + 2 * H, deleteBefore: 0 })).toEqual({
+        rolledUp: 0,
+        hourly: 0,
+        deleted: 0,
+      })
+      expect(await s.retain({ rollupBefore: hour0 + 2 * H, deleteBefore: hour0 + 2 * H })).toEqual({
+        rolledUp: 0,
+        hourly: 0,
+        deleted: 4,
+      })
+      expect(await s.querySummaries({ nodeId: 'n1', limit: 1000 })).toHaveLength(10)
+    })
   })
 }

@@ -50,6 +50,8 @@ export const DesiredState = z.strictObject({
   createdAt: z.number().int().nonnegative(),
   /** set on a document that deliberately restores older content; see docs/desired-state.md */
   rollback: z.boolean().optional(),
+  /** apply at once, even outside the node's maintenance window (ops.maintenance) */
+  urgent: z.boolean().optional(),
   pipelines: z.array(z.unknown()).optional(),
   models: z.record(z.string(), z.unknown()).optional(),
   uplink: z.record(z.string(), z.unknown()).optional(),
@@ -83,7 +85,10 @@ export type DesiredEnvelope = z.output<typeof DesiredEnvelope>
 /** What a node reports on `…/up/reported` about a document. */
 export interface DesiredReport {
   version: number
-  status: 'applied' | 'rejected' | 'rolled-back'
+  /** 'pending': verified, waiting for the node's maintenance window (`pendingUntil`) */
+  status: 'applied' | 'rejected' | 'rolled-back' | 'pending'
+  /** for 'pending': when the maintenance window opens (epoch ms) */
+  pendingUntil?: number | null
   /** for 'applied': 'pending' while the health window runs, 'ok' once it passed */
   health?: 'pending' | 'ok'
   reason?: string

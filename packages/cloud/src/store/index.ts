@@ -1,5 +1,6 @@
 export { openStore } from './open.js'
 export { openPostgresStore, type PostgresStoreOptions } from './postgres.js'
 export { queryStore } from './query.js'
+export { type RetentionResult, retentionSql, startRetention } from './retention.js'
 export { openSqliteStore } from './sqlite.js'
 export * from './types.js'

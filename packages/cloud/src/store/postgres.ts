@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { type DataStream, FoglineError, toRanges } from '@fogline/protocol'
 import pg from 'pg'
+import { retentionSql } from './retention.js'
 import { clampLimit, splitBatch } from './rows.js'
 import {
   bySeqSelect,
@@ -319,6 +320,23 @@ export async function openPostgresStore(opts: PostgresStoreOptions): Promise<Sto
     async getNode(nodeId) {
       const rows = await all('SELECT * FROM nodes WHERE node_id = $1', [nodeId])
       return rows[0] ? mapNode(rows[0]) : null
+    },
+    async retain(c) {
+      const sql = retentionSql((i) => `$${i}::bigint`)
+      const cl = await pool.connect()
+      try {
+        await cl.query('BEGIN')
+        const hourly = (await cl.query(sql.rollup, [c.rollupBefore])).rowCount ?? 0
+        const rolledUp = (await cl.query(sql.removeMerged, [c.rollupBefore])).rowCount ?? 0
+        const deleted = (await cl.query(sql.remove, [c.deleteBefore])).rowCount ?? 0
+        await cl.query('COMMIT')
+        return { hourly, rolledUp, deleted }
+      } catch (err) {
+        await cl.query('ROLLBACK').catch(() => {})
+        throw err
+      } finally {
+        cl.release()
+      }
     },
     async close() {
       await pool.end()

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { type DataStream, FoglineError } from '@fogline/protocol'
 import Database from 'better-sqlite3'
+import { retentionSql } from './retention.js'
 import { clampLimit, splitBatch } from './rows.js'
 import {
   bySeqSelect,
@@ -240,6 +241,17 @@ export async function openSqliteStore(opts: { path: string }): Promise<Store> {
     async getNode(nodeId) {
       const r = db.prepare('SELECT * FROM nodes WHERE node_id = ?').get(nodeId) as Row | undefined
       return r ? mapNode(r) : null
+    },
+    async retain(c) {
+      const sql = retentionSql(() => '?')
+      const [rollup, removeMerged, remove] = [sql.rollup, sql.removeMerged, sql.remove].map((q) =>
+        db.prepare(q),
+      )
+      return db.transaction(() => {
+        const hourly = rollup!.run(c.rollupBefore).changes
+        const rolledUp = removeMerged!.run(c.rollupBefore, c.rollupBefore).changes
+        return { hourly, rolledUp, deleted: remove!.run(c.deleteBefore).changes }
+      })()
     },
     async close() {
       if (db.open) db.close()

@@ -1,4 +1,5 @@
 import type { Batch, DataStream } from '@fogline/protocol'
+import type { RetentionCutoffs, RetentionResult } from './retention.js'
 
 /** One stored summary (stream 'summary'); `seq` is the node's delivery seq. */
 export interface SummaryRow {
@@ -165,6 +166,8 @@ export interface Store {
   watch?(fn: (c: StoreChange) => void): Promise<() => Promise<void>>
   listNodes(): Promise<NodeRow[]>
   getNode(nodeId: string): Promise<NodeRow | null>
+  /** retention: summaries ending before `rollupBefore` become hourly; those before `deleteBefore` go (idempotent) */
+  retain(c: RetentionCutoffs): Promise<RetentionResult>
   close(): Promise<void>
 }
 

@@ -58,6 +58,17 @@ export const CloudConfig = z.strictObject({
       sweepInterval: Duration.prefault('1s'),
     })
     .prefault({}),
+  /** summaries rolled up to hourly after `rollupAfter` and deleted after `deleteAfter` (false: keep all) */
+  retention: z
+    .union([
+      z.strictObject({
+        rollupAfter: Duration.prefault('30d'),
+        deleteAfter: Duration.prefault('400d'),
+        every: Duration.prefault('1h'),
+      }),
+      z.literal(false),
+    ])
+    .prefault({}),
   /** Ed25519 private key file used to sign desired state */
   signingKeyFile: z.string().optional(),
   log: z
