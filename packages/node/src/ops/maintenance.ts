@@ -41,6 +41,24 @@ export interface MaintenanceHoldOptions {
   checkEvery?: number
 }
 
+// the document a down message carries, when it verifies and is for this node; null otherwise
+function verified(o: MaintenanceHoldOptions, topic: string, payload: Buffer) {
+  const t = parseDownTopic(topic)
+  if (t?.kind !== 'desired' || payload.length === 0 || !o.publicKey) return null
+  try {
+    const env = (
+      payload[0] === 0x7b ? JSON.parse(payload.toString('utf8')) : decodeMessage(payload, { topic })
+    ) as {
+      sig?: unknown
+    }
+    const doc = verifyDesired(env, o.publicKey)
+    if (!desiredApplies(doc, o.nodeId, o.group)) return null
+    return { doc, sig: String(env.sig) }
+  } catch {
+    return null
+  }
+}
+
 /**
  * Maintenance windows in front of the desired-state agent. A document is verified on arrival (signature,
  * target); outside the window one that is not `urgent` is held (persisted) and reported `pending` with
@@ -55,26 +73,8 @@ export function createMaintenanceHold(o: MaintenanceHoldOptions) {
   let chain: Promise<void> = Promise.resolve()
   const serial = (fn: () => Promise<void>) => (chain = chain.then(fn, fn))
 
-  // the document a down message carries, when it verifies and is for this node; null otherwise
-  function verified(topic: string, payload: Buffer) {
-    const t = parseDownTopic(topic)
-    if (t?.kind !== 'desired' || payload.length === 0 || !o.publicKey) return null
-    try {
-      const env = (
-        payload[0] === 0x7b ? JSON.parse(payload.toString('utf8')) : decodeMessage(payload, { topic })
-      ) as {
-        sig?: unknown
-      }
-      const doc = verifyDesired(env, o.publicKey)
-      if (!desiredApplies(doc, o.nodeId, o.group)) return null
-      return { doc, sig: String(env.sig) }
-    } catch {
-      return null
-    }
-  }
-
   async function arrive(topic: string, payload: Buffer): Promise<void> {
-    const v = always ? null : verified(topic, payload)
+    const v = always ? null : verified(o, topic, payload)
     if (!v || v.doc.urgent || gate.isOpen()) return o.deliver(topic, payload)
     // the retained copy again (reconnect): already held and reported
     if (held?.sig === v.sig) return
