@@ -12,29 +12,39 @@ import { describe, expect, it } from 'vitest'
  */
 const MIN = 60_000
 const t0 = 1_767_225_600_000
+const RUN_MIN = 60
+// measured at landing: recall 0.750, precision 0.662 (events after a shift ends count as false here)
+const RECALL = 0.7
+const PRECISION = 0.6
 
+/**
+ * Realistic magnitudes (the old test used 8σ spikes and 6σ level shifts): 5σ spikes of one reading,
+ * 3σ level shifts, drifts ramping to 4σ over 5 minutes and stuck values, after a 15-minute learning period.
+ */
 function scenario() {
   const anomalies = (i: number) => [
-    { kind: 'spike', at: `${3 + (i % 5)}m`, duration: '1s', magnitude: 8 },
-    { kind: 'level', at: `${10 + (i % 4)}m`, duration: '2m', magnitude: 6 },
+    { kind: 'spike', at: `${20 + (i % 5)}m`, duration: '1s', magnitude: 5 },
+    { kind: 'level', at: `${30 + (i % 4)}m`, duration: '4m', magnitude: 3 },
+    { kind: 'drift', at: `${42 + (i % 3)}m`, duration: '5m', magnitude: 4 },
+    { kind: 'stuck', at: `${52 + (i % 3)}m`, duration: '3m', magnitude: 0 },
   ]
   return parseConfig(SimConfig, {
     url: 'mqtt://unused:1883',
     seed: 11,
     sensors: [
-      ...Array.from({ length: 20 }, (_, i) => ({
+      ...Array.from({ length: 10 }, (_, i) => ({
         id: `flat-${i}`,
         metric: 'pressure',
-        rate: 10,
+        rate: 2,
         base: 50,
         noise: 1,
         anomalies: anomalies(i),
       })),
-      ...Array.from({ length: 20 }, (_, i) => ({
+      ...Array.from({ length: 10 }, (_, i) => ({
         id: `temp-${i}`,
         metric: 'temperature',
         profile: 'temperature',
-        rate: 10,
+        rate: 2,
         base: 20,
         noise: 0.5,
         amplitude: 4,
@@ -67,7 +77,7 @@ function run(model: unknown) {
       deadLetter: () => {},
     },
   )
-  const end = t0 + 20 * MIN
+  const end = t0 + RUN_MIN * MIN
   for (;;) {
     let next: (typeof sensors)[number] | undefined
     for (const s of sensors) if (!next || s.due < next.due) next = s
@@ -86,18 +96,31 @@ function run(model: unknown) {
   return { truth, events, found, falseAlarms }
 }
 
+function rates(r: ReturnType<typeof run>, kinds: string[]) {
+  const truth = r.truth.filter((g) => kinds.includes(g.kind))
+  const found = r.found.filter((g) => kinds.includes(g.kind))
+  return { recall: found.length / truth.length, n: truth.length }
+}
+
 describe('anomaly detection scored against the simulator ground truth', () => {
-  it('the ewma model finds ≥ 95 % of injected spikes and level shifts with ≤ 5 % false alarms', () => {
-    const r = run({ kind: 'ewma', alpha: 0.02, k: 5, warmup: 100 })
-    const recall = r.found.length / r.truth.length
+  it('the default (context) detector finds 3 in 4 spikes, level shifts and drifts; 2 in 3 events are real', () => {
+    const r = run({ kind: 'context' })
+    const seen = rates(r, ['spike', 'level', 'drift'])
+    const stuck = rates(r, ['stuck'])
     const precision = 1 - r.falseAlarms.length / Math.max(1, r.events.length)
     console.log(
-      `anomaly score: ${r.truth.length} injected, ${r.found.length} found (recall ${recall.toFixed(3)}), ` +
-        `${r.events.length} events, ${r.falseAlarms.length} false (precision ${precision.toFixed(3)})`,
+      `anomaly score: ${seen.n} spikes/levels/drifts, recall ${seen.recall.toFixed(3)}; stuck recall ` +
+        `${stuck.recall.toFixed(3)}; ${r.events.length} events, ${r.falseAlarms.length} false (precision ${precision.toFixed(3)})`,
     )
-    expect(r.truth.length).toBe(80)
-    expect(recall).toBeGreaterThanOrEqual(0.95)
-    expect(precision).toBeGreaterThanOrEqual(0.95)
+    expect(r.truth).toHaveLength(80)
+    expect(seen.recall).toBeGreaterThanOrEqual(RECALL)
+    expect(precision).toBeGreaterThanOrEqual(PRECISION)
+  })
+
+  it('ewma with the settings in docs/pipeline.md finds fewer of the same (the baseline the default beats)', () => {
+    const ctx = rates(run({ kind: 'context' }), ['spike', 'level', 'drift'])
+    const ewma = rates(run({ kind: 'ewma', alpha: 0.02, k: 5, warmup: 100 }), ['spike', 'level', 'drift'])
+    expect(ewma.recall).toBeLessThan(ctx.recall)
   })
 
   it('a model that never fires finds nothing (the scoring is not vacuous)', () => {

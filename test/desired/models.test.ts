@@ -55,7 +55,7 @@ describe('anomaly models sent from the cloud (desired state `models`)', () => {
       return ev.length === 1 ? ev : null
     }, 'the anomaly event in the cloud store')
     expect(stored[0]).toMatchObject({ sensorId: 'm1', kind: 'anomaly', name: 'vibration-odd', value: 9 })
-    expect(stored[0]!.detail).toMatchObject({ model: 'vibration', modelKind: 'gaussian', expected: 2 })
+    expect(stored[0]!.detail).toMatchObject({ model: 'vibration', detector: 'gaussian', expected: 2 })
 
     // a restarted node holds the model before the cloud says anything
     await first.node.stop()

@@ -1,6 +1,13 @@
 export { AGGREGATE_PATTERN, Agg } from './aggregates.js'
 export { canonicalJson, validatePipelines } from './config.js'
 export { compileDecoder } from './decode.js'
+export {
+  createDetector,
+  DEFAULT_MODEL,
+  type Detector,
+  type DetectorDef,
+  detectors,
+} from './detectors/index.js'
 export { createEngine } from './engine.js'
 export { compileExpr, EXPR_NAMES } from './expr.js'
 export { AnomalyModel, ModelRegistry } from './models.js'

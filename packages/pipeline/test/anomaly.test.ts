@@ -34,9 +34,10 @@ describe('anomaly stage', () => {
     const ev = h.bodies('event')
     expect(ev).toHaveLength(1)
     expect(ev[0]).toMatchObject({ kind: 'anomaly', name: 'anomaly', sensorId: 'a', metric: 't', ts: 200_000 })
-    expect(ev[0].detail.score).toBeGreaterThan(5)
+    expect(ev[0].detail.score).toBeGreaterThan(0.8) // z ≈ 10 at k = 5: 100 / (100 + 25)
     expect(Math.abs(ev[0].detail.expected - 20)).toBeLessThan(0.5) // the spike did not drag the level
-    expect(Math.abs(ev[0].detail.std - 1)).toBeLessThan(0.3)
+    expect(Math.abs(ev[0].detail.high - ev[0].detail.expected - 5)).toBeLessThan(1.5) // k × std, std ≈ 1
+    expect(ev[0].detail).toMatchObject({ detector: 'ewma', model: 'inline', version: 0 })
     for (let j = 0; j < 500; j++, i++) send(i, 20 + n()) // back to normal: the episode ends quietly
     expect(h.bodies('event')).toHaveLength(1)
     for (let j = 0; j < 1500; j++, i++) send(i, 28 + n()) // level shift of +8 σ, for good

@@ -1,36 +1,44 @@
-import type { FogEvent } from '@fogline/protocol'
+import type { FogEvent, Reading } from '@fogline/protocol'
 import { z } from 'zod'
+import { createDetector, DEFAULT_MODEL, type Detector } from '../detectors/index.js'
 import { Keyed, SENSOR_KEY } from '../keyed.js'
 import { type AnomalyModel, AnomalyModel as AnomalyModelSchema } from '../models.js'
-import type { StageDef } from '../types.js'
+import type { StageContext, StageDef } from '../types.js'
 
 export const AnomalyConfig = z.strictObject({
   type: z.literal('anomaly'),
-  /** a model's name (sent by the cloud in desired state `models`) or the model itself, inline */
-  model: z.union([z.string().min(1), AnomalyModelSchema]),
+  /** a model's name (sent by the cloud in desired state `models`) or the model itself, inline; default `context` */
+  model: z.union([z.string().min(1), AnomalyModelSchema]).prefault(DEFAULT_MODEL),
   /** event name */
   name: z.string().min(1).default('anomaly'),
   severity: z.enum(['info', 'warning', 'critical']).default('warning'),
-  /** an episode ends once a reading scores below clear × k (hysteresis: one event per episode, not per reading) */
+  /** score at which an event starts; default the model's `threshold` */
+  threshold: z.number().gt(0).lt(1).optional(),
+  /** an episode ends once a reading scores below clear × threshold (hysteresis: one event per episode) */
   clear: z.number().gt(0).max(1).default(0.75),
+  /** what the stage passes on: the reading unchanged, or the reading with `value` replaced by its score */
+  output: z.enum(['reading', 'score']).default('reading'),
 })
 export type AnomalyConfig = z.output<typeof AnomalyConfig>
 
 interface SensorState {
   key: string[]
-  /** readings learned (ewma) */
-  n: number
-  mean: number
-  variance: number
-  /** in an anomaly episode */
+  det: Detector | undefined
+  /** the model object the detector was built from (a push replaces the object) */
+  model: AnomalyModel
   active: boolean
 }
 
+/** snapshot row: key, model kind, detector state, active */
+type Saved = [string[], string, unknown, number]
+
 /**
- * Scores each reading against an anomaly model (see ../models.ts) and emits one `anomaly` FogEvent when a
- * sensor's score first exceeds the model's k, with the score, the expected value and the model; the episode
- * ends when the score drops below clear × k. Passes every reading on. A named model that the node does not
- * hold (yet) scores nothing; the `ewma` state (per sensor) is checkpointed.
+ * Scores every reading in [0, 1] with the pipeline's detector (one per sensor, see ../detectors) and emits
+ * an `anomaly` FogEvent when a sensor's score reaches the threshold, carrying the score, the expected value
+ * and range, the detector kind and the model version; the episode ends when the score drops below
+ * clear × threshold. Passes every reading on (or its score, with `output: score`, e.g. into a window's
+ * `max`). A named model the node does not hold (yet) scores nothing. Detector state is checkpointed; a pushed
+ * model of the same shape keeps it (upgrade), another shape starts the sensor afresh.
  */
 export const anomaly: StageDef<AnomalyConfig> = {
   name: 'anomaly',
@@ -41,84 +49,83 @@ export const anomaly: StageDef<AnomalyConfig> = {
     const inline = typeof c.model === 'string' ? undefined : c.model
     const modelName = typeof c.model === 'string' ? c.model : 'inline'
     const current = (): AnomalyModel | undefined => inline ?? ctx.models.get(modelName)
+    // restored detector states wait here until their sensor's first reading (the model may arrive later)
+    const pending = new Map<string, Saved>()
+    const sensorOf = (r: Reading, m: AnomalyModel): SensorState => {
+      let s = state.get(r)
+      if (s === undefined) {
+        s = state.add({ key: state.keyOf(r), det: createDetector(m, r.sensorId), model: m, active: false })
+        const id = JSON.stringify(s.key)
+        const saved = pending.get(id)
+        if (saved !== undefined && saved[1] === m.kind && s.det !== undefined) {
+          s.det.restore(saved[2])
+          s.active = saved[3] === 1
+        }
+        pending.delete(id)
+      } else if (s.model !== m) {
+        if (s.det === undefined || !s.det.upgrade(m)) s.det = createDetector(m, r.sensorId)
+        s.model = m
+      }
+      return s
+    }
     return {
       process(r) {
         const m = current()
         if (m === undefined) return r
-        const x = r.value
-        let s = state.get(r)
-        if (s === undefined) s = state.add({ key: state.keyOf(r), n: 0, mean: x, variance: 0, active: false })
-        let expected: number
-        let std: number
-        if (m.kind === 'gaussian') {
-          const p = m.sensors[r.sensorId] ?? (m.mean !== undefined && m.std !== undefined ? m : undefined)
-          if (p === undefined) return r
-          expected = p.mean!
-          std = p.std!
-        } else {
-          expected = s.mean
-          std = Math.max(Math.sqrt(s.variance), m.minStd)
-          if (s.n < m.warmup) {
-            // plain running mean and variance while warming up (alpha = 1/n), exponential after
-            learn(s, x, Math.max(m.alpha, 1 / (s.n + 1)))
-            return r
-          }
-        }
-        const score = Math.abs(x - expected) / std
-        if (!s.active && score > m.k) {
+        const s = sensorOf(r, m)
+        if (s.det === undefined) return r
+        const score = s.det.update(r.value)
+        const threshold = c.threshold ?? m.threshold
+        if (!s.active && score >= threshold && !s.det.learning) {
           s.active = true
-          const e: FogEvent = {
-            pipelineId: ctx.pipelineId,
-            sensorId: r.sensorId,
-            metric: r.metric,
-            ts: r.ts,
-            kind: 'anomaly',
-            name: c.name,
-            value: x,
-            severity: c.severity,
-            detail: {
-              score: round(score),
-              expected: round(expected),
-              std: round(std),
-              model: modelName,
-              modelKind: m.kind,
-              k: m.k,
-            },
-          }
-          ctx.emit('event', r.ts, e)
-        } else if (s.active && score < c.clear * m.k) s.active = false
-        if (m.kind === 'ewma') {
-          // an outlier moves the learned level only as far as the k band, so a spike does not teach the
-          // model that spikes are normal, while a lasting level shift is learned within a few 1/alpha readings
-          const lim = m.k * std
-          learn(s, Math.min(expected + lim, Math.max(expected - lim, x)), m.alpha)
-        }
+          ctx.emit('event', r.ts, event(c, ctx, r, s.det, score, m, modelName))
+        } else if (s.active && score < c.clear * threshold) s.active = false
+        if (c.output === 'score') r.value = score
         return r
       },
-      snapshot: () => [...state.all].map((s) => [s.key, s.n, s.mean, s.variance, s.active ? 1 : 0]),
+      snapshot: () =>
+        [
+          ...[...state.all].map((s): Saved => [s.key, s.model.kind, s.det?.snapshot(), s.active ? 1 : 0]),
+          ...pending.values(),
+        ] satisfies Saved[],
       restore(st) {
         state.clear()
-        for (const [key, n, mean, variance, active] of st as Array<
-          [string[], number, number, number, number]
-        >)
-          state.add({ key, n, mean, variance, active: active === 1 })
+        pending.clear()
+        for (const row of st as Saved[]) pending.set(JSON.stringify(row[0]), row)
       },
     }
   },
 }
 
-/** Exponentially weighted mean and variance (West 1979 / Finch 2009 incremental form). */
-function learn(s: SensorState, x: number, alpha: number): void {
-  if (s.n === 0) {
-    s.mean = x
-    s.variance = 0
-  } else {
-    const d = x - s.mean
-    const inc = alpha * d
-    s.mean += inc
-    s.variance = (1 - alpha) * (s.variance + d * inc)
+function event(
+  c: AnomalyConfig,
+  ctx: StageContext,
+  r: Reading,
+  d: Detector,
+  score: number,
+  m: AnomalyModel,
+  modelName: string,
+): FogEvent {
+  return {
+    pipelineId: ctx.pipelineId,
+    sensorId: r.sensorId,
+    metric: r.metric,
+    ts: r.ts,
+    kind: 'anomaly',
+    name: c.name,
+    value: r.value,
+    severity: c.severity,
+    detail: {
+      score: round(score),
+      expected: round(d.expected),
+      low: round(d.low),
+      high: round(d.high),
+      detector: m.kind,
+      model: modelName,
+      version: m.version,
+      ...(m.trainedAt !== undefined ? { trainedAt: m.trainedAt } : {}),
+    },
   }
-  s.n++
 }
 
 const round = (v: number) => Math.round(v * 1e6) / 1e6

@@ -1,0 +1,176 @@
+import type { AnomalyModel } from '@fogline/protocol'
+import type { Detector, DetectorDef } from './types.js'
+
+type ContextModel = Extract<AnomalyModel, { kind: 'context' }>
+
+/** 2^16 bits (8 KiB) of "this context was seen": only seen/unseen matters for the score, so a bitset, not counts. */
+const TABLE_BITS = 16
+const TABLE_MASK = (1 << TABLE_BITS) - 1
+/** grids: two, offset by half a bin, so a value wobbling on one grid's bin edge is still known on the other */
+const OFFSETS = [0, 0.5] as const
+/** a value beyond every value seen adds up to this much (fully at 10 % of the range past it) */
+const EXTREME_WEIGHT = 0.5
+const EXTREME_SCALE = 10
+/** a repeated alarm inside the quiet period is reported at this fraction of its score */
+const REPEAT_FACTOR = 0.5
+
+/**
+ * Contextual novelty (CAD OSE family). Each reading is quantised on two grids spanning the learned range;
+ * for each grid the contexts ending at this reading (the last 1 … `length` bins) are hashed into a bitset
+ * of contexts seen. The raw score is the share of those contexts never seen before, shorter contexts
+ * weighing more (weight 1/len: a new single value is stronger evidence than a new 6-reading sequence), plus
+ * a term for a value beyond every value seen. A score is reported in full only when it beats every raw
+ * score of the last `quiet` readings, so a lasting anomaly raises one alarm, not one per reading.
+ */
+class Context implements Detector {
+  n = 0
+  lo = 0
+  hi = 0
+  seenLo = 0
+  seenHi = 0
+  expected = 0
+  low = 0
+  high = 0
+  /** last `length` bins per grid, newest first */
+  bins: Int32Array
+  table = new Uint32Array(1 << (TABLE_BITS - 5))
+  recent: Float64Array
+  pos = 0
+
+  constructor(private m: ContextModel) {
+    this.bins = new Int32Array(OFFSETS.length * m.length)
+    this.recent = new Float64Array(Math.max(1, m.quiet))
+    if (m.low !== undefined && m.high !== undefined) this.setRange(m.low, m.high, m.warmup)
+  }
+
+  get learning(): boolean {
+    return this.n < this.m.probation
+  }
+
+  private setRange(lo: number, hi: number, n: number): void {
+    this.lo = this.seenLo = lo
+    this.hi = this.seenHi = hi
+    // the next reading is the range's last: it may widen it, and its contexts start the table
+    this.n = Math.max(this.n, n - 1, 1)
+  }
+
+  update(x: number): number {
+    const m = this.m
+    this.expected = this.n === 0 ? x : this.expected
+    this.low = this.seenLo
+    this.high = this.seenHi
+    if (this.n < m.warmup) {
+      // learning the range: the grid is fixed once set, so contexts learned later stay comparable
+      if (this.n === 0 || x < this.lo) this.lo = x
+      if (this.n === 0 || x > this.hi) this.hi = x
+      this.seenLo = this.lo
+      this.seenHi = this.hi
+      this.n++
+      if (this.n < m.warmup) return this.report(0, x)
+      this.novelty(x)
+      return this.report(0, x)
+    }
+    this.n++
+    const novel = this.novelty(x)
+    const span = Math.max(this.seenHi - this.seenLo, 1e-12)
+    const beyond = x > this.seenHi ? (x - this.seenHi) / span : x < this.seenLo ? (this.seenLo - x) / span : 0
+    if (x > this.seenHi) this.seenHi = x
+    if (x < this.seenLo) this.seenLo = x
+    return this.report(Math.min(1, novel + EXTREME_WEIGHT * Math.min(1, beyond * EXTREME_SCALE)), x)
+  }
+
+  /** share of this reading's contexts never seen before (weighted 1/len); marks them seen */
+  private novelty(x: number): number {
+    const L = this.m.length
+    const width = Math.max(this.hi - this.lo, 1e-12) / this.m.levels
+    let novel = 0
+    let total = 0
+    for (let g = 0; g < OFFSETS.length; g++) {
+      const b = this.bins
+      const base = g * L
+      for (let k = base + L - 1; k > base; k--) b[k] = b[k - 1]!
+      b[base] = Math.floor((x - this.lo) / width + OFFSETS[g]!)
+      // FNV-1a style over the bins, newest first: each prefix length is its own context
+      let h = (0x811c9dc5 ^ Math.imul(g + 1, 0x27d4eb2d)) >>> 0
+      const avail = Math.min(L, this.n - this.m.warmup + 1)
+      for (let len = 1; len <= avail; len++) {
+        h = Math.imul(h ^ (b[base + len - 1]! + 0x3779b9), 16777619) >>> 0
+        const i = (h ^ (h >>> 15)) & TABLE_MASK
+        const word = i >>> 5
+        const bit = 1 << (i & 31)
+        const w = 1 / len
+        total += w
+        if ((this.table[word]! & bit) === 0) {
+          novel += w
+          this.table[word] = this.table[word]! | bit
+        }
+      }
+    }
+    return total > 0 ? novel / total : 0
+  }
+
+  /** suppression: full score only when it beats every raw score of the quiet period */
+  private report(s: number, x: number): number {
+    const r = this.recent
+    let h = 0
+    for (let i = 0; i < r.length; i++) if (r[i]! > h) h = r[i]!
+    r[this.pos] = s
+    this.pos = (this.pos + 1) % r.length
+    this.expected = x
+    return s > h || this.m.quiet === 0 ? s : s * REPEAT_FACTOR
+  }
+
+  snapshot(): unknown {
+    const { n, lo, hi, seenLo, seenHi, expected, pos } = this
+    return {
+      n,
+      lo,
+      hi,
+      seenLo,
+      seenHi,
+      expected,
+      pos,
+      bins: [...this.bins],
+      recent: [...this.recent],
+      table: Buffer.from(this.table.buffer, this.table.byteOffset, this.table.byteLength).toString('base64'),
+    }
+  }
+
+  restore(state: unknown): void {
+    const s = state as ReturnType<Context['snapshot']> & Record<string, any>
+    Object.assign(this, { n: s.n, lo: s.lo, hi: s.hi, seenLo: s.seenLo, seenHi: s.seenHi })
+    this.expected = s.expected
+    this.pos = s.pos % this.recent.length
+    this.bins.set((s.bins as number[]).slice(0, this.bins.length))
+    this.recent.set((s.recent as number[]).slice(0, this.recent.length))
+    const t = Buffer.from(s.table as string, 'base64')
+    this.table.set(new Uint32Array(t.buffer, t.byteOffset, Math.min(this.table.length, t.byteLength >>> 2)))
+  }
+
+  upgrade(m: AnomalyModel): boolean {
+    // the learned contexts stay valid only on the same grid and context length
+    if (m.kind !== 'context' || m.levels !== this.m.levels || m.length !== this.m.length) return false
+    if (m.quiet !== this.m.quiet) this.recent = resize(this.recent, Math.max(1, m.quiet))
+    this.pos %= this.recent.length
+    this.m = m
+    return true
+  }
+
+  /** bytes of state: bitset, bins, quiet-period ring and scalars */
+  static bytes(m: ContextModel): number {
+    return (1 << (TABLE_BITS - 3)) + OFFSETS.length * m.length * 4 + Math.max(1, m.quiet) * 8 + 8 * 8
+  }
+}
+
+function resize(a: Float64Array, n: number): Float64Array {
+  const b = new Float64Array(n)
+  b.set(a.subarray(0, n))
+  return b
+}
+
+/** `context`: the default detector; learns on the node, needs nothing from the cloud but can take a range. */
+export const context: DetectorDef<ContextModel> & { bytes(m: ContextModel): number } = {
+  kind: 'context',
+  create: (m) => new Context(m),
+  bytes: Context.bytes,
+}
