@@ -51,7 +51,7 @@ export async function startCloud(
   const clock = opts.clock ?? systemClock
   const closers = new Closers(logger)
   try {
-    const store = opts.store ?? (await openStore(config.store))
+    const store = opts.store ?? (await openStore(config.store, clock))
     closers.add(() => store.close())
     if (config.retention) {
       const r = startRetention({

@@ -10,11 +10,13 @@ import {
   type SummaryRow,
 } from './types.js'
 
+export type Dialect = 'sqlite' | 'postgres'
+
 /**
  * Schema shared by the SQLite and PostgreSQL stores (types differ only where noted).
  * Column names avoid SQL keywords (start/end/count/min/max) so one text serves both dialects.
  */
-export function schemaSql(dialect: 'sqlite' | 'postgres'): string[] {
+export function schemaSql(dialect: Dialect): string[] {
   const int = dialect === 'sqlite' ? 'INTEGER' : 'BIGINT'
   const real = dialect === 'sqlite' ? 'REAL' : 'DOUBLE PRECISION'
   const json = dialect === 'sqlite' ? 'TEXT' : 'JSONB'
@@ -52,17 +54,15 @@ export function schemaSql(dialect: 'sqlite' | 'postgres'): string[] {
   ]
 }
 
-/** Dead-letter payloads are kept up to this size (enough to debug, bounded on disk). */
-export const DEAD_LETTER_MAX_PAYLOAD = 64 * 1024
-
 /** A heartbeat with the node's counters (not just a last will's {online:false}). */
 export function isFullHeartbeat(body: Record<string, unknown>): boolean {
   return 'backlogRecords' in body || body.online !== false
 }
 
-class Params {
+/** Collects parameters and writes each one's placeholder for the dialect (`?` or `$n`). */
+export class Params {
   readonly values: unknown[] = []
-  constructor(private readonly dialect: 'sqlite' | 'postgres') {}
+  constructor(private readonly dialect: Dialect) {}
   add(v: unknown): string {
     this.values.push(v)
     return this.dialect === 'sqlite' ? '?' : `$${this.values.length}`
@@ -73,10 +73,7 @@ class Params {
  * SELECT for summaries; with a resolution, re-aggregates exactly per bucket in the database
  * (count and sum add, min/max of min/max, mean = sum / count). Newest rows are kept under the limit.
  */
-export function summarySelect(
-  q: SummaryQuery,
-  dialect: 'sqlite' | 'postgres',
-): { sql: string; params: unknown[] } {
+export function summarySelect(q: SummaryQuery, dialect: Dialect): { sql: string; params: unknown[] } {
   const p = new Params(dialect)
   const where = ['superseded = 0']
   if (q.nodeId !== undefined) where.push(`node_id = ${p.add(q.nodeId)}`)
@@ -105,10 +102,7 @@ export function summarySelect(
   return { sql, params: p.values }
 }
 
-export function eventSelect(
-  q: EventQuery,
-  dialect: 'sqlite' | 'postgres',
-): { sql: string; params: unknown[] } {
+export function eventSelect(q: EventQuery, dialect: Dialect): { sql: string; params: unknown[] } {
   const p = new Params(dialect)
   const where = ['1 = 1']
   if (q.nodeId !== undefined) where.push(`node_id = ${p.add(q.nodeId)}`)
@@ -198,7 +192,7 @@ export function bySeqSelect(
   nodeId: string,
   stream: 'summary' | 'event',
   ranges: ReadonlyArray<readonly [number, number]>,
-  dialect: 'sqlite' | 'postgres',
+  dialect: Dialect,
 ): { sql: string; params: unknown[] } {
   const p = new Params(dialect)
   const node = p.add(nodeId)

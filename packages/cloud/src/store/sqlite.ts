@@ -1,95 +1,61 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { type DataStream, FoglineError } from '@fogline/protocol'
+import { FoglineError } from '@fogline/protocol'
 import Database from 'better-sqlite3'
+import { sqliteInsertSql, sqliteRowArgs } from './columns.js'
+import { recordDeadLetter, type Stmt, touchNode } from './node-sql.js'
+import { type Row, storeCore } from './reads.js'
 import { retentionSql } from './retention.js'
-import { clampLimit, splitBatch } from './rows.js'
-import {
-  bySeqSelect,
-  DEAD_LETTER_MAX_PAYLOAD,
-  eventSelect,
-  isFullHeartbeat,
-  mapDeadLetter,
-  mapEvent,
-  mapNode,
-  mapSummary,
-  schemaSql,
-  summarySelect,
-} from './sql.js'
-import type { DeadLetterInput, EventRow, HeartbeatBody, InsertResult, Store, SummaryRow } from './types.js'
+import { splitBatch } from './rows.js'
+import { schemaSql } from './sql.js'
+import type { InsertResult, Store } from './types.js'
 
-type Row = Record<string, unknown>
-const TABLE: Record<DataStream, string> = { summary: 'summaries', event: 'events', raw: 'raw_records' }
+type BatchIn = Parameters<Store['insertBatch']>[0]
 
-/**
- * The embedded default store: one SQLite file in WAL mode; each batch commits in one transaction.
- * @example const store = await openSqliteStore({ path: '.fogline/cloud.db' })
- */
-export async function openSqliteStore(opts: { path: string }): Promise<Store> {
-  if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true })
-  let db: Database.Database
+const SUPERSEDE = `UPDATE summaries SET superseded = 1 WHERE node_id = ? AND pipeline_id = ? AND sensor_id = ? AND metric = ?
+  AND wstart = ? AND wend = ? AND seq < ?`
+
+function openDb(path: string): Database.Database {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
   try {
-    db = new Database(opts.path)
+    const db = new Database(path)
     db.pragma('journal_mode = WAL')
     // FULL: the ack goes out after the commit, so the commit must survive a power cut too (fsync per batch)
     db.pragma('synchronous = FULL')
     db.pragma('busy_timeout = 5000')
     for (const s of schemaSql('sqlite')) db.exec(s)
+    return db
   } catch (cause) {
     throw new FoglineError(
       'FOG_STORE_FAILED',
       `cannot open the SQLite store: ${(cause as Error).message}`,
-      { file: opts.path },
+      { file: path },
       { cause },
     )
   }
+}
 
-  const insSummary = db.prepare(
-    `INSERT INTO summaries (node_id, seq, pipeline_id, sensor_id, metric, wstart, wend, cnt, vmin, vmax, vmean, vsum, aggs, received_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-  )
-  const insEvent = db.prepare(
-    `INSERT INTO events (node_id, seq, pipeline_id, sensor_id, metric, ts, kind, name, value, severity, detail, received_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-  )
-  const insRaw = db.prepare(
-    'INSERT INTO raw_records (node_id, seq, ts, body, received_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
-  )
-  const supersede = db.prepare(
-    `UPDATE summaries SET superseded = 1 WHERE node_id = ? AND pipeline_id = ? AND sensor_id = ? AND metric = ?
-     AND wstart = ? AND wend = ? AND seq < ?`,
-  )
-  const insDead = db.prepare(
-    `INSERT INTO dead_letters (received_at, node_id, stream, seq, topic, code, reason, bytes, payload)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-  )
-  const touchNode = db.prepare(
-    `INSERT INTO nodes (node_id, declared_online, first_seen, last_seen, summaries, events) VALUES (?, 1, ?, ?, ?, ?)
-     ON CONFLICT (node_id) DO UPDATE SET declared_online = 1, last_seen = MAX(last_seen, excluded.last_seen),
-       summaries = summaries + excluded.summaries, events = events + excluded.events`,
-  )
-  const upHeartbeat = db.prepare(
-    `INSERT INTO nodes (node_id, group_name, declared_online, first_seen, last_seen, heartbeat) VALUES (?, ?, ?, ?, ?, ?)
-     ON CONFLICT (node_id) DO UPDATE SET group_name = COALESCE(excluded.group_name, group_name),
-       declared_online = excluded.declared_online,
-       last_seen = CASE WHEN ? THEN excluded.last_seen ELSE last_seen END,
-       heartbeat = CASE WHEN ? THEN excluded.heartbeat ELSE heartbeat END`,
-  )
-  const upReported = db.prepare(
-    `INSERT INTO nodes (node_id, declared_online, first_seen, last_seen, reported, reported_at, reported_seq)
-     VALUES (?, 1, ?, ?, ?, ?, ?)
-     ON CONFLICT (node_id) DO UPDATE SET last_seen = excluded.last_seen, reported = excluded.reported,
-       reported_at = excluded.reported_at, reported_seq = excluded.reported_seq
-     WHERE excluded.reported_seq IS NULL OR reported_seq IS NULL OR excluded.reported_seq > reported_seq`,
-  )
-  const maxSeqStmt = Object.fromEntries(
-    Object.entries(TABLE).map(([s, t]) => [
-      s,
-      db.prepare(`SELECT MAX(seq) AS m FROM ${t} WHERE node_id = ?`),
-    ]),
-  ) as Record<DataStream, Database.Statement>
+/** One statement; rows for a reader (SELECT or RETURNING), none otherwise. */
+function runner(db: Database.Database) {
+  const cache = new Map<string, Database.Statement>()
+  return (sql: string, params: readonly unknown[]): Row[] => {
+    let st = cache.get(sql)
+    if (!st) cache.set(sql, (st = db.prepare(sql)))
+    if (st.reader) return st.all(...params) as Row[]
+    st.run(...params)
+    return []
+  }
+}
 
-  const insertTx = db.transaction((batch: Parameters<Store['insertBatch']>[0], at: number): InsertResult => {
+/** The batch transaction: every record once (resends change nothing), bad bodies dead-lettered, node counters. */
+function batchWriter(db: Database.Database) {
+  const run = runner(db)
+  const insSummary = db.prepare(sqliteInsertSql('summaries'))
+  const insEvent = db.prepare(sqliteInsertSql('events'))
+  const insRaw = db.prepare(sqliteInsertSql('raw_records'))
+  const supersede = db.prepare(SUPERSEDE)
+  const exec = (s: Stmt) => run(s.sql, s.params)
+  return db.transaction((batch: BatchIn, at: number): InsertResult => {
     const parts = splitBatch(batch)
     const res: InsertResult = {
       seqs: parts.seqs,
@@ -99,70 +65,33 @@ export async function openSqliteStore(opts: { path: string }): Promise<Store> {
       summaries: [],
       events: [],
     }
-    for (const r of parts.summaries) {
-      const aggs = r.aggs ? JSON.stringify(r.aggs) : null
-      const c = insSummary.run(
-        r.nodeId,
-        r.seq,
-        r.pipelineId,
-        r.sensorId,
-        r.metric,
-        r.start,
-        r.end,
-        r.count,
-        r.min,
-        r.max,
-        r.mean,
-        r.sum,
-        aggs,
-        at,
-      ).changes
-      if (c) res.summaries.push(r)
-    }
+    for (const r of parts.summaries)
+      if (insSummary.run(...sqliteRowArgs('summaries', r.nodeId, r, at)).changes) res.summaries.push(r)
     for (const r of parts.corrections)
       supersede.run(r.nodeId, r.pipelineId, r.sensorId, r.metric, r.start, r.end, r.seq)
-    for (const r of parts.events) {
-      const detail = r.detail ? JSON.stringify(r.detail) : null
-      const c = insEvent.run(
-        r.nodeId,
-        r.seq,
-        r.pipelineId,
-        r.sensorId,
-        r.metric,
-        r.ts,
-        r.kind,
-        r.name,
-        r.value,
-        r.severity,
-        detail,
-        at,
-      ).changes
-      if (c) res.events.push(r)
-    }
+    for (const r of parts.events)
+      if (insEvent.run(...sqliteRowArgs('events', r.nodeId, r, at)).changes) res.events.push(r)
     let rawIns = 0
-    for (const r of parts.raw) rawIns += insRaw.run(r.nodeId, r.seq, r.ts, r.body, at).changes
-    for (const b of parts.bad)
-      insDead.run(
-        at,
-        batch.nodeId,
-        batch.stream,
-        b.seq,
-        `fogline/v1/${batch.nodeId}/up/${batch.stream}`,
-        'FOG_BATCH_INVALID',
-        b.reason,
-        0,
-        null,
-      )
+    for (const r of parts.raw) rawIns += insRaw.run(...sqliteRowArgs('raw_records', r.nodeId, r, at)).changes
+    for (const b of parts.bad) exec(recordDeadLetter('sqlite', batch, b, at))
     res.inserted = res.summaries.length + res.events.length + rawIns
     res.duplicates = parts.seqs.length - parts.bad.length - res.inserted
-    touchNode.run(batch.nodeId, at, at, res.summaries.length, res.events.length)
+    exec(touchNode('sqlite', batch.nodeId, at, res.summaries.length, res.events.length))
     return res
   })
+}
 
-  const all = (sql: string, params: unknown[]) => db.prepare(sql).all(...params) as Row[]
-
-  const store: Store = {
+/**
+ * The embedded default store: one SQLite file in WAL mode; each batch commits in one transaction.
+ * @example const store = await openSqliteStore({ path: '.fogline/cloud.db' })
+ */
+export async function openSqliteStore(opts: { path: string }): Promise<Store> {
+  const db = openDb(opts.path)
+  const insertTx = batchWriter(db)
+  const run = runner(db)
+  return {
     kind: 'sqlite',
+    ...storeCore('sqlite', async (sql, params) => run(sql, params)),
     async insertBatch(batch, receivedAt) {
       try {
         return insertTx(batch, receivedAt)
@@ -174,73 +103,6 @@ export async function openSqliteStore(opts: { path: string }): Promise<Store> {
           { cause },
         )
       }
-    },
-    async querySummaries(q = {}) {
-      const { sql, params } = summarySelect(q, 'sqlite')
-      return all(sql, params).map(mapSummary).reverse()
-    },
-    async queryEvents(q = {}) {
-      const { sql, params } = eventSelect(q, 'sqlite')
-      return all(sql, params).map(mapEvent).reverse()
-    },
-    async countRecords(q = {}) {
-      const streams = q.stream ? [q.stream] : (Object.keys(TABLE) as DataStream[])
-      let n = 0
-      for (const s of streams) {
-        const where = q.nodeId !== undefined ? ' WHERE node_id = ?' : ''
-        const args = q.nodeId !== undefined ? [q.nodeId] : []
-        n += (db.prepare(`SELECT COUNT(*) AS n FROM ${TABLE[s]}${where}`).get(...args) as { n: number }).n
-      }
-      return n
-    },
-    async maxSeq(nodeId, stream) {
-      return ((maxSeqStmt[stream].get(nodeId) as { m: number | null }).m ?? 0) as number
-    },
-    async addDeadLetter(d: DeadLetterInput) {
-      const payload = Buffer.from(d.payload.subarray(0, DEAD_LETTER_MAX_PAYLOAD))
-      return Number(
-        insDead.run(
-          d.receivedAt,
-          d.nodeId,
-          d.stream ?? null,
-          d.seq ?? null,
-          d.topic,
-          d.code,
-          d.reason,
-          d.payload.length,
-          payload,
-        ).lastInsertRowid,
-      )
-    },
-    async listDeadLetters(q = {}) {
-      const limit = clampLimit(q.limit, 1000, 10_000)
-      const rows =
-        q.nodeId !== undefined
-          ? all('SELECT * FROM dead_letters WHERE node_id = ? ORDER BY id DESC LIMIT ?', [q.nodeId, limit])
-          : all('SELECT * FROM dead_letters ORDER BY id DESC LIMIT ?', [limit])
-      return rows.map(mapDeadLetter)
-    },
-    async recordHeartbeat(nodeId, body: HeartbeatBody, now) {
-      const full = isFullHeartbeat(body) ? 1 : 0
-      const online = body.online === false ? 0 : 1
-      const group = typeof body.group === 'string' ? body.group : null
-      upHeartbeat.run(nodeId, group, online, now, now, JSON.stringify(body), full, full)
-    },
-    async recordReported(nodeId, body, now, seq) {
-      return upReported.run(nodeId, now, now, JSON.stringify(body), now, seq ?? null).changes > 0
-    },
-    async recordsBySeq(nodeId, stream, ranges) {
-      const { sql, params } = bySeqSelect(nodeId, stream, ranges, 'sqlite')
-      return all(sql, params).map((r): SummaryRow | EventRow =>
-        stream === 'summary' ? mapSummary(r) : mapEvent(r),
-      )
-    },
-    async listNodes() {
-      return all('SELECT * FROM nodes ORDER BY node_id', []).map(mapNode)
-    },
-    async getNode(nodeId) {
-      const r = db.prepare('SELECT * FROM nodes WHERE node_id = ?').get(nodeId) as Row | undefined
-      return r ? mapNode(r) : null
     },
     async retain(c) {
       const sql = retentionSql(() => '?')
@@ -257,5 +119,4 @@ export async function openSqliteStore(opts: { path: string }): Promise<Store> {
       if (db.open) db.close()
     },
   }
-  return store
 }
