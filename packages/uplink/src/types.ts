@@ -1,4 +1,4 @@
-import type { Outbox } from '@fogline/outbox'
+import type { OutboxStream, Outbox } from '@fogline/outbox'
 import type { Clock, UplinkConfig } from '@fogline/protocol'
 
 export interface UplinkLogger {
@@ -31,6 +31,11 @@ export interface UplinkOptions {
   logger?: UplinkLogger
   /** down messages other than acks (desired, control) */
   onDown?: (topic: string, payload: Buffer) => void
+  /**
+   * Upload windows: whether records of `stream` may go up now. A stream it refuses waits in the outbox
+   * (read again on the next pump or poll); unset: everything goes.
+   */
+  gate?: (stream: OutboxStream) => boolean
   /** the heartbeat body, published on up/heartbeat every config.heartbeat */
   heartbeat?: () => object
 }

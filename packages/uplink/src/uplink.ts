@@ -205,6 +205,7 @@ export function createUplink(o: UplinkOptions): Uplink {
       let recs: EncodedRecord[] = []
       let stream: OutboxStream | undefined
       for (const s of OUTBOX_STREAMS) {
+        if (o.gate && !o.gate(s)) continue
         recs = readLive(s)
         if (recs.length) {
           stream = s
@@ -213,6 +214,7 @@ export function createUplink(o: UplinkOptions): Uplink {
       }
       if (!stream)
         for (const s of OUTBOX_STREAMS) {
+          if (o.gate && !o.gate(s)) continue
           recs = readBacklog(s)
           if (recs.length) {
             stream = s
