@@ -58,7 +58,11 @@ describe('upload windows (uplink.schedule)', () => {
       group: 'g',
       outbox,
       config: UplinkConfig.parse({ urls: [broker.url], linger: 5, pollInterval: 20 }),
-      gate: (s) => gate.allows(s) || (refused++, false),
+      gate: (s) => {
+        const ok = gate.allows(s)
+        if (!ok) refused++
+        return ok
+      },
     })
     onTestFinished(() => up.stop())
     up.start()

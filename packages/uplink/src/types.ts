@@ -1,4 +1,4 @@
-import type { OutboxStream, Outbox } from '@fogline/outbox'
+import type { Outbox, OutboxStream } from '@fogline/outbox'
 import type { Clock, UplinkConfig } from '@fogline/protocol'
 
 export interface UplinkLogger {
