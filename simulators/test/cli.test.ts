@@ -1,11 +1,10 @@
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { loadConfigFile, SimConfig } from '@fogline/protocol'
-import { startTestBroker } from '@fogline/testkit'
+import { startTestBroker, tempDir, waitFor } from '@fogline/testkit'
 import { describe, expect, it, onTestFinished, vi } from 'vitest'
 import { run } from '../src/cli.js'
-import { subscribeAll, waitFor } from './helpers.js'
+import { subscribeAll } from './helpers.js'
 
 function capture() {
   let out = ''
@@ -31,8 +30,7 @@ describe('fogline sim CLI', () => {
     onTestFinished(() => broker.close())
     const sub = await subscribeAll(broker.url)
     onTestFinished(() => sub.close())
-    const dir = mkdtempSync(join(tmpdir(), 'fogline-'))
-    onTestFinished(() => rmSync(dir, { recursive: true, force: true }))
+    const dir = tempDir('fogline-sim-', onTestFinished).path
     const file = join(dir, 'sim.yaml')
     writeFileSync(file, `url: ${broker.url}\nsensors:\n  - { id: c, count: 5, rate: 20 }\n`)
     const io = capture()
@@ -40,7 +38,7 @@ describe('fogline sim CLI', () => {
     expect(code).toBe(0)
     expect(io.out()).toMatch(/sim \d+s: \d+ readings/)
     expect(io.out()).toMatch(/sim done: \d+ readings, 0 malformed, 5 sensors/)
-    await waitFor(() => sub.got.length >= 90)
+    await waitFor(() => sub.got.length >= 90, '90 readings received')
   })
 
   it('--url sends a scenario to another broker than its file names, and a bad --url is refused', async () => {
@@ -48,21 +46,19 @@ describe('fogline sim CLI', () => {
     onTestFinished(() => broker.close())
     const sub = await subscribeAll(broker.url)
     onTestFinished(() => sub.close())
-    const dir = mkdtempSync(join(tmpdir(), 'fogline-'))
-    onTestFinished(() => rmSync(dir, { recursive: true, force: true }))
+    const dir = tempDir('fogline-sim-', onTestFinished).path
     const file = join(dir, 'sim.yaml')
     // the file points at a port nothing listens on
     writeFileSync(file, `url: mqtt://127.0.0.1:9\nsensors:\n  - { id: u, count: 2, rate: 20 }\n`)
     const io = capture()
     expect(await run(['--config', file, '--url', broker.url, '--duration', '0.6', '--status', '5'])).toBe(0)
-    await waitFor(() => sub.got.length >= 15)
+    await waitFor(() => sub.got.length >= 15, '15 readings received')
     expect(await run(['--config', file, '--url', 'http://x'])).toBe(2)
     expect(io.err()).toMatch(/FOG_CONFIG_INVALID field --url/)
   })
 
   it('a bad config prints its code, field and line, no stack, exit 2', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'fogline-'))
-    onTestFinished(() => rmSync(dir, { recursive: true, force: true }))
+    const dir = tempDir('fogline-sim-', onTestFinished).path
     const file = join(dir, 'bad.yaml')
     writeFileSync(file, 'url: mqtt://127.0.0.1:1\nsensors:\n  - id: a\n    rate: -3\n')
     const io = capture()

@@ -1,11 +1,10 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { startTestBroker } from '@fogline/testkit'
+import { fakeClock, startTestBroker, tempDir, waitFor } from '@fogline/testkit'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { startSimulators } from '../src/index.js'
 import { loadReplay } from '../src/replay.js'
-import { manualClock, parseReading, subscribeAll, waitFor } from './helpers.js'
+import { parseReading, subscribeAll } from './helpers.js'
 
 describe('replaying a labelled series (NAB format)', () => {
   it('publishes the rows in order and maps labelled windows onto the publish schedule', async () => {
@@ -13,8 +12,7 @@ describe('replaying a labelled series (NAB format)', () => {
     onTestFinished(() => broker.close())
     const sub = await subscribeAll(broker.url)
     onTestFinished(() => sub.close())
-    const dir = mkdtempSync(join(tmpdir(), 'fogline-'))
-    onTestFinished(() => rmSync(dir, { recursive: true, force: true }))
+    const dir = tempDir('fogline-sim-', onTestFinished).path
     const rows = Array.from(
       { length: 100 },
       (_, i) =>
@@ -26,7 +24,7 @@ describe('replaying a labelled series (NAB format)', () => {
       JSON.stringify({ 'x/s.csv': [['2014-04-01 03:20:00.000000', '2014-04-01 04:05:00.000000']] }),
     )
     const gt = join(dir, 'gt.jsonl')
-    const clock = manualClock()
+    const clock = fakeClock()
     const sim = await startSimulators(
       {
         url: broker.url,
@@ -41,11 +39,11 @@ describe('replaying a labelled series (NAB format)', () => {
       },
       { clock },
     )
-    await clock.advance(15_000)
+    await clock.advanceAsync(15_000)
     await sim.stop()
     // 100 rows then silence (no loop)
     expect(sim.stats().bySensor.r).toBe(100)
-    await waitFor(() => sub.got.length >= 100)
+    await waitFor(() => sub.got.length >= 100, '100 readings received')
     const got = sub.got.map((m) => parseReading(m.payload)!)
     expect(got.map((r) => r.value)).toEqual(
       Array.from({ length: 100 }, (_, i) => (i < 40 || i >= 50 ? i : 1000 + i)),

@@ -1,18 +1,16 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { startTestBroker } from '@fogline/testkit'
+import { fakeClock, startTestBroker, tempDir, waitFor } from '@fogline/testkit'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { type GroundTruth, startSimulators } from '../src/index.js'
-import { manualClock, parseReading, subscribeAll, waitFor } from './helpers.js'
+import { parseReading, subscribeAll } from './helpers.js'
 
 async function setup() {
   const broker = await startTestBroker()
   onTestFinished(() => broker.close())
   const sub = await subscribeAll(broker.url)
   onTestFinished(() => sub.close())
-  const dir = mkdtempSync(join(tmpdir(), 'fogline-'))
-  onTestFinished(() => rmSync(dir, { recursive: true, force: true }))
+  const dir = tempDir('fogline-sim-', onTestFinished).path
   return { broker, sub, dir }
 }
 
@@ -20,44 +18,55 @@ describe('simulator stream matches the scenario (real aedes, real mqtt.js subscr
   it('rates within 5 %, anomalies at their scheduled times, malformed at the set rate, dropouts silent', async () => {
     const { broker, sub, dir } = await setup()
     const gtFile = join(dir, 'truth.jsonl')
-    const sim = await startSimulators({
-      url: broker.url,
-      seed: 42,
-      groundTruth: gtFile,
-      sensors: [
-        {
-          id: 'spike',
-          rate: 50,
-          base: 20,
-          noise: 0.1,
-          anomalies: [{ kind: 'spike', at: 500, duration: 200, magnitude: 100 }],
-        },
-        {
-          id: 'level',
-          rate: 50,
-          base: 20,
-          noise: 0.1,
-          anomalies: [{ kind: 'level', at: '1s', duration: 2000, magnitude: -15 }],
-        },
-        { id: 'stuck', rate: 50, base: 20, noise: 1, anomalies: [{ kind: 'stuck', at: 500, duration: 500 }] },
-        {
-          id: 'drift',
-          rate: 50,
-          base: 20,
-          noise: 0.01,
-          anomalies: [{ kind: 'drift', at: 400, duration: 1000, magnitude: 50 }],
-        },
-        { id: 'drop', rate: 50, base: 20, dropouts: [{ at: 500, duration: 500 }] },
-        { id: 'bad', rate: 200, malformedRate: 0.2 },
-        { id: 'fleet', count: 20, rate: 20, profile: 'temperature', metric: 'temp' },
-        { id: 'car', rate: 20, profile: 'gps', base: 50, metric: 'speed' },
-      ],
-    })
-    await new Promise((r) => setTimeout(r, 2000))
+    const clock = fakeClock()
+    const sim = await startSimulators(
+      {
+        url: broker.url,
+        seed: 42,
+        groundTruth: gtFile,
+        sensors: [
+          {
+            id: 'spike',
+            rate: 50,
+            base: 20,
+            noise: 0.1,
+            anomalies: [{ kind: 'spike', at: 500, duration: 200, magnitude: 100 }],
+          },
+          {
+            id: 'level',
+            rate: 50,
+            base: 20,
+            noise: 0.1,
+            anomalies: [{ kind: 'level', at: '1s', duration: 2000, magnitude: -15 }],
+          },
+          {
+            id: 'stuck',
+            rate: 50,
+            base: 20,
+            noise: 1,
+            anomalies: [{ kind: 'stuck', at: 500, duration: 500 }],
+          },
+          {
+            id: 'drift',
+            rate: 50,
+            base: 20,
+            noise: 0.01,
+            anomalies: [{ kind: 'drift', at: 400, duration: 1000, magnitude: 50 }],
+          },
+          { id: 'drop', rate: 50, base: 20, dropouts: [{ at: 500, duration: 500 }] },
+          { id: 'bad', rate: 200, malformedRate: 0.2 },
+          { id: 'fleet', count: 20, rate: 20, profile: 'temperature', metric: 'temp' },
+          { id: 'car', rate: 20, profile: 'gps', base: 50, metric: 'speed' },
+        ],
+      },
+      { clock },
+    )
+    // 2 s of schedule on the fake clock, socket I/O running between the ticks
+    await clock.advanceAsync(2000)
     await sim.stop()
-    const stoppedAt = Date.now()
+    const stoppedAt = clock.now()
     const st = sim.stats()
-    await waitFor(() => sub.got.length >= st.published + st.malformed)
+    await waitFor(() => sub.got.length >= st.published + st.malformed, 'every sent reading received')
     expect(sub.got.length).toBe(st.published + st.malformed)
 
     const by = new Map<string, Array<{ value: number; ts: number; lat?: number; lon?: number }>>()
@@ -78,7 +87,7 @@ describe('simulator stream matches the scenario (real aedes, real mqtt.js subscr
     for (const [id, n] of Object.entries(st.bySensor)) expect(by.get(id)?.length ?? 0, id).toBe(n)
     expect(Object.keys(st.bySensor)).toHaveLength(27)
 
-    // rates within 5 % over the run's wall time
+    // rates within 5 % over the run's (fake) time
     const secs = (stoppedAt - sim.startedAt) / 1000
     for (const id of ['spike', 'level', 'fleet-0', 'fleet-19']) {
       const rate = id.startsWith('fleet') ? 20 : 50
@@ -142,17 +151,17 @@ describe('simulator stream matches the scenario (real aedes, real mqtt.js subscr
 
   it('an injected clock drives the schedule: exactly rate × seconds readings per sensor', async () => {
     const { broker, sub } = await setup()
-    const clock = manualClock()
+    const clock = fakeClock()
     const sim = await startSimulators(
       { url: broker.url, sensors: [{ id: 'm', count: 50, rate: 10 }] },
       { clock },
     )
-    await clock.advance(10_000)
+    await clock.advanceAsync(10_000)
     await sim.stop()
     const st = sim.stats()
     expect(st.published).toBe(50 * 100)
     for (const n of Object.values(st.bySensor)) expect(n).toBe(100)
-    await waitFor(() => sub.got.length >= 5000)
+    await waitFor(() => sub.got.length >= 5000, '5000 readings received')
     const ts = sub.got.map((m) => parseReading(m.payload)!.ts)
     expect(Math.min(...ts)).toBeGreaterThanOrEqual(sim.startedAt)
     expect(Math.max(...ts)).toBeLessThanOrEqual(sim.startedAt + 10_000)
@@ -163,7 +172,7 @@ describe('simulator stream matches the scenario (real aedes, real mqtt.js subscr
     const runOnce = async (seed: number) => {
       const sub = await subscribeAll(broker.url)
       onTestFinished(() => sub.close())
-      const clock = manualClock()
+      const clock = fakeClock()
       const sensors = [
         {
           id: 'v',
@@ -177,10 +186,10 @@ describe('simulator stream matches the scenario (real aedes, real mqtt.js subscr
         { id: 'p', rate: 20, profile: 'power' as const, base: 100, amplitude: 400 },
       ]
       const sim = await startSimulators({ url: broker.url, seed, sensors }, { clock })
-      await clock.advance(3000)
+      await clock.advanceAsync(3000)
       await sim.stop()
       const st = sim.stats()
-      await waitFor(() => sub.got.length >= st.published + st.malformed)
+      await waitFor(() => sub.got.length >= st.published + st.malformed, 'every sent reading received')
       // order per topic is stable; order across sensors follows the tick loop
       return sub.got.map((m) => `${m.topic} ${m.payload.toString('base64')}`)
     }

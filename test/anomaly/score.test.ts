@@ -1,6 +1,7 @@
 import { createEngine, type EngineOutput } from '@fogline/pipeline'
 import { type FogEvent, parseConfig, SimConfig } from '@fogline/protocol'
 import { buildSensors, type GroundTruth } from '@fogline/simulators'
+import { fakeClock } from '@fogline/testkit'
 import { describe, expect, it } from 'vitest'
 
 /**
@@ -59,7 +60,7 @@ function run(model: unknown) {
   const sensors = buildSensors(scenario(), t0)
   const truth: GroundTruth[] = sensors.flatMap((s) => s.groundTruth())
   const events: FogEvent[] = []
-  let now = t0
+  const clock = fakeClock(t0)
   const engine = createEngine(
     [
       {
@@ -70,7 +71,7 @@ function run(model: unknown) {
       },
     ],
     {
-      clock: { now: () => now, setTimeout: () => 0, clearTimeout: () => {} },
+      clock,
       emit: (outs: EngineOutput[]) => {
         for (const o of outs) if (o.stream === 'event') events.push(o.body as FogEvent)
       },
@@ -82,8 +83,8 @@ function run(model: unknown) {
     let next: (typeof sensors)[number] | undefined
     for (const s of sensors) if (!next || s.due < next.due) next = s
     if (!next || next.due >= end) break
-    now = next.due
-    const r = next.next(now)
+    clock.set(next.due)
+    const r = next.next(next.due)
     next.due += next.periodMs
     if (r) engine.ingest(next.topic, r.payload)
   }

@@ -1,13 +1,12 @@
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, mkdirSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type Cloud, startCloud } from '@fogline/cloud'
 import { type FogNode, startNode } from '@fogline/node'
 import { NodeConfig, parseConfig } from '@fogline/protocol'
 import { type Simulators, startSimulators } from '@fogline/simulators'
-import { waitFor } from '@fogline/testkit'
+import { type TempDir, tempDir, waitFor } from '@fogline/testkit'
 import { type Browser, chromium, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
@@ -33,7 +32,7 @@ interface ChartRow {
 describe.skipIf(!hasChromium)(
   `dashboard in chromium${hasChromium ? '' : ' (skipped: /usr/bin/chromium is missing)'}`,
   () => {
-    let dir: string
+    let dir: TempDir | undefined
     let cloud: Cloud
     const nodes = new Map<string, FogNode>()
     const sims: Simulators[] = []
@@ -42,14 +41,14 @@ describe.skipIf(!hasChromium)(
     const consoleErrors: string[] = []
 
     beforeAll(async () => {
-      dir = mkdtempSync(join(tmpdir(), 'fogline-browser-'))
+      dir = tempDir('fogline-browser-')
       mkdirSync(artifacts, { recursive: true })
       // the cloud serves public/; make sure the uPlot copy the package build makes is there (see docs/dashboard.md)
       execFileSync(process.execPath, [join(repoRoot, 'packages/dashboard/scripts/copy-vendor.mjs')])
       cloud = await startCloud(
         {
           broker: { embedded: { host: '127.0.0.1', port: 0 } },
-          store: { sqlite: join(dir, 'cloud.db') },
+          store: { sqlite: dir.file('cloud.db') },
           http: { host: '127.0.0.1', port: 0 },
           log: { level: 'silent' },
         },
@@ -68,7 +67,7 @@ describe.skipIf(!hasChromium)(
         const node = await startNode(
           parseConfig(NodeConfig, {
             nodeId: id,
-            dataDir: join(dir, id),
+            dataDir: dir!.file(id),
             broker: { port: 0 },
             uplink: {
               urls: [cloud.brokerUrl],
@@ -124,7 +123,7 @@ describe.skipIf(!hasChromium)(
       for (const s of sims) await s.stop()
       for (const n of nodes.values()) await n.stop()
       await cloud?.stop()
-      if (dir) rmSync(dir, { recursive: true, force: true })
+      dir?.remove()
     })
 
     it('loads the fleet table with every node online', async () => {

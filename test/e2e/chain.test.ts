@@ -48,6 +48,8 @@ describe('the whole chain: sensors → 2 fog nodes → cloud store', () => {
       const c = await mqtt.connectAsync(node.brokerUrl, { clientId: `sim-${node.nodeId}` })
       onTestFinished(() => c.endAsync())
       for (let round = 0; round < 12; round++) {
+        // halfway, wait until the node has closed a window, so each sensor's readings span several windows
+        if (round === 6) await until(() => (node.stats().outputs.summary ?? 0) >= 3, 'a first window closed')
         for (let s = 0; s < 3; s++) {
           const sensor = `t${s}`
           const value = Math.round((20 + s * 5 + Math.sin(round + s) * 3) * 100) / 100
@@ -55,7 +57,6 @@ describe('the whole chain: sensors → 2 fog nodes → cloud store', () => {
           published.set(key, [...(published.get(key) ?? []), value])
           await c.publishAsync(`sensors/${sensor}/temperature`, JSON.stringify({ value }), { qos: 1 })
         }
-        await new Promise((r) => setTimeout(r, 60)) // spread over several windows
       }
     }
     const total = [...published.values()].reduce((a, v) => a + v.length, 0)

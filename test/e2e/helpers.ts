@@ -1,38 +1,20 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { tempDir as testkitTempDir, waitFor } from '@fogline/testkit'
 import { onTestFinished } from 'vitest'
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '../..')
 
-/** A temp folder removed when the test finishes. */
+/** A temp folder (its path) removed when the test finishes, after what the test started has stopped. */
 export function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'fogline-e2e-'))
-  onTestFinished(() => rmSync(d, { recursive: true, force: true }))
-  return d
+  return testkitTempDir('fogline-e2e-', onTestFinished).path
 }
 
-/** Poll `cond` until it holds; fails with `what` after `ms`. Real time is unavoidable across processes. */
-export async function until<T>(cond: () => T | Promise<T>, what: string, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms
-  let last: unknown
-  for (;;) {
-    try {
-      const v = await cond()
-      if (v) return v
-    } catch (e) {
-      last = e
-    }
-    if (Date.now() > end)
-      throw new Error(
-        `timed out waiting for: ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`,
-      )
-    await new Promise((r) => setTimeout(r, 50))
-  }
-}
+/** testkit's waitFor with the end-to-end default of 20 s (several processes, a loaded machine). */
+export const until = <T>(cond: () => T | Promise<T>, what: string, ms = 20_000) => waitFor(cond, what, ms, 50)
 
+/** Still used by test/cloud/fleet-kill.test.ts, whose sleeps are its owner's to replace; e2e tests do not sleep. */
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 export interface Child {

@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import { startCloud } from '@fogline/cloud'
 import { startNode } from '@fogline/node'
 import { NodeConfig, parseConfig } from '@fogline/protocol'
-import mqtt from 'mqtt'
+import { startSimulators } from '@fogline/simulators'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { tempDir, until } from './helpers.js'
 
@@ -41,19 +41,10 @@ describe('offline: the cloud goes away for several windows', () => {
       }),
     )
     onTestFinished(() => node.stop())
-    const sensor = await mqtt.connectAsync(node.brokerUrl)
-    onTestFinished(() => sensor.endAsync())
-    let published = 0
-    let running = true
-    const publishing = (async () => {
-      while (running) {
-        await sensor.publishAsync('sensors/s1/temperature', JSON.stringify({ value: published % 17 }), {
-          qos: 1,
-        })
-        published++
-        await new Promise((r) => setTimeout(r, 20))
-      }
-    })()
+    // a simulated sensor at 50 readings/s (its pacing is real time), QoS 1 so every reading reaches the node
+    const sim = await startSimulators({ url: node.brokerUrl, qos: 1, sensors: [{ id: 's1', rate: 50 }] })
+    onTestFinished(() => sim.stop())
+    const published = () => sim.stats().published
 
     await until(
       async () => (await cloud.store.countRecords({ nodeId: 'node-a', stream: 'summary' })) >= 2,
@@ -69,21 +60,24 @@ describe('offline: the cloud goes away for several windows', () => {
 
     cloud = await startCloud(cloudConfig(port))
     onTestFinished(() => cloud.stop())
-    await new Promise((r) => setTimeout(r, 600))
-    running = false
-    await publishing
-    await new Promise((r) => setTimeout(r, 700)) // let the last window close
+    // live readings go on after the reconnect: the node is online and has taken 20 more
+    const atReconnect = published()
+    await until(() => node.stats().connected && published() >= atReconnect + 20, 'online with live readings')
+    await sim.stop()
 
-    const made = await until(() => {
+    // the last window closes and every summary reaches the store
+    const made = await until(async () => {
       const s = node.stats()
-      return s.backlogRecords === 0 && (s.outputs.summary ?? 0) > 0 ? s.outputs.summary! : 0
-    }, 'outbox drained after the cloud returned')
+      const stored = await cloud.store.querySummaries({ nodeId: 'node-a' })
+      const counted = stored.reduce((a, r) => a + r.count, 0)
+      return s.backlogRecords === 0 && counted === published() ? s.outputs.summary! : 0
+    }, 'every reading summarized and stored after the cloud returned')
     const rows = await cloud.store.querySummaries({ nodeId: 'node-a' })
     const seqs = rows.map((r) => r.seq).sort((a, b) => a - b)
     expect(backlogWhileOffline).toBeGreaterThanOrEqual(5)
     expect(seqs.length).toBe(made) // every summary the node made, no more (no duplicate), no fewer (no gap)
     expect(seqs).toEqual(seqs.map((_, i) => i + 1))
-    expect(rows.reduce((a, r) => a + r.count, 0)).toBe(published)
+    expect(rows.reduce((a, r) => a + r.count, 0)).toBe(published())
     expect(node.outbox.stats().records).toBe(0)
   })
 })

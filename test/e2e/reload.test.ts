@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { startCloud } from '@fogline/cloud'
 import mqtt from 'mqtt'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { runCli, sleep, tempDir, until } from './helpers.js'
+import { runCli, tempDir, until } from './helpers.js'
 
 const yaml = (dir: string, cloudUrl: string, humAggregates: string, extra = '') => `nodeId: node-h
 dataDir: ${join(dir, 'node-h')}
@@ -84,6 +84,5 @@ describe('hot reload of `fogline node` on SIGHUP', () => {
     expect(child.proc.exitCode).toBeNull()
     child.proc.kill('SIGTERM')
     expect(await child.exited).toBe(0)
-    await sleep(0)
   }, 30_000)
 })

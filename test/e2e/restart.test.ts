@@ -30,7 +30,8 @@ pipelines:
 }
 
 async function startNodeChild(config: string) {
-  const child = runCli(['node', '--config', config, '--status-every', '0'])
+  // a status line every 50 ms tells the test what the node has made
+  const child = runCli(['node', '--config', config, '--status-every', '0.05'])
   const url = await until(
     () => /sensors publish to (mqtt:\/\/\S+)/.exec(child.out())?.[1],
     `node child started (stderr: ${child.err()})`,
@@ -42,7 +43,6 @@ async function publish(url: string, n: number, offset: number): Promise<void> {
   const c = await mqtt.connectAsync(url)
   for (let i = 0; i < n; i++) {
     await c.publishAsync('sensors/s1/temperature', JSON.stringify({ value: offset + i }), { qos: 1 })
-    await new Promise((r) => setTimeout(r, 15))
   }
   await c.endAsync()
 }
@@ -63,7 +63,11 @@ describe('restart: the fog node process stops while its outbox holds unsent batc
 
     const first = await startNodeChild(config)
     await publish(first.url, 40, 0)
-    await new Promise((r) => setTimeout(r, 600))
+    // the window closes while the cloud is away: a summary waits in the outbox
+    await until(
+      () => /summaries=[1-9]\d* .*backlog=[1-9]/.test(first.child.out()),
+      'a summary held in the outbox',
+    )
     first.child.proc.kill('SIGTERM')
     expect(await first.child.exited).toBe(0)
 
@@ -75,7 +79,6 @@ describe('restart: the fog node process stops while its outbox holds unsent batc
 
     const second = await startNodeChild(config)
     await publish(second.url, 40, 1000)
-    await new Promise((r) => setTimeout(r, 600))
     const cloud = await startCloud({
       broker: { embedded: { host: '127.0.0.1', port } },
       store: { sqlite: join(dir, 'cloud.db') },

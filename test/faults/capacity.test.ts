@@ -1,12 +1,12 @@
-import { startFaultProxy, waitFor } from '@fogline/testkit'
+import { startFaultProxy, tempDir, waitFor } from '@fogline/testkit'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { dir, event, fogSide, startTestCloud, summary } from './helpers.js'
+import { event, fogSide, startTestCloud, summary } from './helpers.js'
 
 const sum = (xs: Array<Record<string, unknown>>, k: string) => xs.reduce((a, b) => a + (b[k] as number), 0)
 
 describe('capacity under a long outage', () => {
   it('degrades raw first, rolls summaries up with exact counts, keeps every event; counters match what was removed', async () => {
-    const d = dir()
+    const d = tempDir('fogline-faults-', onTestFinished)
     const cloud = await startTestCloud(d)
     const proxy = await startFaultProxy(Number(new URL(cloud.url).port))
     onTestFinished(() => proxy.close())

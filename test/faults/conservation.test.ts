@@ -1,8 +1,6 @@
-import { startFaultProxy, waitFor } from '@fogline/testkit'
+import { startFaultProxy, tempDir, waitFor } from '@fogline/testkit'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { dir, expectExactlyOnce, fogSide, LONG, startTestCloud, steadyLoad, VERBOSE } from './helpers.js'
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+import { expectExactlyOnce, fogSide, LONG, startTestCloud, steadyLoad, VERBOSE } from './helpers.js'
 
 const pick = (s: {
   backlogRecords: number
@@ -24,7 +22,7 @@ describe('conservation under link faults', () => {
   it(
     'every record produced under cut / blackhole / delay / throttle / close-after-N is stored exactly once, in seq order',
     async () => {
-      const d = dir()
+      const d = tempDir('fogline-faults-', onTestFinished)
       // the real cloud (@fogline/cloud): embedded broker, SQLite store, ack after commit
       const cloud = await startTestCloud(d)
       const proxy = await startFaultProxy(Number(new URL(cloud.url).port))
@@ -49,7 +47,7 @@ describe('conservation under link faults', () => {
       const log: string[] = []
       for (const [name, apply, ms] of phases) {
         apply()
-        await sleep(ms * scale)
+        await new Promise((r) => setTimeout(r, ms * scale)) // chaos pacing: each fault phase lasts real time
         const s = uplink.stats()
         log.push(
           `${name}: acked=${s.acked} backlog=${s.backlogRecords} resent=${s.resent} connects=${s.connects}`,

@@ -1,12 +1,12 @@
 import { closeSync, existsSync, openSync, statSync, writeSync } from 'node:fs'
 import { openSqliteOutbox } from '@fogline/outbox'
-import { waitFor } from '@fogline/testkit'
-import { describe, expect, it } from 'vitest'
-import { dir, fogSide, startTestCloud, summary } from './helpers.js'
+import { tempDir, waitFor } from '@fogline/testkit'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { fogSide, startTestCloud, summary } from './helpers.js'
 
 describe('corrupt outbox file', () => {
   it('a byte-flipped outbox is quarantined and reported, and the node goes on delivering with a fresh one', async () => {
-    const d = dir()
+    const d = tempDir('fogline-faults-', onTestFinished)
     const cloud = await startTestCloud(d)
     // a first life delivers 100 summaries and leaves 200 unsent
     const first = await openSqliteOutbox({ path: d.file('outbox.db') })

@@ -1,10 +1,10 @@
-import { startFaultProxy, waitFor } from '@fogline/testkit'
+import { startFaultProxy, tempDir, waitFor } from '@fogline/testkit'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { dir, expectExactlyOnce, fogSide, startTestCloud, steadyLoad } from './helpers.js'
+import { expectExactlyOnce, fogSide, startTestCloud, steadyLoad } from './helpers.js'
 
 describe('failover across cloud endpoints', () => {
   it('primary down → secondary; primary back → returns to it; nothing lost or doubled', async () => {
-    const d = dir()
+    const d = tempDir('fogline-faults-', onTestFinished)
     // two cloud replicas, each with its own broker endpoint, on one store (the same SQLite file)
     const primary = await startTestCloud(d)
     const secondary = await startTestCloud(d, { shared: true })

@@ -1,7 +1,7 @@
 import { type Cloud, openSqliteStore, startCloud } from '@fogline/cloud'
 import { type AppendItem, type Outbox, type OutboxStream, openSqliteOutbox } from '@fogline/outbox'
-import { type OutboxConfigInput, UplinkConfig, type UplinkConfigInput } from '@fogline/protocol'
-import { type TempDir, tempDir } from '@fogline/testkit'
+import { type Clock, type OutboxConfigInput, UplinkConfig, type UplinkConfigInput } from '@fogline/protocol'
+import type { TempDir } from '@fogline/testkit'
 import { createUplink, type Uplink } from '@fogline/uplink'
 import Database from 'better-sqlite3'
 import { expect, onTestFinished } from 'vitest'
@@ -11,12 +11,6 @@ const env = process.env
 export const LONG = env['FOGLINE_LONG'] === '1'
 /** FOGLINE_VERBOSE=1: print what each fault phase did */
 export const VERBOSE = env['FOGLINE_VERBOSE'] === '1'
-
-export function dir(): TempDir {
-  const d = tempDir()
-  onTestFinished(() => d.remove())
-  return d
-}
 
 /** Uplink settings that notice faults within a second or two (the defaults are tuned for real links). */
 export const FAST: Partial<UplinkConfigInput> = {
@@ -40,6 +34,8 @@ export async function fogSide(
     uplink?: Partial<UplinkConfigInput>
     nodeId?: string
     heartbeat?: () => object
+    /** the uplink's clock (a test's fakeClock to step its timers; real time by default) */
+    clock?: Clock
   } = {},
 ): Promise<{ outbox: Outbox; uplink: Uplink }> {
   const outbox = await openSqliteOutbox({
@@ -52,6 +48,7 @@ export async function fogSide(
     outbox,
     config: UplinkConfig.parse({ ...FAST, ...o.uplink, urls }),
     ...(o.heartbeat ? { heartbeat: o.heartbeat } : {}),
+    ...(o.clock ? { clock: o.clock } : {}),
   })
   onTestFinished(async () => {
     await uplink.stop()

@@ -1,10 +1,10 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { openSqliteOutbox } from '@fogline/outbox'
-import { runTsChild, startFaultProxy, waitFor } from '@fogline/testkit'
+import { runTsChild, startFaultProxy, tempDir, waitFor } from '@fogline/testkit'
 import { connect } from 'mqtt'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { dir, expectExactlyOnce, LONG, startTestCloud } from './helpers.js'
+import { expectExactlyOnce, LONG, startTestCloud } from './helpers.js'
 
 const CLI = 'packages/cli/src/bin.ts'
 
@@ -13,7 +13,7 @@ describe('kill -9 loop with the real fog node (fogline node --config F)', () => 
   it(
     `a node killed -9 ${rounds} times while sensors publish loses no committed summary and stores none twice`,
     async () => {
-      const d = dir()
+      const d = tempDir('fogline-faults-', onTestFinished)
       const cloud = await startTestCloud(d)
       const proxy = await startFaultProxy(Number(new URL(cloud.url).port))
       onTestFinished(() => proxy.close())
@@ -38,8 +38,8 @@ pipelines:
       )
       let published = 0
       let committed = 0
-      const runNode = () => {
-        const child = runTsChild(CLI, ['node', '--config', cfg, '--status-every', '0'])
+      const runNode = (statusEvery = '0') => {
+        const child = runTsChild(CLI, ['node', '--config', cfg, '--status-every', statusEvery])
         onTestFinished(() => child.kill9())
         return child
       }
@@ -57,7 +57,7 @@ pipelines:
           for (const s of ['a', 'b', 'c'])
             sensors.publish(`sensors/${s}/temp`, JSON.stringify({ value: published++ % 50 }))
         }, 5)
-        await new Promise((r) => setTimeout(r, 150 + Math.random() * 600))
+        await new Promise((r) => setTimeout(r, 150 + Math.random() * 600)) // chaos pacing: kill at a random moment
         await child.kill9()
         clearInterval(t)
         sensors.end(true)
@@ -78,10 +78,11 @@ pipelines:
       for (let life = 0; life < 3 && ob.stats().records > 0; life++) {
         const target = ob.lastSeq('summary')
         await ob.close()
-        const last = runNode()
+        const last = runNode('0.05')
         await last.waitForLine(/sensors publish to mqtt:/, 30_000)
         await waitFor(() => cloud.seqs('k9node', 'summary').length >= target, 'the backlog drained', 30_000)
-        await new Promise((r) => setTimeout(r, 300))
+        // the node has seen the acks too: its own status line says the backlog is empty
+        await last.waitForLine(/backlog=0 .*online/, 30_000)
         await last.kill9()
         ob = await openSqliteOutbox({ path: join(dataDir, 'outbox.db') })
       }

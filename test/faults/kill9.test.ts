@@ -1,7 +1,7 @@
 import { openSqliteOutbox } from '@fogline/outbox'
-import { runTsChild, startFaultProxy } from '@fogline/testkit'
+import { runTsChild, startFaultProxy, tempDir } from '@fogline/testkit'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { dir, expectExactlyOnce, LONG, startTestCloud } from './helpers.js'
+import { expectExactlyOnce, LONG, startTestCloud } from './helpers.js'
 
 const CHILD = 'test/faults/child-node.ts'
 const STREAMS = ['event', 'summary', 'raw'] as const
@@ -11,7 +11,7 @@ describe('kill -9 loop (outbox + uplink child with a fast producer)', () => {
   it(
     `a node killed -9 ${rounds} times during ingest and drain loses no committed record and stores none twice`,
     async () => {
-      const d = dir()
+      const d = tempDir('fogline-faults-', onTestFinished)
       const cloud = await startTestCloud(d)
       const proxy = await startFaultProxy(Number(new URL(cloud.url).port))
       onTestFinished(() => proxy.close())
@@ -26,7 +26,7 @@ describe('kill -9 loop (outbox + uplink child with a fast producer)', () => {
         const child = runTsChild(CHILD, [d.path, proxy.url, mode])
         onTestFinished(() => child.kill9())
         await child.waitForLine(/^ready /)
-        await new Promise((r) => setTimeout(r, 30 + Math.random() * 300))
+        await new Promise((r) => setTimeout(r, 30 + Math.random() * 300)) // chaos pacing: kill at a random moment
         await child.kill9()
         kills++
         for (const m of child.output().matchAll(/^committed (\w+) (\d+)$/gm))

@@ -1,11 +1,10 @@
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { startCloud } from '@fogline/cloud'
 import { type FogNode, startNode } from '@fogline/node'
 import { FoglineError, NodeConfig, parseConfig } from '@fogline/protocol'
-import { waitFor } from '@fogline/testkit'
+import { tempDir, waitFor } from '@fogline/testkit'
 import { describe, expect, it, onTestFinished } from 'vitest'
 
 /**
@@ -40,8 +39,7 @@ function run(cmd: string, args: string[], input?: string): Promise<{ code: numbe
 const until = <T>(cond: () => T | Promise<T>, what: string, ms = 15_000) => waitFor(cond, what, ms, 50)
 
 async function setup() {
-  const dir = mkdtempSync(join(tmpdir(), 'fogline-interop-'))
-  onTestFinished(() => rmSync(dir, { recursive: true, force: true }))
+  const dir = tempDir('fogline-interop-', onTestFinished).path
   const cloud = await startCloud({
     broker: { embedded: { host: '127.0.0.1', port: 0 } },
     store: { sqlite: join(dir, 'cloud.db') },
@@ -145,8 +143,7 @@ print("sent")
 
     it('a password read from a missing environment variable is refused at start, naming the field', async () => {
       delete process.env.FOGLINE_TEST_MISSING_PW
-      const dir = mkdtempSync(join(tmpdir(), 'fogline-interop-'))
-      onTestFinished(() => rmSync(dir, { recursive: true, force: true }))
+      const dir = tempDir('fogline-interop-', onTestFinished).path
       const err = await startNode(
         parseConfig(NodeConfig, {
           nodeId: 'x',

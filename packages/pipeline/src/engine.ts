@@ -1,10 +1,9 @@
 import type { Clock, DataStream, ErrorCode, FogEvent, Reading, Summary } from '@fogline/protocol'
-import { FoglineError } from '@fogline/protocol'
+import { FoglineError, matchTopicLevels } from '@fogline/protocol'
 import { canonicalJson, resolveOutputs, validatePipelines, type Where } from './config.js'
 import { compileDecoder, type Decode } from './decode.js'
 import { ModelRegistry } from './models.js'
 import { stageRegistry } from './stages/index.js'
-import { type CompiledFilter, compileFilter, matchSegments } from './topic.js'
 import type {
   Engine,
   EngineHost,
@@ -40,7 +39,8 @@ function payloadText(p: Buffer): string {
 class PipelineRun {
   readonly id: string
   readonly def: string
-  readonly filters: CompiledFilter[]
+  /** input filters split into levels once */
+  readonly filters: string[][]
   readonly decode: Decode
   readonly stages: Stage[] = []
   readonly types: string[]
@@ -62,7 +62,7 @@ class PipelineRun {
   ) {
     this.id = cfg.id
     this.def = canonicalJson(cfg)
-    this.filters = cfg.input.map(compileFilter)
+    this.filters = cfg.input.map((f) => f.split('/'))
     this.decode = compileDecoder(cfg.decoder)
     for (const o of resolveOutputs(cfg)) this.priority[o.stream] = o.priority
     this.rawPriority = this.priority.raw ?? -1
@@ -194,7 +194,7 @@ class EngineImpl implements Engine {
     let e = this.topics.get(topic)
     if (e === undefined) {
       const segments = topic.split('/')
-      e = { segments, runs: this.runs.filter((r) => r.filters.some((f) => matchSegments(f, segments))) }
+      e = { segments, runs: this.runs.filter((r) => r.filters.some((f) => matchTopicLevels(f, segments))) }
       if (this.topics.size >= TOPIC_CACHE_MAX) this.topics.clear()
       this.topics.set(topic, e)
     }

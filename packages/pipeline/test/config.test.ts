@@ -1,4 +1,5 @@
 import { FoglineError } from '@fogline/protocol'
+import { fakeClock } from '@fogline/testkit'
 import { describe, expect, it } from 'vitest'
 import { builtinStages, canonicalJson, validatePipelines } from '../src/index.js'
 import { harness } from './helpers.js'
@@ -104,7 +105,7 @@ describe('validatePipelines', () => {
 
   it('createEngine refuses a bad config with the file named', async () => {
     const { createEngine } = await import('../src/index.js')
-    const clock = { now: () => 0, setTimeout: () => 0, clearTimeout: () => {} }
+    const clock = fakeClock(0)
     const e = errorOf(() =>
       createEngine(
         [{ ...ok, stages: [{ type: 'window', size: -1 }] }],

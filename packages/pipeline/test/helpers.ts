@@ -1,23 +1,9 @@
-import type { Clock } from '@fogline/protocol'
+import { fakeClock } from '@fogline/testkit'
 import { createEngine, type DeadLetter, type Engine, type EngineOutput } from '../src/index.js'
 
-/** A clock the test moves by hand. */
-export function manualClock(start = 1_700_000_000_000): Clock & { t: number; set(t: number): void } {
-  const c = {
-    t: start,
-    now: () => c.t,
-    set(t: number) {
-      c.t = t
-    },
-    setTimeout: () => 0,
-    clearTimeout: () => {},
-  }
-  return c
-}
-
-/** An engine with a manual clock that records its outputs and dead letters. */
+/** An engine on the fake clock that records its outputs and dead letters. */
 export function harness(pipelines: unknown, start?: number) {
-  const clock = manualClock(start)
+  const clock = fakeClock(start)
   const outputs: EngineOutput[] = []
   const dead: DeadLetter[] = []
   const engine: Engine = createEngine(pipelines, {

@@ -63,18 +63,26 @@ export function parseDownTopic(
 }
 
 /**
- * MQTT topic filter match with `+` and `#` [MQTT-4.7.1-2], [MQTT-4.7.1-3].
- * Topics starting with `$` do not match filters starting with a wildcard [MQTT-4.7.2-1].
+ * MQTT topic filter match on levels split once (the pipeline splits its filters at load and caches a topic's
+ * levels, because sensors publish to the same topics over and over): [MQTT-4.7.1-2] `#` matches the parent
+ * and all below, [MQTT-4.7.1-3] `+` one level, [MQTT-4.7.2-1] topics starting with `$` not by a wildcard.
+ * @example matchTopicLevels(['sensors', '+'], ['sensors', 't1']) === true
+ */
+export function matchTopicLevels(filter: readonly string[], topic: readonly string[]): boolean {
+  if (topic[0]?.startsWith('$') && (filter[0] === '+' || filter[0] === '#')) return false
+  for (let i = 0; i < filter.length; i++) {
+    const part = filter[i]
+    if (part === '#') return true
+    if (i >= topic.length) return false
+    if (part !== '+' && part !== topic[i]) return false
+  }
+  return filter.length === topic.length
+}
+
+/**
+ * MQTT topic filter match with `+` and `#` (see matchTopicLevels).
+ * @example topicMatches('sensors/+/+', 'sensors/t1/temperature') === true
  */
 export function topicMatches(filter: string, topic: string): boolean {
-  if (topic.startsWith('$') && (filter.startsWith('+') || filter.startsWith('#'))) return false
-  const f = filter.split('/')
-  const t = topic.split('/')
-  for (let i = 0; i < f.length; i++) {
-    const part = f[i]
-    if (part === '#') return true
-    if (i >= t.length) return false
-    if (part !== '+' && part !== t[i]) return false
-  }
-  return f.length === t.length
+  return matchTopicLevels(filter.split('/'), topic.split('/'))
 }

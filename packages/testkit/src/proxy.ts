@@ -34,7 +34,8 @@ export interface FaultProxy {
   /** point the proxy at another upstream port (new connections only) */
   retarget(port: number, host?: string): void
   connections(): number
-  readonly stats: { accepted: number; bytesUp: number; bytesDown: number; resets: number }
+  /** bytes carried each way, bytes swallowed by a blackhole, connections accepted and reset */
+  readonly stats: { accepted: number; bytesUp: number; bytesDown: number; blackholed: number; resets: number }
   close(): Promise<void>
 }
 
@@ -99,6 +100,7 @@ function flush(st: ProxyState, p: Pipe, dir: 0 | 1): void {
 function forward(st: ProxyState, p: Pipe, dir: 0 | 1, chunk: Buffer): void {
   if (st.mode === 'blackhole') {
     p.dropped = true
+    st.stats.blackholed += chunk.length
     return
   }
   if (st.mode === 'cut') {
@@ -169,7 +171,7 @@ export async function startFaultProxy(
     limit: null,
     target: { port: upstreamPort, host: upstreamHost },
     pipes: new Set(),
-    stats: { accepted: 0, bytesUp: 0, bytesDown: 0, resets: 0 },
+    stats: { accepted: 0, bytesUp: 0, bytesDown: 0, blackholed: 0, resets: 0 },
     clock,
   }
   const server: Server = createServer({ noDelay: true }, (client) => accept(st, client))

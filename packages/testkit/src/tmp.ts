@@ -11,19 +11,27 @@ export interface TempDir {
 }
 
 /**
- * A fresh folder under the OS temp dir; removed by `remove()` or `using`.
- * @example using dir = tempDir(); const db = dir.file('outbox.db')
+ * A fresh folder under the OS temp dir; removed by `remove()`, by `using`, or by the hook given as
+ * `removeWith` (pass vitest's `onTestFinished` so it is removed after the parts the test started have
+ * stopped, which `using` at the test's end would not wait for).
+ * @example const dir = tempDir('fogline-e2e-', onTestFinished); const db = dir.file('outbox.db')
  */
-export function tempDir(prefix = 'fogline-'): TempDir & Disposable {
+export function tempDir(
+  prefix = 'fogline-',
+  removeWith?: (remove: () => void) => void,
+): TempDir & Disposable {
   const path = mkdtempSync(join(tmpdir(), prefix))
   const remove = () => rmSync(path, { recursive: true, force: true })
+  removeWith?.(remove)
   return { path, file: (n) => join(path, n), remove, [Symbol.dispose]: remove }
 }
 
 /**
- * Poll `cond` until it is truthy or `timeoutMs` passes (then throws with `what`). The one wait helper of
- * the tests; it polls in real time because what it waits for is real I/O (sockets, files, child processes).
- * @example await waitFor(() => store.count() === 100, 'all 100 records stored')
+ * Poll `cond` until it returns something truthy, and return that; after `timeoutMs` throw naming `what`
+ * (and the last error, when `cond` threw: a throw counts as "not yet", e.g. a store that is not up yet).
+ * The one wait helper of the tests; it polls in real time because what it waits for is real I/O (sockets,
+ * files, child processes). To wait on fake time, step the fake clock inside `cond`.
+ * @example const rows = await waitFor(async () => (await store.count()) === 100 && store.rows(), 'all stored')
  */
 export async function waitFor<T>(
   cond: () => T | Promise<T>,
@@ -32,10 +40,18 @@ export async function waitFor<T>(
   everyMs = 20,
 ): Promise<NonNullable<T>> {
   const end = systemClock.now() + timeoutMs
+  let last: unknown
   for (;;) {
-    const v = await cond()
-    if (v) return v as NonNullable<T>
-    if (systemClock.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    try {
+      const v = await cond()
+      if (v) return v as NonNullable<T>
+    } catch (e) {
+      last = e
+    }
+    if (systemClock.now() > end) {
+      const why = last === undefined ? '' : ` (last error: ${(last as Error).message ?? String(last)})`
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why}`)
+    }
     await sleep(systemClock, everyMs)
   }
 }
