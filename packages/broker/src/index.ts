@@ -1,9 +1,14 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
+import { createRequire } from 'node:module'
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net'
 import type { AedesOptions, Aedes as AedesType, Client } from 'aedes'
 import { type AcceptQos1, holdQos1Ack } from './durable.js'
+import { fastPuback, skipUnroutable } from './fast.js'
 
 export type { AcceptQos1 } from './durable.js'
+
+// the mqtt-packet aedes itself loads (resolved from aedes' folder, not ours)
+const aedesRequire = createRequire(createRequire(import.meta.url).resolve('aedes'))
 
 export interface BrokerOptions {
   host?: string
@@ -39,6 +44,7 @@ export interface Broker {
  */
 export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
   const { Aedes } = await import('aedes')
+  fastPuback(aedesRequire('mqtt-packet'))
   const maxPayload = opts.maxPayload ?? 256 * 1024
   const onMessage = opts.onMessage
   const options: AedesOptions = {
@@ -73,6 +79,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
     : undefined
   const aedes = await Aedes.createBroker(options)
   guardMqRecursion((aedes as unknown as { mq: unknown }).mq)
+  skipUnroutable(aedes)
   const server: Server = createServer({ noDelay: true }, (socket: Socket) => {
     socket.setNoDelay(true)
     aedes.handle(socket)

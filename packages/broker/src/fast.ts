@@ -1,0 +1,104 @@
+import type { Aedes, Client, PublishPacket } from 'aedes'
+
+type Done = (err?: Error | null) => void
+type Publish = (packet: PublishPacket, client: Client | null, done: Done) => void
+
+/**
+ * Skip aedes' routing for a publish nobody can receive. On a gateway, sensors publish and nothing subscribes:
+ * aedes still runs, per packet, a publish series (new Packet, PublishState, runSeries), an offline-queue lookup
+ * for QoS > 0 (a promise and a Qlobber match in the persistence) and an mqemitter emit (a second Qlobber
+ * match) — about a tenth of the node's CPU per reading under the paced load (bench/paced.ts, docs/benchmarks.md).
+ * When no client subscription is registered (counted from aedes' own subscribe/unsubscribe), no session was
+ * ever persisted with subscriptions, the packet is not retained and not $SYS, the packet goes straight to
+ * `published` (and the 'publish' event), as aedes would call them after routing it to nobody.
+ * Returns a function telling how many client subscriptions are registered (for tests).
+ */
+export function skipUnroutable(aedes: Aedes): () => number {
+  const a = aedes as unknown as {
+    publish: Publish
+    subscribe(topic: string, func: unknown, done?: Done): void
+    unsubscribe(topic: string, func: unknown, done?: Done): void
+    published: Publish
+    persistence: { addSubscriptions(client: unknown, subs: unknown): Promise<unknown> }
+    emit(event: string, ...args: unknown[]): boolean
+  }
+  // subscriptions by handler: only what aedes actually registered comes off again
+  const subs = new Map<unknown, Set<string>>()
+  let count = 0
+  let persisted = false
+  const subscribe = a.subscribe.bind(aedes)
+  const unsubscribe = a.unsubscribe.bind(aedes)
+  a.subscribe = (topic, func, done) => {
+    let set = subs.get(func)
+    if (!set) subs.set(func, (set = new Set()))
+    if (!set.has(topic)) {
+      set.add(topic)
+      count++
+    }
+    subscribe(topic, func, done)
+  }
+  a.unsubscribe = (topic, func, done) => {
+    const set = subs.get(func)
+    if (set?.delete(topic)) {
+      count--
+      if (set.size === 0) subs.delete(func)
+    }
+    unsubscribe(topic, func, done)
+  }
+  // a persistent session's subscriptions stay in the persistence while it is offline: then aedes must route
+  const addSubscriptions = a.persistence.addSubscriptions.bind(a.persistence)
+  a.persistence.addSubscriptions = (client, s) => {
+    persisted = true
+    return addSubscriptions(client, s)
+  }
+  const publish = a.publish.bind(aedes)
+  a.publish = (packet, client, done) => {
+    if (
+      count > 0 ||
+      persisted ||
+      packet.retain ||
+      typeof client === 'function' ||
+      packet.topic.startsWith('$')
+    )
+      return publish(packet, client, done)
+    // the same two calls aedes makes after routing (callPublished in aedes.js)
+    a.published(packet, client, done ?? (() => {}))
+    a.emit('publish', packet, client)
+  }
+  return () => count
+}
+
+interface MqttPacketModule {
+  writeToStream(
+    packet: { cmd: string; messageId?: number },
+    stream: NodeJS.WritableStream,
+    opts?: unknown,
+  ): boolean
+  __foglineFastPuback?: true
+}
+
+/**
+ * Write an MQTT 3.1.1 PUBACK as one 4-byte write. mqtt-packet's writeToStream corks the socket, makes three
+ * small writes (header, length, id) and uncorks on the next tick, so each PUBACK costs a writev of three
+ * buffers, a nextTick and the Writable buffering around them; at 10,000 QoS 1 readings/s that is a visible
+ * share of the node's CPU (docs/benchmarks.md). Patched on the mqtt-packet module aedes imports (its `write`
+ * looks `writeToStream` up at each call); anything but a plain v3/v4 PUBACK goes to the original. Idempotent.
+ */
+export function fastPuback(mqttPacket: MqttPacketModule): void {
+  if (mqttPacket.__foglineFastPuback) return
+  const original = mqttPacket.writeToStream
+  mqttPacket.writeToStream = (packet, stream, opts) => {
+    const p = packet as { cmd: string; messageId?: number; reasonCode?: unknown; properties?: unknown }
+    const v5 = (opts as { protocolVersion?: number } | undefined)?.protocolVersion === 5
+    if (p.cmd !== 'puback' || v5 || typeof p.messageId !== 'number' || p.reasonCode !== undefined)
+      return original(packet, stream, opts)
+    const b = Buffer.allocUnsafe(4)
+    // [MQTT-3.4.1] fixed header 0x40, remaining length 2, then the packet identifier
+    b[0] = 0x40
+    b[1] = 2
+    b[2] = p.messageId >> 8
+    b[3] = p.messageId & 255
+    return stream.write(b)
+  }
+  mqttPacket.__foglineFastPuback = true
+}
