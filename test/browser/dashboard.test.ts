@@ -39,6 +39,16 @@ describe.skipIf(!hasChromium)(
     let browser: Browser
     let page: Page
     const consoleErrors: string[] = []
+    const tokens = { viewer: '', operator: '' }
+
+    /** Sign in on `p` with a token through the page's own form. */
+    async function signIn(p: Page, token: string) {
+      await p.goto(cloud.httpUrl)
+      await p.locator('#signin').waitFor()
+      await p.fill('#token', token)
+      await p.click('#signin-btn')
+      await p.locator('#fleet-view').waitFor()
+    }
 
     beforeAll(async () => {
       dir = tempDir('fogline-browser-')
@@ -100,6 +110,8 @@ describe.skipIf(!hasChromium)(
           }),
         )
       }
+      tokens.viewer = (await cloud.tokens.create({ name: 'browser-viewer', role: 'viewer' })).token
+      tokens.operator = (await cloud.tokens.create({ name: 'browser-operator', role: 'operator' })).token
       browser = await chromium.launch({
         executablePath: CHROMIUM,
         args: [
@@ -124,6 +136,69 @@ describe.skipIf(!hasChromium)(
       for (const n of nodes.values()) await n.stop()
       await cloud?.stop()
       dir?.remove()
+    })
+
+    it('asks for sign-in first: no fleet data without a token, a wrong token is refused', async () => {
+      const p = await browser.newPage()
+      try {
+        await p.goto(cloud.httpUrl)
+        await p.locator('#signin').waitFor()
+        expect(await p.locator('#fleet-view').isHidden()).toBe(true)
+        expect(await p.locator('#fleet tbody tr').count()).toBe(0)
+        await p.fill('#token', `fog_${'x'.repeat(43)}`)
+        await p.click('#signin-btn')
+        await p.waitForFunction(() => document.querySelector('#signin-error')?.textContent !== '')
+        expect(await p.locator('#signin-error').textContent()).toContain('refused')
+        expect(await p.locator('#fleet-view').isHidden()).toBe(true)
+        // the API itself says why: no token → 401 FOG_AUTH_REQUIRED
+        const res = await p.evaluate(async () => {
+          const r = await fetch('/api/nodes')
+          return { status: r.status, code: (await r.json()).code }
+        })
+        expect(res).toEqual({ status: 401, code: 'FOG_AUTH_REQUIRED' })
+      } finally {
+        await p.close()
+      }
+    })
+
+    it('a viewer sees the fleet but not the cut-uplink control', async () => {
+      const p = await browser.newPage()
+      try {
+        await signIn(p, tokens.viewer)
+        await p.waitForSelector('#fleet tr[data-node="node-a"]', { timeout: 15_000 })
+        expect(await p.locator('#who').textContent()).toBe('browser-viewer (viewer)')
+        expect(await p.locator('#fleet button.link').count()).toBe(0)
+        await p.goto(`${cloud.httpUrl}/#/node/node-a`)
+        await p.locator('#node-stats').waitFor()
+        expect(await p.locator('#node-stats button.link').count()).toBe(0)
+        // and the API refuses it too, should the button be forged into the page
+        const res = await p.evaluate(async () => {
+          const r = await fetch('/api/demo/nodes/node-a/link', {
+            method: 'POST',
+            headers: {
+              'content-type': 'application/json',
+              authorization: `Bearer ${sessionStorage.getItem('fogline.token')}`,
+            },
+            body: '{"up":false}',
+          })
+          return { status: r.status, code: (await r.json()).code }
+        })
+        expect(res).toEqual({ status: 403, code: 'FOG_FORBIDDEN' })
+      } finally {
+        await p.close()
+      }
+    })
+
+    it('an operator sees the cut-uplink control; the token stays in sessionStorage only', async () => {
+      await signIn(page, tokens.operator)
+      await page.waitForSelector('#fleet tr[data-node="node-a"] button.link', { timeout: 15_000 })
+      expect(await page.locator('#who').textContent()).toBe('browser-operator (operator)')
+      const stored = await page.evaluate(() => ({
+        session: sessionStorage.getItem('fogline.token'),
+        local: localStorage.length,
+        cookie: document.cookie,
+      }))
+      expect(stored).toEqual({ session: tokens.operator, local: 0, cookie: '' })
     })
 
     it('loads the fleet table with every node online', async () => {
@@ -159,6 +234,7 @@ describe.skipIf(!hasChromium)(
         )) ?? []
       const res = await fetch(
         `${cloud.httpUrl}/api/summaries?node=node-a&sensor=node-a-t-0&metric=temperature&limit=5000`,
+        { headers: { authorization: `Bearer ${tokens.viewer}` } },
       )
       const stored = (await res.json()) as ChartRow[]
       const bySeq = new Map(stored.map((r) => [r.seq, r]))

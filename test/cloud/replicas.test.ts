@@ -1,5 +1,6 @@
 import { type Cloud, openPostgresStore, startCloud } from '@fogline/cloud'
 import { type Ack, decodeAck, downTopic, encodeBatch, upTopic } from '@fogline/protocol'
+import { bearerFetch } from '@fogline/testkit'
 import mqtt from 'mqtt'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import {
@@ -61,6 +62,8 @@ run(`two aggregators behind one MQTT 5 broker and one PostgreSQL${missing}`, () 
       cloud.bus.on('summary', () => live[i]!++)
       clouds.push(cloud)
     }
+    // one token works on both replicas: tokens live in the shared database
+    const get = bearerFetch((await clouds[0]!.tokens.create({ name: `rep-${tag}`, role: 'viewer' })).token)
     const node = await mqtt.connectAsync(MOSQUITTO_URL, { protocolVersion: 5, reconnectPeriod: 0 })
     node.stream.setNoDelay?.(true)
     onTestFinished(() => node.endAsync(true))
@@ -105,7 +108,7 @@ run(`two aggregators behind one MQTT 5 broker and one PostgreSQL${missing}`, () 
     }
     // the broker split the work: both replicas stored some of it
     const inserted = async (c: Cloud) => {
-      const text = await (await fetch(`${c.httpUrl}/metrics`)).text()
+      const text = await (await get(`${c.httpUrl}/metrics`)).text()
       const m = /fogline_cloud_records_total\{stream="summary",result="inserted"\} (\d+)/.exec(text)
       return Number(m?.[1] ?? 0)
     }
@@ -116,11 +119,11 @@ run(`two aggregators behind one MQTT 5 broker and one PostgreSQL${missing}`, () 
     // and each replica's live stream carries every new summary, its own and (via LISTEN/NOTIFY) the other's
     await until(() => live[0] === total && live[1] === total, 'every summary on both live streams')
     // the fleet view agrees on both replicas (no state of their own)
-    const a = (await (await fetch(`${clouds[0]!.httpUrl}/api/nodes`)).json()) as Array<{
+    const a = (await (await get(`${clouds[0]!.httpUrl}/api/nodes`)).json()) as Array<{
       nodeId: string
       summaries: number
     }>
-    const b = (await (await fetch(`${clouds[1]!.httpUrl}/api/nodes`)).json()) as Array<{
+    const b = (await (await get(`${clouds[1]!.httpUrl}/api/nodes`)).json()) as Array<{
       nodeId: string
       summaries: number
     }>

@@ -63,11 +63,16 @@ describe('fogline status', () => {
       'node-b offline',
     )
 
-    const [table, json, down] = await Promise.all([
-      status(['--url', cloud.httpUrl]),
-      status(['--url', cloud.httpUrl, '--json']),
+    const { token } = await cloud.tokens.create({ name: 'status', role: 'viewer' })
+    const [table, json, down, anonymous] = await Promise.all([
+      status(['--url', cloud.httpUrl, '--token', token]),
+      status(['--url', cloud.httpUrl, '--json', '--token', token]),
       status(['--url', 'http://127.0.0.1:1']),
+      status(['--url', cloud.httpUrl]),
     ])
+    // without a token the API's own code reaches the user
+    expect(anonymous.code).toBe(1)
+    expect(anonymous.err).toContain('FOG_AUTH_REQUIRED')
     expect(table.code).toBe(0)
     const lines = table.out.trim().split('\n')
     expect(lines[0]).toMatch(/^NODE\s+GROUP\s+STATE\s+SEEN\s+READ\/S\s+BACKLOG/)

@@ -4,15 +4,17 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { generateDesiredKeyPair, loadPublicKey } from '@fogline/protocol'
 import { describe, expect, it } from 'vitest'
-import { dir, pipe, simNode, testCloud, until } from './helpers.js'
+import { api, dir, pipe, simNode, testCloud, until } from './helpers.js'
 
 /** Run `fogline keys|push …` (the command module) in a child Node process and collect its output. */
 async function cli(
   cmd: 'keys' | 'push',
   argv: string[],
+  env: Record<string, string> = {},
 ): Promise<{ code: number; out: string; err: string }> {
   const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', CHILD, cmd, ...argv], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
   })
   let out = ''
   let err = ''
@@ -48,7 +50,16 @@ describe('fogline keys / fogline push', () => {
 
     const file = join(d, 'desired.yaml')
     writeFileSync(file, 'note: first\npipelines:\n  - id: yaml-one\n    input: ["sensors/+/+"]\n')
-    const r = await cli('push', ['--node', 'a', '--file', file, '--url', cloud.httpUrl])
+    const r = await cli('push', [
+      '--node',
+      'a',
+      '--file',
+      file,
+      '--url',
+      cloud.httpUrl,
+      '--token',
+      cloud.token,
+    ])
     expect(r.err).toBe('')
     expect(r.out).toMatch(
       /^version 1 for node a signed \(key [0-9a-f]{16}\) and published on fogline\/v1\/a\/down\/desired/,
@@ -69,13 +80,24 @@ describe('fogline keys / fogline push', () => {
       '--wait',
       '--url',
       cloud.httpUrl,
+      '--token',
+      cloud.token,
     ])
     expect(ro.out).toMatch(/version 2: completed/)
     expect(ro.code).toBe(0)
     await until(() => b.agent.appliedVersion() === 2, 'b applied the group version after the canary')
 
     writeFileSync(file, 'pipelines:\n  - id: no-input\n')
-    const refused = await cli('push', ['--node', 'a', '--file', file, '--url', cloud.httpUrl])
+    const refused = await cli('push', [
+      '--node',
+      'a',
+      '--file',
+      file,
+      '--url',
+      cloud.httpUrl,
+      '--token',
+      cloud.token,
+    ])
     expect(refused.code).toBe(1)
     expect(refused.err).toMatch(/FOG_DESIRED_INVALID.*pipelines\.0\.input/)
   })
@@ -122,6 +144,8 @@ describe('fogline keys / fogline push', () => {
       '5',
       '--url',
       cloud.httpUrl,
+      '--token',
+      cloud.token,
     ])
     expect(r.err).toBe('')
     expect(r.code).toBe(0)
@@ -130,13 +154,22 @@ describe('fogline keys / fogline push', () => {
     const flat = all.flat()
     const mean = flat.reduce((a, b) => a + b, 0) / flat.length
     const std = Math.sqrt(flat.reduce((a, b) => a + (b - mean) ** 2, 0) / flat.length)
-    const doc = await (await fetch(`${cloud.httpUrl}/api/desired/1`)).json()
+    const doc = (await api(cloud.httpUrl, 'GET', '/api/desired/1')).body
     const model = JSON.stringify(doc).match(/"m1":\{"mean":([\d.]+),"std":([\d.]+)\}/)
     expect(model, JSON.stringify(doc)).not.toBeNull()
     expect(Number(model![1])).toBeCloseTo(mean, 8)
     expect(Number(model![2])).toBeCloseTo(std, 8)
 
-    const none = await cli('push', ['--node', 'n1', '--fit', 'x=pressure', '--url', cloud.httpUrl])
+    const none = await cli('push', [
+      '--node',
+      'n1',
+      '--fit',
+      'x=pressure',
+      '--url',
+      cloud.httpUrl,
+      '--token',
+      cloud.token,
+    ])
     expect(none.code).not.toBe(0)
     expect(none.err).toMatch(/FOG_API_BAD_REQUEST: no summaries of metric "pressure" match/)
   })

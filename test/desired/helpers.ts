@@ -29,7 +29,7 @@ export function dir(): string {
 export async function testCloud(
   d = dir(),
   keyPem?: string,
-): Promise<Cloud & { publicKeyPem: string; dir: string }> {
+): Promise<Cloud & { publicKeyPem: string; dir: string; token: string }> {
   const keys = generateDesiredKeyPair()
   const keyFile = join(d, 'signing.pem')
   writeFileSync(keyFile, keyPem ?? keys.privateKeyPem, { mode: 0o600 })
@@ -42,10 +42,11 @@ export async function testCloud(
     log: { level: 'silent' },
   })
   onTestFinished(() => cloud.stop())
-  const pk = (await (await fetch(`${cloud.httpUrl}/api/desired/public-key`)).json()) as {
-    publicKeyPem: string
-  }
-  return Object.assign(cloud, { publicKeyPem: pk.publicKeyPem, dir: d })
+  await cloud.tokens.revoke('test-operator') // a restarted cloud on the same files still has the last one
+  const { token } = await cloud.tokens.create({ name: 'test-operator', role: 'operator' })
+  tokens.set(cloud.httpUrl, token)
+  const pk = (await api(cloud.httpUrl, 'GET', '/api/desired/public-key')).body as { publicKeyPem: string }
+  return Object.assign(cloud, { publicKeyPem: pk.publicKeyPem, dir: d, token })
 }
 
 export interface SimNode {
@@ -139,6 +140,10 @@ export async function simNode(
   return node
 }
 
+/** The operator token of each test cloud, by its URL: `api()` sends it. */
+const tokens = new Map<string, string>()
+
+/** Call a test cloud's API with its operator token. */
 export async function api<T = any>(
   base: string,
   method: 'GET' | 'POST',
@@ -147,9 +152,11 @@ export async function api<T = any>(
 ): Promise<{ status: number; body: T }> {
   const res = await fetch(`${base}${path}`, {
     method,
-    ...(body !== undefined
-      ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }
-      : {}),
+    headers: {
+      ...(tokens.has(base) ? { authorization: `Bearer ${tokens.get(base)}` } : {}),
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+    },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
   })
   return { status: res.status, body: (await res.json()) as T }
 }

@@ -32,6 +32,8 @@ describe.skipIf(!built && !process.env.CI)(
       expect(child.err()).not.toMatch(/error/i)
       expect(code).toBe(0)
       expect(out).toMatch(/dashboard: http:\/\/127\.0\.0\.1:\d+\//)
+      // every API route needs a token: the demo prints an admin one to sign in with
+      expect(out).toMatch(/admin token \(sign in to the dashboard with it[^\n]*\n {2}fog_[A-Za-z0-9_-]{43}\n/)
       expect(out).toMatch(/\[t=\s*\d+s\] node-a in=\d+/) // status lines
       expect(out).toMatch(/partition: node-b uplink cut \(t=8s\)/)
       expect(out).toMatch(/partition: node-b uplink restored \(t=18s\)/)

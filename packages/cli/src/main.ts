@@ -19,6 +19,14 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'send a signed desired-state update to a node or group',
     load: () => import('./commands/push.js'),
   },
+  token: {
+    summary: "manage the cloud's API tokens (on the cloud machine)",
+    load: () => import('./commands/token.js'),
+  },
+  audit: {
+    summary: "print the cloud's audit log of control actions",
+    load: () => import('./commands/audit.js'),
+  },
   keys: {
     summary: 'make an Ed25519 key pair for signing desired state',
     load: () => import('./commands/keys.js'),

@@ -1,6 +1,6 @@
 import { type Clock, CloudConfig, type CloudConfigInput, parseConfig, systemClock } from '@fogline/protocol'
 import { type Logger, pino } from 'pino'
-import { type DemoHooks, startApi } from './api/index.js'
+import { createAccess, type DemoHooks, openAccessRepo, startApi, type TokenService } from './api/index.js'
 import { type EmbeddedBroker, startCloudBroker } from './broker/index.js'
 import { startControl } from './control/index.js'
 import { Fleet } from './fleet/index.js'
@@ -32,6 +32,8 @@ export interface Cloud {
   config: CloudConfig
   /** the embedded broker (null with an external one): its refused logins and out-of-bounds publishes */
   embeddedBroker: EmbeddedBroker | null
+  /** API tokens of this cloud (tests and `fogline demo` make theirs here; `fogline token` does the same) */
+  tokens: TokenService
   stop(): Promise<void>
 }
 
@@ -87,6 +89,9 @@ export async function startCloud(
       publish: ingest.publish,
     })
     closers.add(() => control.close())
+    const accessRepo = await openAccessRepo(config.store)
+    closers.add(() => accessRepo.close())
+    const access = createAccess(accessRepo, clock)
     const api = await startApi(
       {
         store,
@@ -99,6 +104,7 @@ export async function startCloud(
         demo: opts.demo,
         dashboardRoot: opts.dashboardRoot,
         brokerConnected: ingest.connected,
+        access,
         rooms: [control.room],
       },
       { host: config.http.host, port: config.http.port },
@@ -113,6 +119,7 @@ export async function startCloud(
       bus,
       config,
       embeddedBroker: broker.embedded,
+      tokens: access.tokens,
       stop: () => closers.close(),
     }
   } catch (err) {

@@ -1,5 +1,16 @@
 // The public API of @fogline/cloud: start an aggregator, or open its store without one (CLI, scripts, benches).
-export type { DemoHooks } from './api/index.js'
+export {
+  type AccessRepo,
+  type AuditRow,
+  type DemoHooks,
+  openAccessRepo,
+  openPostgresAccessRepo,
+  openSqliteAccessRepo,
+  ROLES,
+  type Role,
+  type TokenRow,
+  TokenService,
+} from './api/index.js'
 export type { EmbeddedBroker } from './broker/index.js'
 export { type Cloud, type CloudOptions, startCloud } from './cloud.js'
 export type { Fleet } from './fleet/index.js'

@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { encodeBatch, upTopic } from '@fogline/protocol'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { summaryBody, testClient, testCloud, until } from './helpers.js'
+import { summaryBody, type TestCloud, testClient, testCloud, until } from './helpers.js'
 
 const T0 = 1_700_000_000_000
 
-async function get(url: string): Promise<{ status: number; body: any }> {
-  const r = await fetch(url)
+async function get(cloud: TestCloud, url: string): Promise<{ status: number; body: any }> {
+  const r = await cloud.fetch(url)
   const text = await r.text()
   return { status: r.status, body: r.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text }
 }
@@ -55,19 +55,19 @@ describe('HTTP API over a real socket', () => {
     )
     const u = cloud.httpUrl
 
-    expect((await get(`${u}/api/health`)).body).toMatchObject({
+    expect((await get(cloud, `${u}/api/health`)).body).toMatchObject({
       ok: true,
       store: 'sqlite',
       brokerConnected: true,
       nodes: 2,
     })
-    const nodes = await get(`${u}/api/nodes`)
+    const nodes = await get(cloud, `${u}/api/nodes`)
     expect(nodes.body.map((n: any) => [n.nodeId, n.summaries])).toEqual([
       ['node-a', 4],
       ['node-b', 2],
     ])
 
-    const s = await get(`${u}/api/summaries?node=node-a&sensor=s1`)
+    const s = await get(cloud, `${u}/api/summaries?node=node-a&sensor=s1`)
     expect(s.status).toBe(200)
     expect(s.body.map((r: any) => r.seq)).toEqual([1, 3])
     expect(s.body[0]).toMatchObject({
@@ -83,10 +83,12 @@ describe('HTTP API over a real socket', () => {
       sum: 55,
     })
     expect(
-      (await get(`${u}/api/summaries?from=${T0 + 2000}&to=${new Date(T0 + 4000).toISOString()}`)).body,
+      (await get(cloud, `${u}/api/summaries?from=${T0 + 2000}&to=${new Date(T0 + 4000).toISOString()}`)).body,
     ).toHaveLength(3)
-    expect((await get(`${u}/api/summaries?limit=2&node=node-a`)).body.map((r: any) => r.seq)).toEqual([3, 4])
-    const ds = await get(`${u}/api/summaries?node=node-a&resolution=1m`)
+    expect((await get(cloud, `${u}/api/summaries?limit=2&node=node-a`)).body.map((r: any) => r.seq)).toEqual([
+      3, 4,
+    ])
+    const ds = await get(cloud, `${u}/api/summaries?node=node-a&resolution=1m`)
     expect(ds.body.map((r: any) => [r.sensorId, r.count])).toEqual(
       expect.arrayContaining([
         ['s1', 20],
@@ -95,10 +97,10 @@ describe('HTTP API over a real socket', () => {
     )
     expect(ds.body).toHaveLength(2)
 
-    expect((await get(`${u}/api/events?node=node-a`)).body.map((e: any) => e.name)).toEqual(['hot'])
-    expect((await get(`${u}/api/deadletters`)).body).toEqual([])
+    expect((await get(cloud, `${u}/api/events?node=node-a`)).body.map((e: any) => e.name)).toEqual(['hot'])
+    expect((await get(cloud, `${u}/api/deadletters`)).body).toEqual([])
 
-    const doc = await get(`${u}/openapi.json`)
+    const doc = await get(cloud, `${u}/openapi.json`)
     expect(doc.body.openapi).toMatch(/^3\./)
     expect(Object.keys(doc.body.paths)).toEqual(
       expect.arrayContaining([
@@ -111,7 +113,7 @@ describe('HTTP API over a real socket', () => {
       ]),
     )
 
-    const m = await get(`${u}/metrics`)
+    const m = await get(cloud, `${u}/metrics`)
     expect(m.status).toBe(200)
     expect(m.body).toContain('fogline_cloud_nodes_known 2')
 
@@ -137,21 +139,21 @@ describe('HTTP API over a real socket', () => {
       ['/api/no-such-route', 404, 'FOG_API_NOT_FOUND'],
     ]
     for (const [path, status, code, field] of cases) {
-      const r = await get(`${u}${path}`)
+      const r = await get(cloud, `${u}${path}`)
       expect({ path, status: r.status, code: r.body.code }).toEqual({ path, status, code })
       expect(typeof r.body.message).toBe('string')
       expect(r.body.where).toBeTypeOf('object')
       if (field) expect(r.body.where.field).toBe(field)
     }
     // demo controls exist only when the demo passes its hooks
-    const post = await fetch(`${u}/api/demo/nodes/node-a/link`, {
+    const post = await cloud.fetch(`${u}/api/demo/nodes/node-a/link`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: '{"up":false}',
     })
     expect(post.status).toBe(404)
     expect(((await post.json()) as any).code).toBe('FOG_API_NOT_FOUND')
-    const broken = await fetch(`${u}/api/demo/nodes/node-a/link`, {
+    const broken = await cloud.fetch(`${u}/api/demo/nodes/node-a/link`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: '{"up":',
@@ -164,7 +166,7 @@ describe('HTTP API over a real socket', () => {
     const calls: Array<[string, boolean]> = []
     const cloud = await testCloud({ demo: { setLink: (id, up) => void calls.push([id, up]) } })
     const post = (body: string) =>
-      fetch(`${cloud.httpUrl}/api/demo/nodes/node-b/link`, {
+      cloud.fetch(`${cloud.httpUrl}/api/demo/nodes/node-b/link`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body,
@@ -181,7 +183,11 @@ describe('HTTP API over a real socket', () => {
     const cloud = await testCloud({ sseHeartbeat: 100 })
     const ac = new AbortController()
     onTestFinished(() => ac.abort())
-    const res = await fetch(`${cloud.httpUrl}/api/stream`, { signal: ac.signal })
+    // EventSource cannot send a header: the page asks for a one-use ticket and opens the stream with it
+    const { ticket } = (await (
+      await cloud.fetch(`${cloud.httpUrl}/api/stream/ticket`, { method: 'POST' })
+    ).json()) as { ticket: string }
+    const res = await fetch(`${cloud.httpUrl}/api/stream?ticket=${ticket}`, { signal: ac.signal })
     expect(res.status).toBe(200)
     expect(res.headers.get('content-type')).toContain('text/event-stream')
     let text = ''
@@ -223,6 +229,10 @@ describe('HTTP API over a real socket', () => {
     await new Promise((r) => setTimeout(r, 150))
     expect(text.split('event: summary').length).toBe(before)
 
+    // the ticket was good for that one connection only
+    const again = await fetch(`${cloud.httpUrl}/api/stream?ticket=${ticket}`)
+    expect(again.status).toBe(401)
+    expect(((await again.json()) as any).code).toBe('FOG_AUTH_REQUIRED')
     ac.abort()
     await reading
     await until(
@@ -244,10 +254,10 @@ describe('dashboard files', () => {
     expect(await home.text()).toContain('<title>dash</title>')
     const js = await fetch(`${cloud.httpUrl}/app.js`)
     expect(js.headers.get('content-type')).toContain('javascript')
-    const missing = await get(`${cloud.httpUrl}/api/nope`)
+    const missing = await get(cloud, `${cloud.httpUrl}/api/nope`)
     expect(missing).toMatchObject({ status: 404, body: { code: 'FOG_API_NOT_FOUND' } })
-    const missingFile = await get(`${cloud.httpUrl}/nope.css`)
+    const missingFile = await get(cloud, `${cloud.httpUrl}/nope.css`)
     expect(missingFile).toMatchObject({ status: 404, body: { code: 'FOG_API_NOT_FOUND' } })
-    expect((await get(`${cloud.httpUrl}/api/nodes`)).body).toEqual([])
+    expect((await get(cloud, `${cloud.httpUrl}/api/nodes`)).body).toEqual([])
   })
 })

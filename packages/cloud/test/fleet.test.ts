@@ -36,7 +36,7 @@ describe('fleet registry', () => {
     })
     await node.publishAsync(upTopic('node-k', 'heartbeat'), encodeMessage(heartbeat), { qos: 1 })
     const res = await until(async () => {
-      const r = await fetch(`${cloud.httpUrl}/api/nodes/node-k`)
+      const r = await cloud.fetch(`${cloud.httpUrl}/api/nodes/node-k`)
       return r.status === 200 ? ((await r.json()) as NodeView) : null
     }, 'node-k registered')
     expect(res).toMatchObject({
@@ -55,7 +55,7 @@ describe('fleet registry', () => {
       sent: 900,
       acked: 880,
     })
-    const list = (await (await fetch(`${cloud.httpUrl}/api/nodes`)).json()) as NodeView[]
+    const list = (await (await cloud.fetch(`${cloud.httpUrl}/api/nodes`)).json()) as NodeView[]
     expect(list.map((n) => [n.nodeId, n.online, n.backlogRecords])).toEqual([['node-k', true, 321]])
 
     // kill the node: its socket dies without DISCONNECT, so the broker publishes its last will [MQTT-3.1.2-8]

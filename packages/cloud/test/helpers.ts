@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { waitFor } from '@fogline/testkit'
+import { bearerFetch, waitFor } from '@fogline/testkit'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import { onTestFinished } from 'vitest'
 import { type Cloud, type CloudOptions, startCloud } from '../src/index.js'
@@ -13,9 +13,12 @@ export function tempDir(): string {
 }
 
 /** An embedded-broker cloud on port 0 with SQLite in a temp dir, stopped when the test ends. */
+/** A test cloud with an admin token, and `fetch` that sends it. */
+export type TestCloud = Cloud & { token: string; fetch(url: string, init?: RequestInit): Promise<Response> }
+
 export async function testCloud(
   opts: CloudOptions & { offlineAfter?: number; sseHeartbeat?: number } = {},
-): Promise<Cloud> {
+): Promise<TestCloud> {
   const dir = tempDir()
   const cloud = await startCloud(
     {
@@ -28,7 +31,8 @@ export async function testCloud(
     opts,
   )
   onTestFinished(() => cloud.stop())
-  return cloud
+  const { token } = await cloud.tokens.create({ name: 'test-admin', role: 'admin' })
+  return Object.assign(cloud, { token, fetch: bearerFetch(token) })
 }
 
 /** mqtt.js client with Nagle off, ended when the test ends. */

@@ -67,7 +67,7 @@ describe('fitting a gaussian anomaly model from stored summaries', () => {
       },
       T0,
     )
-    const ok = await fetch(`${cloud.httpUrl}/api/models/fit?metric=vibration&node=n1&k=6`)
+    const ok = await cloud.fetch(`${cloud.httpUrl}/api/models/fit?metric=vibration&node=n1&k=6`)
     expect(ok.status).toBe(200)
     const body = (await ok.json()) as { model: { sensors: Record<string, { mean: number; std: number }> } }
     expect(body).toMatchObject({ used: 6, skipped: 0, model: { kind: 'gaussian', k: 6 } })
@@ -80,7 +80,7 @@ describe('fitting a gaussian anomaly model from stored summaries', () => {
       ['metric=pressure', 'metric'],
       ['metric=vibration&bogus=1', 'bogus'],
     ] as const) {
-      const r = await fetch(`${cloud.httpUrl}/api/models/fit?${qs}`)
+      const r = await cloud.fetch(`${cloud.httpUrl}/api/models/fit?${qs}`)
       expect(r.status, qs).toBe(400)
       const e = (await r.json()) as { code: string; where?: { field?: string }; message: string }
       expect(e.code).toBe('FOG_API_BAD_REQUEST')

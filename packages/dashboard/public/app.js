@@ -9,8 +9,24 @@ let uPlotMod = null // loaded lazily; the page still works (without charts) if t
 /** Read by the browser tests: what each chart is drawing. */
 window.__fogline = { charts: () => Object.fromEntries([...charts].map(([k, c]) => [k, c.rows])) }
 
+// The API token lives in sessionStorage: it is gone when the tab closes, and never sent by the browser on
+// its own (no cookie), so another site cannot make requests with it.
+const TOKEN_KEY = 'fogline.token'
+let role = null // 'viewer' | 'operator' | 'admin' once signed in
+const canOperate = () => role === 'operator' || role === 'admin'
+
+async function api(url, init = {}) {
+  const token = sessionStorage.getItem(TOKEN_KEY)
+  const res = await fetch(url, { ...init, headers: { ...init.headers, authorization: `Bearer ${token}` } })
+  if (res.status === 401) {
+    signOut('the token was refused (revoked or wrong); sign in again')
+    throw new Error('signed out')
+  }
+  return res
+}
+
 async function getJson(url) {
-  const res = await fetch(url)
+  const res = await api(url)
   if (res.status === 404) return undefined
   if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`)
   return res.json()
@@ -76,7 +92,7 @@ function renderFleet() {
         (n.malformed ?? 0) + (n.oversize ?? 0) + (n.authFailures ?? 0),
       ),
       el('td', {}, n.configVersion ?? '–'),
-      el('td', {}, linkButton(n)),
+      el('td', {}, canOperate() ? linkButton(n) : ''),
     )
     body.append(row)
   }
@@ -94,7 +110,7 @@ function linkButton(n) {
         click: async (e) => {
           const btn = e.currentTarget
           btn.disabled = true
-          const res = await fetch(`/api/demo/nodes/${encodeURIComponent(n.nodeId)}/link`, {
+          const res = await api(`/api/demo/nodes/${encodeURIComponent(n.nodeId)}/link`, {
             method: 'POST',
             headers: { 'content-type': 'application/json' },
             body: JSON.stringify({ up: cut }),
@@ -167,7 +183,7 @@ function renderNodeStats() {
     el('span', { class: 'backlog' }, `backlog ${n.backlogRecords ?? 0}`),
     el('span', {}, `config ${n.configVersion ?? '–'}`),
     ...(n.lastError ? [el('span', {}, `last error: ${n.lastError}`)] : []),
-    linkButton(n),
+    ...(canOperate() ? [linkButton(n)] : []),
   )
 }
 
@@ -257,6 +273,7 @@ async function openNode(id) {
 }
 
 function route() {
+  if (role === null) return
   const m = /^#\/node\/(.+)$/.exec(location.hash)
   $('#fleet-view').hidden = Boolean(m)
   $('#node-view').hidden = !m
@@ -274,15 +291,23 @@ function showError(err) {
 }
 
 // ---- live stream ----
-function connect() {
-  const es = new EventSource('/api/stream')
+// EventSource cannot send a header: each connection gets a one-use ticket from POST /api/stream/ticket, and a
+// dropped stream reconnects with a new ticket (the browser's own retry would reuse the spent one).
+let stream = null
+async function connect() {
+  const res = await api('/api/stream/ticket', { method: 'POST' })
+  const { ticket } = await res.json()
+  const es = new EventSource(`/api/stream?ticket=${encodeURIComponent(ticket)}`)
+  stream = es
   es.onopen = () => {
     $('#live').textContent = 'live'
     $('#live').className = 'live on'
   }
   es.onerror = () => {
+    es.close()
     $('#live').textContent = 'reconnecting'
     $('#live').className = 'live off'
+    if (stream === es) setTimeout(() => stream === es && connect().catch(showError), 2000)
   }
   es.addEventListener('node', (m) => {
     const n = JSON.parse(m.data)
@@ -300,7 +325,59 @@ function connect() {
   })
 }
 
+function signOut(why) {
+  sessionStorage.removeItem(TOKEN_KEY)
+  role = null
+  stream?.close()
+  stream = null
+  $('#signin-error').textContent = why ?? ''
+  showSignIn()
+}
+
+function showSignIn() {
+  $('#signin').hidden = false
+  $('#fleet-view').hidden = true
+  $('#node-view').hidden = true
+  $('#signout').hidden = true
+  $('#who').textContent = ''
+}
+
+/** Ask the API who the stored token is; false when there is none or it is refused. */
+async function whoAmI() {
+  const token = sessionStorage.getItem(TOKEN_KEY)
+  if (!token) return false
+  const res = await fetch('/api/auth/me', { headers: { authorization: `Bearer ${token}` } })
+  if (!res.ok) return false
+  const me = await res.json()
+  role = me.role
+  $('#who').textContent = `${me.name} (${me.role})`
+  return true
+}
+
 async function main() {
+  $('#signin-form').addEventListener('submit', async (e) => {
+    e.preventDefault()
+    sessionStorage.setItem(TOKEN_KEY, $('#token').value.trim())
+    $('#token').value = ''
+    if (await whoAmI()) start()
+    else signOut('that token was refused')
+  })
+  $('#signout').addEventListener('click', () => signOut())
+  if (await whoAmI()) start()
+  else showSignIn()
+}
+
+let started = false
+async function start() {
+  $('#signin').hidden = true
+  $('#signin-error').textContent = ''
+  $('#signout').hidden = false
+  if (started) {
+    route()
+    connect().catch(showError)
+    return
+  }
+  started = true
   try {
     uPlotMod = await import('/vendor/uPlot.esm.js')
     document.head.append(el('link', { rel: 'stylesheet', href: '/vendor/uPlot.min.css' }))
@@ -314,7 +391,7 @@ async function main() {
   }
   window.addEventListener('hashchange', route)
   route()
-  connect()
+  connect().catch(showError)
   // "last seen" ages keep moving without events
   setInterval(() => (currentNode === null ? renderFleet() : renderNodeStats()), 2000)
 }

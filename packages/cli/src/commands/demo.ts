@@ -138,6 +138,12 @@ export async function run(argv: string[]): Promise<number> {
     }
     process.stdout.write(`cloud: nodes uplink to ${cloud.brokerUrl}\n`)
     process.stdout.write(`dashboard: ${cloud.httpUrl}/\n`)
+    // every API route needs a token: the demo makes an admin one (a --keep run replaces the last one)
+    await cloud.tokens.revoke('demo-admin')
+    const admin = await cloud.tokens.create({ name: 'demo-admin', role: 'admin' })
+    process.stdout.write(
+      `admin token (sign in to the dashboard with it; FOGLINE_TOKEN for fogline status/push/audit):\n  ${admin.token}\n`,
+    )
 
     const t0 = Date.now()
     const timers: NodeJS.Timeout[] = []

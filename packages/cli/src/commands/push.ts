@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util'
 import { DesiredContent, FoglineError, loadConfigFile, parseDuration } from '@fogline/protocol'
+import { apiToken, authHeader } from '../api.js'
 import { reportError } from '../util.js'
 
 export const help = `Usage: fogline push (--node ID | --group G) --file desired.yaml [options]
@@ -24,21 +25,30 @@ Options:
   --timeout D          rollout: time for the canaries to be healthy (default 60s)
   --wait               rollout: wait until it completes or stops (exit 1 if stopped)
   --url URL            the cloud's HTTP API (default $FOGLINE_URL or http://127.0.0.1:8080)
+  --token T            API token, operator or admin (default $FOGLINE_TOKEN)
   --json               print the API's JSON answer
   -h, --help           this text
 `
 
 type ApiError = { code?: string; message?: string; where?: Record<string, unknown> }
 
-async function call(base: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<any> {
+async function call(
+  base: string,
+  token: string | undefined,
+  method: 'GET' | 'POST',
+  path: string,
+  body?: unknown,
+): Promise<any> {
   let res: Response
   try {
     res = await fetch(`${base}${path}`, {
       method,
       signal: AbortSignal.timeout(10_000),
-      ...(body !== undefined
-        ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }
-        : {}),
+      headers: {
+        ...authHeader(token),
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     })
   } catch (cause) {
     const why = (cause as { cause?: { code?: string } }).cause?.code ?? (cause as Error).message
@@ -86,6 +96,7 @@ export async function run(argv: string[]): Promise<number> {
         timeout: { type: 'string' },
         wait: { type: 'boolean' },
         url: { type: 'string' },
+        token: { type: 'string' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -104,6 +115,7 @@ export async function run(argv: string[]): Promise<number> {
     if (!/^https?:\/\//.test(url))
       throw bad('--url', `--url must start with http:// or https://, got "${url}"`)
 
+    const token = apiToken(values.token)
     let content: Record<string, unknown>
     if (values.file) content = loadConfigFile(DesiredContent, values.file) as Record<string, unknown>
     else if (values.fit !== undefined) {
@@ -113,7 +125,7 @@ export async function run(argv: string[]): Promise<number> {
       const q = new URLSearchParams({ metric: m[2]! })
       if (values.node) q.set('node', values.node)
       if (values.k !== undefined) q.set('k', values.k)
-      const fit = await call(url, 'GET', `/api/models/fit?${q}`)
+      const fit = await call(url, token, 'GET', `/api/models/fit?${q}`)
       if (!values.json)
         process.stdout.write(
           `model ${m[1]}: ${fit.model.note} (${fit.skipped} without a spread aggregate skipped), k ${fit.model.k}\n`,
@@ -127,7 +139,7 @@ export async function run(argv: string[]): Promise<number> {
 
     if (!rollout) {
       const target = values.node ? { node: values.node } : { group: values.group }
-      const r = await call(url, 'POST', '/api/desired', { target, ...content })
+      const r = await call(url, token, 'POST', '/api/desired', { target, ...content })
       process.stdout.write(
         values.json
           ? `${JSON.stringify(r, null, 2)}\n`
@@ -150,12 +162,12 @@ export async function run(argv: string[]): Promise<number> {
         .map((s) => s.trim())
         .filter(Boolean)
     if (values['canary-count'] !== undefined) body.canaryCount = Number(values['canary-count'])
-    let r = await call(url, 'POST', '/api/rollouts', body)
+    let r = await call(url, token, 'POST', '/api/rollouts', body)
     if (!values.json) process.stdout.write(rolloutLine(r))
     if (values.wait) {
       while (r.state === 'canary') {
         await new Promise((res) => setTimeout(res, 500))
-        r = await call(url, 'GET', `/api/rollouts/${encodeURIComponent(r.id)}`)
+        r = await call(url, token, 'GET', `/api/rollouts/${encodeURIComponent(r.id)}`)
       }
       if (!values.json) process.stdout.write(rolloutLine(r))
     }

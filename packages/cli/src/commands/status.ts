@@ -1,25 +1,30 @@
 import { parseArgs } from 'node:util'
 import type { NodeView } from '@fogline/cloud'
-import { FoglineError } from '@fogline/protocol'
+import { ERROR_CODES, type ErrorCode, FoglineError } from '@fogline/protocol'
+import { apiToken, authHeader } from '../api.js'
 import { fmtBytes, reportError } from '../util.js'
 
-export const help = `Usage: fogline status [--url URL] [--json]
+export const help = `Usage: fogline status [--url URL] [--token T] [--json]
 
 Print the fleet as the cloud sees it: one line per node with its state,
 last heartbeat, rate, backlog, oldest unsent record, ETA, drops and config.
 
 Options:
   --url URL     the cloud's HTTP API (default $FOGLINE_URL or http://127.0.0.1:8080)
+  --token T     API token, viewer or above (default $FOGLINE_TOKEN)
   --json        print the raw JSON of GET /api/nodes
   -h, --help    this text
 `
 
 /** GET {url}/api/nodes; a coded error when the cloud cannot be reached or answers with an error. */
-export async function fetchNodes(url: string, timeoutMs = 5000): Promise<NodeView[]> {
+export async function fetchNodes(url: string, timeoutMs = 5000, token?: string): Promise<NodeView[]> {
   const base = url.replace(/\/+$/, '')
   let res: Response
   try {
-    res = await fetch(`${base}/api/nodes`, { signal: AbortSignal.timeout(timeoutMs) })
+    res = await fetch(`${base}/api/nodes`, {
+      headers: authHeader(token),
+      signal: AbortSignal.timeout(timeoutMs),
+    })
   } catch (cause) {
     const why = (cause as { cause?: { code?: string } }).cause?.code ?? (cause as Error).message
     throw new FoglineError(
@@ -32,8 +37,10 @@ export async function fetchNodes(url: string, timeoutMs = 5000): Promise<NodeVie
   const body = (await res.json().catch(() => null)) as unknown
   if (!res.ok || !Array.isArray(body)) {
     const e = body as { code?: string; message?: string } | null
+    // the API's own code (FOG_AUTH_REQUIRED, FOG_FORBIDDEN …) is what the user acts on
+    const code = e?.code && e.code in ERROR_CODES ? (e.code as ErrorCode) : 'FOG_INTERNAL'
     throw new FoglineError(
-      'FOG_INTERNAL',
+      code,
       `${base}/api/nodes answered ${res.status}: ${e?.code ?? ''} ${e?.message ?? ''}`.trim(),
       { url: base },
     )
@@ -102,7 +109,12 @@ export async function run(argv: string[]): Promise<number> {
   try {
     const { values } = parseArgs({
       args: argv,
-      options: { url: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        url: { type: 'string' },
+        token: { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
     })
     if (values.help) {
       process.stdout.write(help)
@@ -115,7 +127,7 @@ export async function run(argv: string[]): Promise<number> {
         `--url must start with http:// or https://, got "${url}"`,
         { field: '--url' },
       )
-    const nodes = await fetchNodes(url)
+    const nodes = await fetchNodes(url, 5000, apiToken(values.token))
     process.stdout.write(values.json ? `${JSON.stringify(nodes, null, 2)}\n` : renderStatus(nodes))
     return 0
   } catch (err) {

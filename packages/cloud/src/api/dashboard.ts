@@ -9,6 +9,16 @@ const PLACEHOLDER = `<!doctype html><meta charset="utf-8"><title>Fogline cloud</
 <a href="/api/nodes">/api/nodes</a>, <a href="/api/summaries?limit=50">/api/summaries</a>,
 <a href="/openapi.json">/openapi.json</a>, <a href="/metrics">/metrics</a>.</p>`
 
+/**
+ * Access rules of the dashboard's routes: its files are public (they hold no data; every data route asks for
+ * a token), so the sign-in page can load.
+ */
+export function dashboardRules(): Record<string, 'public'> {
+  const rules: Record<string, 'public'> = { 'GET /': 'public', 'GET /*': 'public' }
+  for (const url of Object.keys(vendorFiles)) rules[`GET ${url}`] = 'public'
+  return rules
+}
+
 /** The dashboard's static files at /, or a plain page naming the API where the dashboard is not built. */
 export async function serveDashboard(app: FastifyInstance, root = dashboardRoot): Promise<void> {
   if (!existsSync(join(root, 'index.html'))) {

@@ -10,6 +10,13 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   FOG_API_NOT_FOUND: 404,
   FOG_NOT_AUTHORIZED: 403,
   FOG_AUTH_FAILED: 401,
+  FOG_AUTH_REQUIRED: 401,
+  FOG_FORBIDDEN: 403,
+  FOG_RATE_LIMITED: 429,
+  FOG_SIGNATURE_MISSING: 400,
+  FOG_KEY_UNKNOWN: 400,
+  FOG_KEY_SCOPE: 403,
+  FOG_KEY_EXPIRED: 400,
   FOG_STORE_FAILED: 503,
 }
 
@@ -23,6 +30,9 @@ export function installErrorHandlers(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | FoglineError, req, reply) => {
     if (isFoglineError(err)) {
       const status = STATUS[err.code] ?? 500
+      // the audit entry of a refused control action names the code the caller got
+      ;(req as { fogError?: string }).fogError = err.code
+      if (status === 401) reply.header('www-authenticate', 'Bearer')
       if (status >= 500) req.log.error({ err }, 'request failed')
       return reply.status(status).send(err.toJSON())
     }

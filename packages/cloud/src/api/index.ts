@@ -4,12 +4,26 @@ import type { Logger } from 'pino'
 import type { Fleet } from '../fleet/index.js'
 import { ApiRegistry, type CloudBus, type CloudMetrics, type HttpRoom } from '../shared/index.js'
 import type { Store } from '../store/index.js'
-import { serveDashboard } from './dashboard.js'
+import { type AccessParts, authRoom, installGuard, rulesFrom } from './auth/index.js'
+import { dashboardRules, serveDashboard } from './dashboard.js'
 import { installErrorHandlers } from './errors.js'
 import { API_INFO, apiOpenApi } from './openapi.js'
 import { type DemoHooks, registerRoutes } from './routes.js'
 import { registerSse } from './sse.js'
 
+export {
+  type AccessParts,
+  type AccessRepo,
+  type AuditRow,
+  createAccess,
+  openAccessRepo,
+  openPostgresAccessRepo,
+  openSqliteAccessRepo,
+  ROLES,
+  type Role,
+  type TokenRow,
+  TokenService,
+} from './auth/index.js'
 export type { DemoHooks } from './routes.js'
 
 export interface ApiDeps {
@@ -24,6 +38,8 @@ export interface ApiDeps {
   /** serve this folder instead of @fogline/dashboard's `dashboardRoot` */
   dashboardRoot?: string | undefined
   brokerConnected(): boolean
+  /** tokens, tickets and the failed-attempt limiter (see auth/) */
+  access: AccessParts
   /** other rooms' routes (control), mounted after the read API */
   rooms: readonly HttpRoom[]
 }
@@ -61,7 +77,16 @@ export async function startApi(d: ApiDeps, listen: { host: string; port: number 
       a.get('/openapi.json', async () => registry.document())
     },
   })
+  registry.add(authRoom(d.access))
   for (const r of d.rooms) registry.add(r)
+  // before any route is added: a route without a rule then fails the cloud's start
+  installGuard(app, rulesFrom(registry.document(), dashboardRules()), {
+    ...d.access,
+    clock: d.clock,
+    logger: d.logger,
+    registry: d.metrics.registry,
+    audit: (a) => d.access.repo.addAudit(a),
+  })
   await registry.mount(app)
   await serveDashboard(app, d.dashboardRoot)
   try {

@@ -36,16 +36,22 @@ const nullable = (t: Record<string, unknown>) => ({ ...t, nullable: true })
 export const apiOpenApi: OpenApiEntries = {
   paths: {
     '/api/health': {
-      get: { summary: 'Liveness and store kind', responses: { 200: ok({ type: 'object' }) } },
+      get: {
+        'x-fogline-role': 'public',
+        summary: 'Liveness and store kind',
+        responses: { 200: ok({ type: 'object' }) },
+      },
     },
     '/api/nodes': {
       get: {
+        'x-fogline-role': 'viewer',
         summary: 'The fleet: one entry per node ever seen',
         responses: { 200: ok({ type: 'array', items: ref('Node') }) },
       },
     },
     '/api/nodes/{id}': {
       get: {
+        'x-fogline-role': 'viewer',
         summary: 'One node',
         parameters: [{ name: 'id', in: 'path', required: true, schema: str }],
         responses: { 200: ok(ref('Node')), 400: err('bad id'), 404: err('unknown node') },
@@ -53,6 +59,7 @@ export const apiOpenApi: OpenApiEntries = {
     },
     '/api/summaries': {
       get: {
+        'x-fogline-role': 'viewer',
         summary: 'Stored window summaries, optionally re-aggregated per resolution bucket',
         parameters: [
           q('node', 'node id'),
@@ -75,6 +82,7 @@ export const apiOpenApi: OpenApiEntries = {
     },
     '/api/models/fit': {
       get: {
+        'x-fogline-role': 'viewer',
         summary:
           'Fit a gaussian anomaly model (mean, std per sensor) from stored summaries that carry a stddev or variance aggregate; push it as desired state models',
         parameters: [
@@ -101,6 +109,7 @@ export const apiOpenApi: OpenApiEntries = {
     },
     '/api/events': {
       get: {
+        'x-fogline-role': 'viewer',
         summary: 'Stored events (thresholds, anomalies)',
         parameters: [
           q('node', 'node id'),
@@ -114,6 +123,7 @@ export const apiOpenApi: OpenApiEntries = {
     },
     '/api/deadletters': {
       get: {
+        'x-fogline-role': 'viewer',
         summary: 'Up messages or records the cloud refused, newest first',
         parameters: [q('node', 'node id'), limit],
         responses: { 200: ok({ type: 'array', items: ref('DeadLetter') }), 400: err('bad parameter') },
@@ -121,6 +131,8 @@ export const apiOpenApi: OpenApiEntries = {
     },
     '/api/stream': {
       get: {
+        'x-fogline-role': 'viewer',
+        'x-fogline-ticket': true,
         summary:
           'Server-sent events: `summary`, `event`, `node` (data is the row as JSON); a comment every 15 s',
         parameters: [q('node', 'only this node')],
@@ -131,6 +143,8 @@ export const apiOpenApi: OpenApiEntries = {
     },
     '/api/demo/nodes/{id}/link': {
       post: {
+        'x-fogline-role': 'operator',
+        'x-fogline-audit': 'demo.link',
         summary: 'Demo only: cut or restore a node uplink',
         parameters: [{ name: 'id', in: 'path', required: true, schema: str }],
         requestBody: {
@@ -149,9 +163,19 @@ export const apiOpenApi: OpenApiEntries = {
       },
     },
     '/metrics': {
-      get: { summary: 'Prometheus metrics', responses: { 200: { description: 'text exposition format' } } },
+      get: {
+        'x-fogline-role': 'viewer',
+        summary: 'Prometheus metrics',
+        responses: { 200: { description: 'text exposition format' } },
+      },
     },
-    '/openapi.json': { get: { summary: 'This document', responses: { 200: ok({ type: 'object' }) } } },
+    '/openapi.json': {
+      get: {
+        'x-fogline-role': 'public',
+        summary: 'This document',
+        responses: { 200: ok({ type: 'object' }) },
+      },
+    },
   },
   schemas: {
     Node: {

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { Fleet } from '../fleet/index.js'
-import type { CloudMetrics } from '../shared/index.js'
+import { type CloudMetrics, noteAudit } from '../shared/index.js'
 import type { Store } from '../store/index.js'
 import { badRequest, notFound } from './errors.js'
 import { fitGaussian } from './models.js'
@@ -126,6 +126,7 @@ export function registerRoutes(app: FastifyInstance, d: RouteDeps): void {
     const body = req.body as { up?: unknown } | undefined
     if (!body || typeof body.up !== 'boolean')
       throw badRequest('body must be JSON {"up": true|false}', 'body.up')
+    noteAudit(req, { target: `node:${id}:${body.up ? 'up' : 'cut'}` })
     await d.demo.setLink(id, body.up)
     return { nodeId: id, up: body.up }
   })

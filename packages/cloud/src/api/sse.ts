@@ -21,7 +21,7 @@ export function registerSse(
   const open = new Set<() => void>()
   app.get('/api/stream', async (req, reply) => {
     const q = req.query as Record<string, unknown>
-    onlyKeys(q, ['node'])
+    onlyKeys(q, ['node', 'ticket'])
     const node = idParam(q, 'node')
     const nodes = await deps.fleet.list()
     reply.hijack()

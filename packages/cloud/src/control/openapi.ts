@@ -62,6 +62,8 @@ export const controlOpenApi: OpenApiEntries = {
   paths: {
     '/api/desired': {
       post: {
+        'x-fogline-role': 'operator',
+        'x-fogline-audit': 'desired.create',
         summary: 'Create, sign and publish (retained) the next desired-state version for a node or a group',
         requestBody: {
           required: true,
@@ -83,6 +85,7 @@ export const controlOpenApi: OpenApiEntries = {
         },
       },
       get: {
+        'x-fogline-role': 'viewer',
         summary: 'Versions, the current one and reports for a node (with its group) or a group',
         parameters: [
           { name: 'node', in: 'query', schema: { type: 'string' } },
@@ -94,12 +97,14 @@ export const controlOpenApi: OpenApiEntries = {
     },
     '/api/desired/public-key': {
       get: {
+        'x-fogline-role': 'viewer',
         summary: 'The Ed25519 public key nodes verify desired state with',
         responses: { 200: json(obj) },
       },
     },
     '/api/desired/{version}': {
       get: {
+        'x-fogline-role': 'viewer',
         summary: 'One version with its signed envelope and every report on it',
         parameters: [{ name: 'version', in: 'path', required: true, schema: { type: 'integer' } }],
         responses: { 200: json(version), 400: error('bad version'), 404: error('no such version') },
@@ -107,6 +112,8 @@ export const controlOpenApi: OpenApiEntries = {
     },
     '/api/rollouts': {
       post: {
+        'x-fogline-role': 'operator',
+        'x-fogline-audit': 'rollout.start',
         summary: 'Start a staged rollout: canaries first, the group once they are applied and healthy',
         requestBody: {
           required: true,
@@ -132,6 +139,7 @@ export const controlOpenApi: OpenApiEntries = {
         },
       },
       get: {
+        'x-fogline-role': 'viewer',
         summary: 'Rollouts, newest first',
         parameters: [{ name: 'group', in: 'query', schema: { type: 'string' } }],
         responses: { 200: json({ type: 'array', items: rollout }) },
@@ -139,6 +147,7 @@ export const controlOpenApi: OpenApiEntries = {
     },
     '/api/rollouts/{id}': {
       get: {
+        'x-fogline-role': 'viewer',
         summary: 'One rollout: state, reason, canary reports',
         parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
         responses: { 200: json(rollout), 404: error('no such rollout') },

@@ -1,6 +1,7 @@
 import { FoglineError } from '@fogline/protocol'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
+import { noteAudit } from '../shared/index.js'
 import type { ControlContext } from './context.js'
 import { DesiredContentInput, DesiredPostInput, type DesiredService, invalid, topicFor } from './desired.js'
 import type { ControlRepo, DesiredRow } from './repo.js'
@@ -43,6 +44,9 @@ function parseBody<T extends z.ZodType>(
   throw code === 'FOG_DESIRED_INVALID' ? e : new FoglineError('FOG_API_BAD_REQUEST', e.message, e.where)
 }
 
+const targetName = (t: { node: string } | { group: string }) =>
+  'node' in t ? `node:${t.node}` : `group:${t.group}`
+
 const versionView = (r: DesiredRow) => ({
   version: r.version,
   target: r.target,
@@ -76,7 +80,9 @@ export function registerRoutes(
   app.post('/api/desired', async (req, reply) => {
     const body = parseBody(DesiredPostInput, req.body, 'FOG_DESIRED_INVALID')
     const { target, ...content } = body
+    noteAudit(req, { target: targetName(target) })
     const row = await svc.createVersion(target, content)
+    noteAudit(req, { target: targetName(target), version: row.version })
     return reply.status(201).send(versionView(row))
   })
 
@@ -134,6 +140,7 @@ export function registerRoutes(
 
   app.post('/api/rollouts', async (req, reply) => {
     const body = parseBody(RolloutPost, req.body, 'FOG_API_BAD_REQUEST')
+    noteAudit(req, { target: `group:${body.group}` })
     const r = await rollouts.start({
       group: body.group,
       canary: body.canary,
@@ -141,6 +148,7 @@ export function registerRoutes(
       timeoutMs: body.timeoutMs,
       doc: body.doc,
     })
+    noteAudit(req, { target: `group:${body.group}`, version: r.version })
     return reply.status(201).send(await rollouts.view(r.id))
   })
 

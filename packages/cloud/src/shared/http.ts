@@ -1,5 +1,5 @@
 import { FoglineError } from '@fogline/protocol'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 
 /** OpenAPI 3 entries a room adds to GET /openapi.json: `paths` and `components.schemas`. */
 export interface OpenApiEntries {
@@ -73,4 +73,18 @@ export class ApiRegistry {
     }
     return { openapi: '3.0.3', info: this.info, paths, components: { schemas } }
   }
+}
+
+/** What a control route tells the audit log about its action (the guard writes the entry after the reply). */
+export interface AuditNote {
+  target?: string
+  version?: number
+}
+
+/**
+ * Name the target and version of an audited action from its handler.
+ * @example noteAudit(req, { target: 'group:line-1', version: row.version })
+ */
+export function noteAudit(req: FastifyRequest, note: AuditNote): void {
+  ;(req as FastifyRequest & { auditNote?: AuditNote }).auditNote = note
 }

@@ -1,4 +1,12 @@
 export { CloudBus, type CloudEvents, type NodeView } from './bus.js'
 export { Closers } from './closers.js'
-export { ApiRegistry, ERROR_SCHEMA, type HttpRoom, type OpenApiEntries, oa } from './http.js'
+export {
+  ApiRegistry,
+  type AuditNote,
+  ERROR_SCHEMA,
+  type HttpRoom,
+  noteAudit,
+  type OpenApiEntries,
+  oa,
+} from './http.js'
 export { type CloudMetrics, createMetrics } from './metrics.js'

@@ -1,0 +1,121 @@
+import { parseArgs } from 'node:util'
+import { openAccessRepo, ROLES, TokenService } from '@fogline/cloud'
+import { CloudConfig, FoglineError, loadConfigFile, parseConfig } from '@fogline/protocol'
+import { reportError } from '../util.js'
+
+export const help = `Usage: fogline token <create|list|revoke> [options]
+
+Manage the cloud's API tokens. This command works on the cloud's store directly
+(the SQLite file or PostgreSQL database of its config), so it runs on the cloud
+machine and needs no token itself: that is how the first admin token is made.
+Anyone who can open the store already holds everything a token protects.
+With an admin token, the same is possible over HTTP: POST/GET /api/tokens, DELETE /api/tokens/ID.
+
+  fogline token create --role viewer|operator|admin --name NAME   prints the token once
+  fogline token list                                              names, roles, ids (never tokens)
+  fogline token revoke ID|NAME
+
+Options:
+  -c, --config FILE   the cloud config whose store holds the tokens (default: ./.fogline/cloud.db)
+  --store S           instead of --config: sqlite:PATH or a postgres:// URL
+  --role R            with create: ${ROLES.join(', ')}
+  --name N            with create: a name for the audit log (1-64 of A-Z a-z 0-9 _ . : -)
+  --json              print JSON
+  -h, --help          this text
+`
+
+function storeOf(values: { config?: string | undefined; store?: string | undefined }) {
+  if (values.config && values.store)
+    throw new FoglineError('FOG_CONFIG_INVALID', 'give --config or --store, not both', { field: '--store' })
+  if (values.store) {
+    if (values.store.startsWith('sqlite:')) return { sqlite: values.store.slice(7) }
+    if (/^postgres(ql)?:\/\//.test(values.store)) return { postgres: values.store }
+    throw new FoglineError('FOG_CONFIG_INVALID', '--store must be sqlite:PATH or postgres://…', {
+      field: '--store',
+    })
+  }
+  const config = values.config
+    ? (loadConfigFile(CloudConfig, values.config) as CloudConfig)
+    : (parseConfig(CloudConfig, {}) as CloudConfig)
+  return config.store
+}
+
+export async function run(argv: string[]): Promise<number> {
+  try {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        config: { type: 'string', short: 'c' },
+        store: { type: 'string' },
+        role: { type: 'string' },
+        name: { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    })
+    const [verb, arg] = positionals
+    if (values.help || !verb) {
+      process.stdout.write(help)
+      return values.help ? 0 : 2
+    }
+    const repo = await openAccessRepo(storeOf(values))
+    try {
+      const tokens = new TokenService(repo, Date.now)
+      const audit = (action: string, target: string, result = 'ok') =>
+        repo.addAudit({
+          at: Date.now(),
+          tokenName: 'local-cli',
+          role: null,
+          action,
+          target,
+          version: null,
+          result,
+          client: 'fogline token',
+        })
+      if (verb === 'create') {
+        if (!values.name || !values.role)
+          throw new FoglineError('FOG_CONFIG_INVALID', 'create needs --role and --name', { field: '--role' })
+        const { token, row } = await tokens.create({ name: values.name, role: values.role })
+        await audit('token.create', `token:${row.name}`)
+        process.stdout.write(
+          values.json
+            ? `${JSON.stringify({ ...row, token })}\n`
+            : `token ${row.name} (${row.role}, id ${row.id}); shown once, keep it secret:\n${token}\n`,
+        )
+        return 0
+      }
+      if (verb === 'list') {
+        const rows = await tokens.list()
+        if (values.json) process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`)
+        else
+          for (const r of rows)
+            process.stdout.write(
+              `${r.id}  ${r.name.padEnd(20)} ${r.role.padEnd(8)} created ${new Date(r.createdAt).toISOString()}${r.revokedAt ? `  revoked ${new Date(r.revokedAt).toISOString()}` : ''}\n`,
+            )
+        return 0
+      }
+      if (verb === 'revoke') {
+        if (!arg) throw new FoglineError('FOG_CONFIG_INVALID', 'revoke needs a token id or name', {})
+        const row = await tokens.revoke(arg)
+        if (!row) throw new FoglineError('FOG_API_NOT_FOUND', `no active token with id or name "${arg}"`, {})
+        await audit('token.revoke', `token:${row.name}`)
+        process.stdout.write(`revoked ${row.name} (${row.role}, id ${row.id})\n`)
+        return 0
+      }
+      throw new FoglineError(
+        'FOG_CONFIG_INVALID',
+        `unknown token command "${verb}" (create, list, revoke)`,
+        {},
+      )
+    } finally {
+      await repo.close()
+    }
+  } catch (err) {
+    if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`fogline: error FOG_CONFIG_INVALID: ${(err as Error).message}\n\n${help}`)
+      return 2
+    }
+    return reportError(err)
+  }
+}
