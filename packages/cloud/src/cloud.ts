@@ -1,6 +1,15 @@
 import { type Clock, CloudConfig, type CloudConfigInput, parseConfig, systemClock } from '@fogline/protocol'
 import { type Logger, pino } from 'pino'
-import { createAccess, type DemoHooks, openAccessRepo, startApi, type TokenService } from './api/index.js'
+import {
+  type AccessParts,
+  type Api,
+  type ApiDeps,
+  createAccess,
+  type DemoHooks,
+  openAccessRepo,
+  startApi,
+  type TokenService,
+} from './api/index.js'
 import { type EmbeddedBroker, startCloudBroker } from './broker/index.js'
 import { startControl } from './control/index.js'
 import { Fleet } from './fleet/index.js'
@@ -89,27 +98,16 @@ export async function startCloud(
       publish: ingest.publish,
     })
     closers.add(() => control.close())
-    const accessRepo = await openAccessRepo(config.store)
-    closers.add(() => accessRepo.close())
-    const access = createAccess(accessRepo, clock)
-    const api = await startApi(
-      {
-        store,
-        fleet,
-        bus,
-        metrics,
-        clock,
-        logger,
-        sseHeartbeatMs: config.http.sseHeartbeat,
-        demo: opts.demo,
-        dashboardRoot: opts.dashboardRoot,
-        brokerConnected: ingest.connected,
-        access,
-        rooms: [control.room],
-      },
-      { host: config.http.host, port: config.http.port },
-    )
-    closers.add(() => api.close())
+    const { api, access } = await startHttp(config, opts, closers, {
+      store,
+      fleet,
+      bus,
+      metrics,
+      clock,
+      logger,
+      brokerConnected: ingest.connected,
+      rooms: [control.room],
+    })
     logger.info({ brokerUrl: broker.url, httpUrl: api.url, store: store.kind }, 'cloud started')
     return {
       brokerUrl: broker.url,
@@ -126,4 +124,28 @@ export async function startCloud(
     await closers.close()
     throw err
   }
+}
+
+/** The access repo (tokens, audit) and the HTTP API with every room, both closed by `closers`. */
+async function startHttp(
+  config: CloudConfig,
+  opts: CloudOptions,
+  closers: Closers,
+  parts: Omit<ApiDeps, 'access' | 'sseHeartbeatMs' | 'demo' | 'dashboardRoot'>,
+): Promise<{ api: Api; access: AccessParts }> {
+  const repo = await openAccessRepo(config.store)
+  closers.add(() => repo.close())
+  const access = createAccess(repo, parts.clock)
+  const api = await startApi(
+    {
+      ...parts,
+      access,
+      sseHeartbeatMs: config.http.sseHeartbeat,
+      demo: opts.demo,
+      dashboardRoot: opts.dashboardRoot,
+    },
+    { host: config.http.host, port: config.http.port },
+  )
+  closers.add(() => api.close())
+  return { api, access }
 }
