@@ -76,9 +76,11 @@ function main(): void {
     )
   })
   console.log(
-    '\nevents: raised by the stage at the model threshold (0.5); µs/reading includes JSON decode and',
+    '\nevents: raised by the stage at the model threshold (0.5, context 0.6); µs/reading includes JSON',
   )
-  console.log('the engine; the shared machine is noisy (bench/anomaly.ts measures the detectors alone).')
+  console.log(
+    'decode and the engine; the shared machine is noisy (bench/anomaly.ts measures the detectors alone).',
+  )
 }
 
 main()

@@ -14,9 +14,11 @@ import { describe, expect, it } from 'vitest'
 const MIN = 60_000
 const t0 = 1_767_225_600_000
 const RUN_MIN = 60
-// measured at landing: recall 0.750, precision 0.662 (events after a shift ends count as false here)
-const RECALL = 0.7
-const PRECISION = 0.6
+// measured at landing (context, threshold 0.6): recall 0.583 on spikes/levels/drifts, 1.0 on stuck values,
+// precision 0.786 (events after a shift ends count as false here)
+const RECALL = 0.55
+const STUCK_RECALL = 0.9
+const PRECISION = 0.75
 
 /**
  * Realistic magnitudes (the old test used 8σ spikes and 6σ level shifts): 5σ spikes of one reading,
@@ -104,7 +106,7 @@ function rates(r: ReturnType<typeof run>, kinds: string[]) {
 }
 
 describe('anomaly detection scored against the simulator ground truth', () => {
-  it('the default (context) detector finds 3 in 4 spikes, level shifts and drifts; 2 in 3 events are real', () => {
+  it('the default (context) detector finds over half the spikes, level shifts and drifts, the stuck values, and 3 in 4 events are real', () => {
     const r = run({ kind: 'context' })
     const seen = rates(r, ['spike', 'level', 'drift'])
     const stuck = rates(r, ['stuck'])
@@ -115,6 +117,7 @@ describe('anomaly detection scored against the simulator ground truth', () => {
     )
     expect(r.truth).toHaveLength(80)
     expect(seen.recall).toBeGreaterThanOrEqual(RECALL)
+    expect(stuck.recall).toBeGreaterThanOrEqual(STUCK_RECALL)
     expect(precision).toBeGreaterThanOrEqual(PRECISION)
   })
 

@@ -13,13 +13,20 @@ const EXTREME_WEIGHT = 0.5
 const EXTREME_SCALE = 10
 /** a repeated alarm inside the quiet period is reported at this fraction of its score */
 const REPEAT_FACTOR = 0.5
+/** the series' own novelty rate (EWMA over ~1,000 readings) sets the bar: novelty − 2 × rate counts */
+const RATE_ALPHA = 0.001
+const RATE_WEIGHT = 2
+/** identical consecutive readings: how fast the usual repeat rate is learned, and the run that scores 1 */
+const REPEAT_ALPHA = 0.01
+const STUCK_RUN = 5
 
 /**
  * Contextual novelty (CAD OSE family). Each reading is quantised on two grids spanning the learned range;
  * for each grid the contexts ending at this reading (the last 1 … `length` bins) are hashed into a bitset
  * of contexts seen. The raw score is the share of those contexts never seen before, shorter contexts
- * weighing more (weight 1/len: a new single value is stronger evidence than a new 6-reading sequence), plus
- * a term for a value beyond every value seen. A score is reported in full only when it beats every raw
+ * weighing more (weight 1/len: a new single value is stronger evidence than a new 6-reading sequence), less
+ * twice the series' own recent novelty rate (a noisy series must be newer to count), plus a term for a
+ * value beyond every value seen and one for a run of identical readings where repeats are rare (stuck). A score is reported in full only when it beats every raw
  * score of the last `quiet` readings, so a lasting anomaly raises one alarm, not one per reading.
  */
 class Context implements Detector {
@@ -36,6 +43,12 @@ class Context implements Detector {
   table = new Uint32Array(1 << (TABLE_BITS - 5))
   recent: Float64Array
   pos = 0
+  /** EWMA of the raw novelty: a noisy series makes new contexts all the time, a clean one rarely */
+  rate = 0
+  prev = 0
+  /** identical readings in a row, and the EWMA of how often a reading repeats the previous one */
+  run = 0
+  repeats = 0
 
   constructor(private m: ContextModel) {
     this.bins = new Int32Array(OFFSETS.length * m.length)
@@ -65,18 +78,32 @@ class Context implements Detector {
       if (this.n === 0 || x > this.hi) this.hi = x
       this.seenLo = this.lo
       this.seenHi = this.hi
+      this.prev = x
       this.n++
       if (this.n < m.warmup) return this.report(0, x)
       this.novelty(x)
       return this.report(0, x)
     }
     this.n++
-    const novel = this.novelty(x)
+    const raw = this.novelty(x)
+    const novel = Math.max(0, raw - RATE_WEIGHT * this.rate)
+    this.rate += RATE_ALPHA * (raw - this.rate)
     const span = Math.max(this.seenHi - this.seenLo, 1e-12)
     const beyond = x > this.seenHi ? (x - this.seenHi) / span : x < this.seenLo ? (this.seenLo - x) / span : 0
     if (x > this.seenHi) this.seenHi = x
     if (x < this.seenLo) this.seenLo = x
-    return this.report(Math.min(1, novel + EXTREME_WEIGHT * Math.min(1, beyond * EXTREME_SCALE)), x)
+    const extreme = EXTREME_WEIGHT * Math.min(1, beyond * EXTREME_SCALE)
+    return this.report(Math.min(1, novel + extreme + this.stuck(x)), x)
+  }
+
+  /** a stuck sensor: a run of identical readings where a reading seldom repeats the previous one */
+  private stuck(x: number): number {
+    const same = x === this.prev ? 1 : 0
+    this.run = same === 1 ? this.run + 1 : 0
+    this.prev = x
+    const usual = this.repeats
+    this.repeats += REPEAT_ALPHA * (same - this.repeats)
+    return this.run < 2 ? 0 : (1 - usual) ** 2 * Math.min(1, this.run / STUCK_RUN)
   }
 
   /** share of this reading's contexts never seen before (weighted 1/len); marks them seen */
@@ -121,8 +148,12 @@ class Context implements Detector {
   }
 
   snapshot(): unknown {
-    const { n, lo, hi, seenLo, seenHi, expected, pos } = this
+    const { n, lo, hi, seenLo, seenHi, expected, pos, rate, prev, run, repeats } = this
     return {
+      rate,
+      prev,
+      run,
+      repeats,
       n,
       lo,
       hi,
@@ -139,6 +170,7 @@ class Context implements Detector {
   restore(state: unknown): void {
     const s = state as ReturnType<Context['snapshot']> & Record<string, any>
     Object.assign(this, { n: s.n, lo: s.lo, hi: s.hi, seenLo: s.seenLo, seenHi: s.seenHi })
+    Object.assign(this, { rate: s.rate, prev: s.prev, run: s.run, repeats: s.repeats })
     this.expected = s.expected
     this.pos = s.pos % this.recent.length
     this.bins.set((s.bins as number[]).slice(0, this.bins.length))
@@ -158,7 +190,7 @@ class Context implements Detector {
 
   /** bytes of state: bitset, bins, quiet-period ring and scalars */
   static bytes(m: ContextModel): number {
-    return (1 << (TABLE_BITS - 3)) + OFFSETS.length * m.length * 4 + Math.max(1, m.quiet) * 8 + 8 * 8
+    return (1 << (TABLE_BITS - 3)) + OFFSETS.length * m.length * 4 + Math.max(1, m.quiet) * 8 + 12 * 8
   }
 }
 
