@@ -2,13 +2,13 @@ import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { type Cloud, startCloud } from '@fogline/cloud'
-import { type FogNode, startNode } from '@fogline/node'
-import { NodeConfig, parseConfig } from '@fogline/protocol'
+import type { Cloud } from '@fogline/cloud'
+import type { FogNode } from '@fogline/node'
 import { type Simulators, startSimulators } from '@fogline/simulators'
 import { type TempDir, tempDir, waitFor } from '@fogline/testkit'
 import { type Browser, chromium, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { testCloud, testNode, windowPipeline } from '../fleet.js'
 
 const CHROMIUM = '/usr/bin/chromium'
 const hasChromium = existsSync(CHROMIUM)
@@ -55,14 +55,11 @@ describe.skipIf(!hasChromium)(
       mkdirSync(artifacts, { recursive: true })
       // the cloud serves public/; make sure the uPlot copy the package build makes is there (see docs/dashboard.md)
       execFileSync(process.execPath, [join(repoRoot, 'packages/dashboard/scripts/copy-vendor.mjs')])
-      cloud = await startCloud(
-        {
-          broker: { embedded: { host: '127.0.0.1', port: 0 } },
-          store: { sqlite: dir.file('cloud.db') },
-          http: { host: '127.0.0.1', port: 0 },
-          log: { level: 'silent' },
-        },
-        {
+      // the suite's afterAll stops what beforeAll started
+      const stopWith = () => {}
+      cloud = await testCloud(dir.path, {
+        stopWith,
+        options: {
           demo: {
             setLink: async (nodeId, up) => {
               const n = nodes.get(nodeId)
@@ -72,35 +69,17 @@ describe.skipIf(!hasChromium)(
             },
           },
         },
-      )
+      })
       for (const id of ['node-a', 'node-b']) {
-        const node = await startNode(
-          parseConfig(NodeConfig, {
-            nodeId: id,
-            dataDir: dir!.file(id),
-            broker: { port: 0 },
-            uplink: {
-              urls: [cloud.brokerUrl],
-              heartbeat: '300ms',
-              ackTimeout: '1s',
-              reconnect: { min: '100ms', max: '300ms' },
-            },
-            pipelines: [
-              {
-                id: 'p',
-                input: ['sensors/+/+'],
-                stages: [
-                  {
-                    type: 'window',
-                    kind: 'tumbling',
-                    size: '500ms',
-                    aggregates: ['count', 'min', 'max', 'mean', 'sum'],
-                  },
-                ],
-              },
-            ],
-            log: { level: 'silent' },
-          }),
+        const node = await testNode(
+          dir.path,
+          id,
+          cloud.brokerUrl,
+          {
+            uplink: { heartbeat: '300ms', ackTimeout: '1s', reconnect: { min: '100ms', max: '300ms' } },
+            pipelines: [windowPipeline('500ms')],
+          },
+          { stopWith },
         )
         nodes.set(id, node)
         sims.push(

@@ -1,48 +1,18 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { startCloud } from '@fogline/cloud'
-import { startNode } from '@fogline/node'
-import { NodeConfig, parseConfig } from '@fogline/protocol'
-import mqtt from 'mqtt'
-import { describe, expect, it, onTestFinished } from 'vitest'
+import { describe, expect, it } from 'vitest'
+import { sensors, testCloud, testNode, windowPipeline } from '../fleet.js'
 import { runCli, tempDir, until } from './helpers.js'
 
 describe('bad input', () => {
   it('counts a malformed sensor payload, sets it aside with its reason, and goes on', async () => {
     const dir = tempDir()
-    const cloud = await startCloud({
-      broker: { embedded: { host: '127.0.0.1', port: 0 } },
-      store: { sqlite: join(dir, 'c.db') },
-      http: { host: '127.0.0.1', port: 0 },
-      log: { level: 'silent' },
+    const cloud = await testCloud(dir)
+    const node = await testNode(dir, 'node-x', cloud.brokerUrl, {
+      broker: { port: 0, maxPayload: 1024 },
+      pipelines: [windowPipeline('200ms')],
     })
-    onTestFinished(() => cloud.stop())
-    const node = await startNode(
-      parseConfig(NodeConfig, {
-        nodeId: 'node-x',
-        dataDir: join(dir, 'n'),
-        broker: { port: 0, maxPayload: 1024 },
-        uplink: { urls: [cloud.brokerUrl] },
-        pipelines: [
-          {
-            id: 'p',
-            input: ['sensors/+/+'],
-            stages: [
-              {
-                type: 'window',
-                kind: 'tumbling',
-                size: '200ms',
-                aggregates: ['count', 'min', 'max', 'mean', 'sum'],
-              },
-            ],
-          },
-        ],
-        log: { level: 'silent' },
-      }),
-    )
-    onTestFinished(() => node.stop())
-    const c = await mqtt.connectAsync(node.brokerUrl)
-    onTestFinished(() => c.endAsync())
+    const c = await sensors(node.brokerUrl)
     await c.publishAsync('sensors/s1/temperature', '{"value": 1', { qos: 1 }) // truncated JSON
     await c.publishAsync('sensors/s1/temperature', '{"value": "hot"}', { qos: 1 }) // wrong type
     await c.publishAsync('sensors/s1/temperature', Buffer.alloc(2000, 0x41), { qos: 1 }) // oversized

@@ -1,52 +1,21 @@
-import { join } from 'node:path'
-import { startCloud } from '@fogline/cloud'
-import { startNode } from '@fogline/node'
-import { NodeConfig, parseConfig } from '@fogline/protocol'
-import mqtt from 'mqtt'
-import { describe, expect, it, onTestFinished } from 'vitest'
+import { describe, expect, it } from 'vitest'
+import { sensors, testCloud, testNode, windowPipeline } from '../fleet.js'
 import { reference, tempDir, until } from './helpers.js'
 
-const pipelines = [
-  {
-    id: 'temps',
-    input: ['sensors/+/+'],
-    decoder: { type: 'json', value: '$.value' },
-    stages: [
-      { type: 'window', kind: 'tumbling', size: '500ms', aggregates: ['count', 'min', 'max', 'mean', 'sum'] },
-    ],
-  },
-]
+const pipelines = [windowPipeline('500ms', { id: 'temps', decoder: { type: 'json', value: '$.value' } })]
 
 describe('the whole chain: sensors → 2 fog nodes → cloud store', () => {
   it('stores summaries whose counts add up to the readings published and whose aggregates match a reference', async () => {
     const dir = tempDir()
-    const cloud = await startCloud({
-      broker: { embedded: { host: '127.0.0.1', port: 0 } },
-      store: { sqlite: join(dir, 'cloud.db') },
-      http: { host: '127.0.0.1', port: 0 },
-      log: { level: 'silent' },
-    })
-    onTestFinished(() => cloud.stop())
+    const cloud = await testCloud(dir)
     const nodes = []
-    for (const nodeId of ['node-a', 'node-b']) {
-      const config = parseConfig(NodeConfig, {
-        nodeId,
-        dataDir: join(dir, nodeId),
-        broker: { port: 0 },
-        uplink: { urls: [cloud.brokerUrl], heartbeat: '1s' },
-        pipelines,
-        log: { level: 'silent' },
-      })
-      const node = await startNode(config)
-      onTestFinished(() => node.stop())
-      nodes.push(node)
-    }
+    for (const nodeId of ['node-a', 'node-b'])
+      nodes.push(await testNode(dir, nodeId, cloud.brokerUrl, { uplink: { heartbeat: '1s' }, pipelines }))
 
     // deterministic readings, QoS 1 so that every one reaches the node's broker
     const published = new Map<string, number[]>()
     for (const node of nodes) {
-      const c = await mqtt.connectAsync(node.brokerUrl, { clientId: `sim-${node.nodeId}` })
-      onTestFinished(() => c.endAsync())
+      const c = await sensors(node.brokerUrl, `sim-${node.nodeId}`)
       for (let round = 0; round < 12; round++) {
         // halfway, wait until the node has closed a window, so each sensor's readings span several windows
         if (round === 6) await until(() => (node.stats().outputs.summary ?? 0) >= 3, 'a first window closed')

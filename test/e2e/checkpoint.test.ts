@@ -1,9 +1,9 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { startCloud } from '@fogline/cloud'
 import mqtt from 'mqtt'
-import { describe, expect, it, onTestFinished } from 'vitest'
-import { runCli, tempDir, until } from './helpers.js'
+import { describe, expect, it } from 'vitest'
+import { testCloud } from '../fleet.js'
+import { nodeChild, tempDir, until } from './helpers.js'
 
 const WINDOW_MS = 20_000
 // event time: the readings carry their ts, so the window is fixed by the data, not by when the test runs
@@ -12,13 +12,7 @@ const windowStart = 1_767_225_600_000
 describe('checkpoint: the node is killed (-9) mid-window and restarted', () => {
   it('resumes the open window so it completes with the readings from before and after the kill', async () => {
     const dir = tempDir()
-    const cloud = await startCloud({
-      broker: { embedded: { host: '127.0.0.1', port: 0 } },
-      store: { sqlite: join(dir, 'c.db') },
-      http: { host: '127.0.0.1', port: 0 },
-      log: { level: 'silent' },
-    })
-    onTestFinished(() => cloud.stop())
+    const cloud = await testCloud(dir)
     const file = join(dir, 'node.yaml')
     writeFileSync(
       file,
@@ -46,16 +40,7 @@ pipelines:
         })
       await c.endAsync()
     }
-    const start = async () => {
-      const child = runCli(['node', '--config', file, '--status-every', '0'])
-      const url = await until(
-        () => /sensors publish to (mqtt:\/\/\S+)/.exec(child.out())?.[1],
-        `node started (${child.err()})`,
-      )
-      return { child, url }
-    }
-
-    const a = await start()
+    const a = await nodeChild(file)
     await publish(a.url, [1, 2, 3, 4, 5])
     // one checkpoint interval (100 ms) of the child's real time, so the readings are in a checkpoint: a QoS 1
     // PUBACK does not mean "on disk" until the node's ingest journal is wired in (then this sleep goes)
@@ -63,7 +48,7 @@ pipelines:
     a.child.proc.kill('SIGKILL')
     await a.child.exited
 
-    const b = await start()
+    const b = await nodeChild(file)
     await publish(b.url, [10, 20, 30])
     // a reading in the next window moves the watermark past this one's end, which closes it
     at = windowStart + WINDOW_MS

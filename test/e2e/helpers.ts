@@ -51,6 +51,16 @@ export function runCli(args: string[], opts: { built?: boolean; env?: Record<str
   return { proc, out: () => out, err: () => err, exited }
 }
 
+/** `fogline node --config FILE` in a child process; resolves once it names its local broker's URL. */
+export async function nodeChild(config: string, statusEvery = '0'): Promise<{ child: Child; url: string }> {
+  const child = runCli(['node', '--config', config, '--status-every', statusEvery])
+  const url = await until(
+    () => /sensors publish to (mqtt:\/\/\S+)/.exec(child.out())?.[1],
+    'the node child started',
+  )
+  return { child, url }
+}
+
 /** Reference aggregates computed the slow, obvious way. */
 export function reference(values: number[]): {
   count: number

@@ -1,46 +1,17 @@
-import { join } from 'node:path'
-import { startCloud } from '@fogline/cloud'
-import { startNode } from '@fogline/node'
-import { NodeConfig, parseConfig } from '@fogline/protocol'
 import { startSimulators } from '@fogline/simulators'
 import { describe, expect, it, onTestFinished } from 'vitest'
+import { testCloud, testNode, windowPipeline } from '../fleet.js'
 import { tempDir, until } from './helpers.js'
 
 describe('offline: the cloud goes away for several windows', () => {
   it('buffers in the outbox and delivers every summary exactly once when the cloud returns', async () => {
     const dir = tempDir()
-    const cloudConfig = (port: number) => ({
-      broker: { embedded: { host: '127.0.0.1', port } },
-      store: { sqlite: join(dir, 'cloud.db') },
-      http: { host: '127.0.0.1', port: 0 },
-      log: { level: 'silent' as const },
-    })
-    let cloud = await startCloud(cloudConfig(0))
+    let cloud = await testCloud(dir)
     const port = Number(new URL(cloud.brokerUrl).port)
-    const node = await startNode(
-      parseConfig(NodeConfig, {
-        nodeId: 'node-a',
-        dataDir: join(dir, 'node-a'),
-        broker: { port: 0 },
-        uplink: { urls: [cloud.brokerUrl], ackTimeout: '1s', reconnect: { min: '100ms', max: '500ms' } },
-        pipelines: [
-          {
-            id: 'p',
-            input: ['sensors/+/+'],
-            stages: [
-              {
-                type: 'window',
-                kind: 'tumbling',
-                size: '300ms',
-                aggregates: ['count', 'min', 'max', 'mean', 'sum'],
-              },
-            ],
-          },
-        ],
-        log: { level: 'silent' },
-      }),
-    )
-    onTestFinished(() => node.stop())
+    const node = await testNode(dir, 'node-a', cloud.brokerUrl, {
+      uplink: { ackTimeout: '1s', reconnect: { min: '100ms', max: '500ms' } },
+      pipelines: [windowPipeline('300ms')],
+    })
     // a simulated sensor at 50 readings/s (its pacing is real time), QoS 1 so every reading reaches the node
     const sim = await startSimulators({ url: node.brokerUrl, qos: 1, sensors: [{ id: 's1', rate: 50 }] })
     onTestFinished(() => sim.stop())
@@ -58,8 +29,7 @@ describe('offline: the cloud goes away for several windows', () => {
     }, 'backlog grows while offline')
     expect(node.stats().connected).toBe(false)
 
-    cloud = await startCloud(cloudConfig(port))
-    onTestFinished(() => cloud.stop())
+    cloud = await testCloud(dir, { port })
     // live readings go on after the reconnect: the node is online and has taken 20 more
     const atReconnect = published()
     await until(() => node.stats().connected && published() >= atReconnect + 20, 'online with live readings')

@@ -1,9 +1,9 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { startCloud } from '@fogline/cloud'
 import mqtt from 'mqtt'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { runCli, tempDir, until } from './helpers.js'
+import { testCloud } from '../fleet.js'
+import { nodeChild, tempDir, until } from './helpers.js'
 
 const yaml = (dir: string, cloudUrl: string, humAggregates: string, extra = '') => `nodeId: node-h
 dataDir: ${join(dir, 'node-h')}
@@ -24,20 +24,10 @@ ${extra}`
 describe('hot reload of `fogline node` on SIGHUP', () => {
   it('applies a changed pipeline without restarting the broker, keeps the other one’s open window, and refuses a bad file', async () => {
     const dir = tempDir()
-    const cloud = await startCloud({
-      broker: { embedded: { host: '127.0.0.1', port: 0 } },
-      store: { sqlite: join(dir, 'cloud.db') },
-      http: { host: '127.0.0.1', port: 0 },
-      log: { level: 'silent' },
-    })
-    onTestFinished(() => cloud.stop())
+    const cloud = await testCloud(dir)
     const file = join(dir, 'node.yaml')
     writeFileSync(file, yaml(dir, cloud.brokerUrl, 'count, mean'))
-    const child = runCli(['node', '--config', file, '--status-every', '0'])
-    const url = await until(
-      () => /sensors publish to (mqtt:\/\/\S+)/.exec(child.out())?.[1],
-      `node started (stderr: ${child.err()})`,
-    )
+    const { child, url } = await nodeChild(file)
     // one sensor connection for the whole test: a broker restart would drop it
     const sensor = await mqtt.connectAsync(url, { reconnectPeriod: 0 })
     onTestFinished(() => sensor.endAsync(true))

@@ -1,10 +1,10 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { startCloud } from '@fogline/cloud'
 import { openSqliteOutbox } from '@fogline/outbox'
 import mqtt from 'mqtt'
-import { describe, expect, it, onTestFinished } from 'vitest'
-import { runCli, tempDir, until } from './helpers.js'
+import { describe, expect, it } from 'vitest'
+import { testCloud } from '../fleet.js'
+import { nodeChild, tempDir, until } from './helpers.js'
 
 function nodeYaml(dir: string, cloudPort: number, window: string): string {
   const file = join(dir, 'node.yaml')
@@ -29,16 +29,6 @@ pipelines:
   return file
 }
 
-async function startNodeChild(config: string) {
-  // a status line every 50 ms tells the test what the node has made
-  const child = runCli(['node', '--config', config, '--status-every', '0.05'])
-  const url = await until(
-    () => /sensors publish to (mqtt:\/\/\S+)/.exec(child.out())?.[1],
-    `node child started (stderr: ${child.err()})`,
-  )
-  return { child, url }
-}
-
 async function publish(url: string, n: number, offset: number): Promise<void> {
   const c = await mqtt.connectAsync(url)
   for (let i = 0; i < n; i++) {
@@ -51,17 +41,12 @@ describe('restart: the fog node process stops while its outbox holds unsent batc
   it('loses nothing and continues its seq numbers', async () => {
     const dir = tempDir()
     // find a port for the cloud, then keep the cloud away so the node must buffer
-    const probe = await startCloud({
-      broker: { embedded: { host: '127.0.0.1', port: 0 } },
-      store: { sqlite: join(dir, 'probe.db') },
-      http: { host: '127.0.0.1', port: 0 },
-      log: { level: 'silent' },
-    })
+    const probe = await testCloud(dir, { file: 'probe.db' })
     const port = Number(new URL(probe.brokerUrl).port)
     await probe.stop()
     const config = nodeYaml(dir, port, '250ms')
 
-    const first = await startNodeChild(config)
+    const first = await nodeChild(config, '0.05')
     await publish(first.url, 40, 0)
     // the window closes while the cloud is away: a summary waits in the outbox
     await until(
@@ -77,15 +62,9 @@ describe('restart: the fog node process stops while its outbox holds unsent batc
     expect(held?.records).toBeGreaterThan(0) // unsent batches survived the stop
     const firstLastSeq = held!.lastSeq
 
-    const second = await startNodeChild(config)
+    const second = await nodeChild(config, '0.05')
     await publish(second.url, 40, 1000)
-    const cloud = await startCloud({
-      broker: { embedded: { host: '127.0.0.1', port } },
-      store: { sqlite: join(dir, 'cloud.db') },
-      http: { host: '127.0.0.1', port: 0 },
-      log: { level: 'silent' },
-    })
-    onTestFinished(() => cloud.stop())
+    const cloud = await testCloud(dir, { port })
 
     const rows = await until(async () => {
       const r = await cloud.store.querySummaries({ nodeId: 'node-r' })

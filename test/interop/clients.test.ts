@@ -1,11 +1,11 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { startCloud } from '@fogline/cloud'
-import { type FogNode, startNode } from '@fogline/node'
+import { startNode } from '@fogline/node'
 import { FoglineError, NodeConfig, parseConfig } from '@fogline/protocol'
 import { tempDir, waitFor } from '@fogline/testkit'
 import { describe, expect, it, onTestFinished } from 'vitest'
+import { testCloud, testNode } from '../fleet.js'
 
 /**
  * Real third-party MQTT clients against the fog node's broker: Mosquitto's `mosquitto_pub` (C, libmosquitto)
@@ -40,39 +40,22 @@ const until = <T>(cond: () => T | Promise<T>, what: string, ms = 15_000) => wait
 
 async function setup() {
   const dir = tempDir('fogline-interop-', onTestFinished).path
-  const cloud = await startCloud({
-    broker: { embedded: { host: '127.0.0.1', port: 0 } },
-    store: { sqlite: join(dir, 'cloud.db') },
-    http: { host: '127.0.0.1', port: 0 },
-    log: { level: 'silent' },
-  })
-  onTestFinished(() => cloud.stop())
+  const cloud = await testCloud(dir)
   process.env.FOGLINE_TEST_SENSOR_PW = PASSWORD
-  const node: FogNode = await startNode(
-    parseConfig(NodeConfig, {
-      nodeId: 'interop',
-      dataDir: join(dir, 'node'),
-      broker: {
-        host: '127.0.0.1',
-        port: 0,
-        maxPayload: 1024,
-        users: { sensor: 'env:FOGLINE_TEST_SENSOR_PW' },
+  const node = await testNode(dir, 'interop', cloud.brokerUrl, {
+    broker: { host: '127.0.0.1', port: 0, maxPayload: 1024, users: { sensor: 'env:FOGLINE_TEST_SENSOR_PW' } },
+    uplink: { linger: '2ms' },
+    pipelines: [
+      {
+        id: 'p',
+        input: ['sensors/+/+'],
+        decoder: { type: 'json', value: '$.value' },
+        stages: [
+          { type: 'window', kind: 'tumbling', size: '300ms', aggregates: ['count', 'min', 'max', 'sum'] },
+        ],
       },
-      uplink: { urls: [cloud.brokerUrl], linger: '2ms' },
-      log: { level: 'silent' },
-      pipelines: [
-        {
-          id: 'p',
-          input: ['sensors/+/+'],
-          decoder: { type: 'json', value: '$.value' },
-          stages: [
-            { type: 'window', kind: 'tumbling', size: '300ms', aggregates: ['count', 'min', 'max', 'sum'] },
-          ],
-        },
-      ],
-    }),
-  )
-  onTestFinished(() => node.stop())
+    ],
+  })
   const port = String(new URL(node.brokerUrl).port)
   const stored = async (sensorId: string) => {
     const rows = await cloud.store.querySummaries({ nodeId: 'interop', sensorId })
