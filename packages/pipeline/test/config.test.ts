@@ -1,7 +1,8 @@
 import { FoglineError } from '@fogline/protocol'
 import { fakeClock } from '@fogline/testkit'
 import { describe, expect, it } from 'vitest'
-import { builtinStages, canonicalJson, validatePipelines } from '../src/index.js'
+import { canonicalJson } from '../src/config.js'
+import { builtinStages, validatePipelines } from '../src/index.js'
 import { harness } from './helpers.js'
 
 function errorOf(fn: () => unknown): FoglineError {
@@ -238,7 +239,7 @@ describe('hot reload', () => {
 
 describe('expression language', () => {
   it('evaluates arithmetic, comparisons, logic, ternaries, functions and fields without coercion', async () => {
-    const { compileExpr } = await import('../src/index.js')
+    const { compileExpr } = await import('../src/expr.js')
     const r = { sensorId: 's1', metric: 'temp', value: -4, ts: 1000, fields: { unit: 'C', n: 2 } }
     const cases: Array<[string, unknown]> = [
       ['abs(value) * 2 + 1', 9],

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { DDSketch } from '../src/index.js'
+import { DDSketch } from '../src/sketch.js'
 
 describe('DDSketch', () => {
   it('answers every quantile within α·|x| of the exact element of rank ⌊q·(n−1)⌋, across signs, zero and 17 decades (inside the 2048-bucket span the bound is stated for)', () => {
