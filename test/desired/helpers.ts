@@ -110,8 +110,9 @@ export async function simNode(
     health: probe.check,
     healthReset: probe.reset,
     report(body) {
-      reports.push(body as DesiredReport)
-      void uplink.publishControl('reported', body)
+      reports.push(body)
+      // the node's route: the outbox's durable reported stream, drained and acked like events
+      void outbox.append([{ stream: 'reported', ts: body.ts, body }])
     },
     healthWindowMs: o.windowMs ?? 300,
     healthCheckMs: 50,

@@ -11,7 +11,13 @@ const windowed = (id: string) => ({
   stages: [{ type: 'window', kind: 'tumbling', size: '200ms', aggregates: ['count', 'mean'] }],
 })
 
-async function realNode(brokerUrl: string, publicKey: string, nodeId: string, dataDir = join(dir(), 'n')) {
+async function realNode(
+  brokerUrl: string,
+  publicKey: string,
+  nodeId: string,
+  dataDir = join(dir(), 'n'),
+  healthWindowMs = 600,
+) {
   const config = parseConfig(NodeConfig, {
     nodeId,
     group: 'line',
@@ -23,7 +29,7 @@ async function realNode(brokerUrl: string, publicKey: string, nodeId: string, da
     log: { level: 'silent' },
   }) as NodeConfig
   const node = await startNode(config, {
-    desired: { healthWindowMs: 600, healthCheckMs: 50, minReadings: 5 },
+    desired: { healthWindowMs, healthCheckMs: 50, minReadings: 5 },
   })
   const agent = node.desired!
   let stopped = false
@@ -109,5 +115,55 @@ describe('desired state end to end: startCloud → startNode (real engine, outbo
     const second = await realNode(cloud.brokerUrl, cloud.publicKeyPem, 'edge-2', dataDir)
     expect(second.agent.appliedVersion()).toBe(1)
     expect(pipelineIds(second.node)).toEqual(['pushed'])
+  })
+
+  // reported state has one route, the outbox's durable `reported` stream: what the agent reports while the
+  // link is cut is not lost, neither to a reconnect nor to a restart
+  const reportOf = async (httpUrl: string, nodeId: string, version: number) =>
+    (await api(httpUrl, 'GET', `/api/desired?node=${nodeId}`)).body.reports.find(
+      (x: { version: number }) => x.version === version,
+    ) as { status: string; health: string | null } | undefined
+
+  /** push version 1, cut the link while its health window runs, and let the agent report "ok" offline */
+  async function reportWhileCut(nodeId: string, dataDir: string) {
+    const cloud = await testCloud()
+    const n = await realNode(cloud.brokerUrl, cloud.publicKeyPem, nodeId, dataDir, 1500)
+    await until(() => n.node.uplink.stats().connected, 'node connected')
+    await api(cloud.httpUrl, 'POST', '/api/desired', {
+      target: { node: nodeId },
+      pipelines: [windowed('v1')],
+    })
+    await until(() => n.agent.appliedVersion() === 1, 'version 1 applied')
+    n.node.uplink.pause()
+    expect(n.agent.status().health).toBe('pending')
+    await until(() => n.agent.status().health === 'ok', 'version 1 healthy while offline')
+    expect(n.node.stats().connected).toBe(false)
+    expect((await reportOf(cloud.httpUrl, nodeId, 1))?.health ?? null).not.toBe('ok')
+    return { cloud, ...n }
+  }
+
+  it('a report made while the link is cut reaches the cloud after the reconnect', async () => {
+    const { cloud, node } = await reportWhileCut('edge-3', join(dir(), 'n'))
+    node.uplink.resume()
+    const r = await until(async () => {
+      const x = await reportOf(cloud.httpUrl, 'edge-3', 1)
+      return x?.health === 'ok' ? x : null
+    }, 'the offline report in the cloud')
+    expect(r).toMatchObject({ status: 'applied', health: 'ok' })
+    await until(() => node.stats().backlogRecords === 0, 'reported stream acked and emptied')
+  })
+
+  it('a report made while the link is cut reaches the cloud after a node restart', async () => {
+    const dataDir = join(dir(), 'n')
+    const { cloud, stop } = await reportWhileCut('edge-4', dataDir)
+    await stop()
+    // the restarted node makes no new report (version 1 is already healthy): what arrives is the stored one
+    const second = await realNode(cloud.brokerUrl, cloud.publicKeyPem, 'edge-4', dataDir)
+    expect(second.agent.status().health).toBe('ok')
+    const r = await until(async () => {
+      const x = await reportOf(cloud.httpUrl, 'edge-4', 1)
+      return x?.health === 'ok' ? x : null
+    }, 'the stored report in the cloud after the restart')
+    expect(r).toMatchObject({ status: 'applied', health: 'ok' })
   })
 })

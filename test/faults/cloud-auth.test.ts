@@ -35,9 +35,8 @@ describe('the uplink refused by the cloud broker (wrong credentials)', () => {
       }
       const bad = await start('wrong')
       const err = await waitFor(() => bad.stats().lastError, 'an error on the node')
-      expect(err).toMatch(
-        /FOG_AUTH_FAILED: the cloud broker refused the node's credentials \(check uplink\.username/,
-      )
+      expect(err).toMatchObject({ code: 'FOG_AUTH_FAILED', where: { field: 'uplink.username' } })
+      expect(err.message).toMatch(/^the cloud broker refused the node's credentials \(check uplink\.username/)
       expect(bad.stats().connected).toBe(false)
       await bad.stop()
 

@@ -53,9 +53,9 @@ describe('a full disk on the fog node', () => {
         published++
       }
     }
-    for (let round = 0; round < 60 && !node.stats().lastError?.includes('FOG_DISK_FULL'); round++)
+    for (let round = 0; round < 60 && node.stats().lastError?.code !== 'FOG_DISK_FULL'; round++)
       await burst(400)
-    expect(node.stats().lastError).toMatch(/^FOG_DISK_FULL/)
+    expect(node.stats().lastError).toMatchObject({ code: 'FOG_DISK_FULL' })
     await burst(400) // the node keeps taking readings and computing while the disk is full
     await until(() => node.stats().readingsIn === published, 'every reading taken')
     const made = node.stats().outputs.summary ?? 0

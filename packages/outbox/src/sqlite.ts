@@ -12,6 +12,8 @@ import { createDegrader } from './degrade.js'
 import { APP_ID, checkFile, type Db, prepareStatements, quarantine, SCHEMA, salvageMaxSeq } from './open.js'
 import { RangeSet } from './ranges.js'
 import {
+  type AppendState,
+  type CommitInfo,
   type EncodedRecord,
   OUTBOX_STREAMS,
   type Outbox,
@@ -43,7 +45,8 @@ interface Encoded {
 }
 interface Pending {
   items: Encoded[]
-  state: Record<string, unknown> | undefined
+  state: AppendState | undefined
+  urgent: boolean
   resolve: (v: Array<{ stream: OutboxStream; seq: number }>) => void
   reject: (e: unknown) => void
 }
@@ -206,6 +209,9 @@ export async function openSqliteOutbox(opts: OpenSqliteOutboxOptions): Promise<O
     delta = {}
     const results: Array<Array<{ stream: OutboxStream; seq: number }>> = []
     let n = 0
+    // lazy state is read now, when the batch is cut: it then covers every record queued before it; the same
+    // function passed by several appends of the batch is called once
+    const lazy = new Map<() => Record<string, unknown>, Record<string, unknown>>()
     for (const p of batch) {
       const res: Array<{ stream: OutboxStream; seq: number }> = []
       for (const it of p.items) {
@@ -219,8 +225,14 @@ export async function openSqliteOutbox(opts: OpenSqliteOutboxOptions): Promise<O
         res.push({ stream: it.stream, seq })
         n++
       }
-      if (p.state)
-        for (const [k, v] of Object.entries(p.state)) {
+      let state = p.state
+      if (typeof state === 'function') {
+        const fn = state
+        state = lazy.get(fn) ?? fn()
+        lazy.set(fn, state)
+      }
+      if (state)
+        for (const [k, v] of Object.entries(state)) {
           if (v === undefined) st.delState.run(k)
           else st.putState.run(k, packr.pack(v))
         }
@@ -270,8 +282,16 @@ export async function openSqliteOutbox(opts: OpenSqliteOutboxOptions): Promise<O
     }
     for (const [k, v] of Object.entries(delta)) counters[k] = (counters[k] ?? 0) + v
     delta = {}
-    for (const [i, p] of batch.entries()) p.resolve(results[i]!)
+    let records = 0
+    let urgent = false
+    for (const [i, p] of batch.entries()) {
+      records += p.items.length
+      urgent ||= p.urgent
+      p.resolve(results[i]!)
+    }
+    if (records > 0) for (const l of listeners) l({ records, urgent })
   }
+  const listeners = new Set<(c: CommitInfo) => void>()
   // real timers, not the injected clock: group commit is about I/O, and a paused fake clock must not stall appends
   // an append holding a priority-0 record (an event) commits on the next turn, not after commitInterval:
   // events are few and wait for nothing; summaries and raw readings still share one commit per interval
@@ -401,10 +421,12 @@ export async function openSqliteOutbox(opts: OpenSqliteOutboxOptions): Promise<O
       } catch (err) {
         return Promise.reject(err)
       }
+      // urgency is decided here, once: it sets when the batch commits and tells listeners to send at once
+      const urgent = encoded.some((e) => e.priority === 0)
       return new Promise((resolve, reject) => {
-        queue.push({ items: encoded, state: o?.state, resolve, reject })
+        queue.push({ items: encoded, state: o?.state, urgent, resolve, reject })
         queued += encoded.length
-        schedule(encoded.some((e) => e.priority === 0))
+        schedule(urgent)
       })
     },
     read(stream, afterSeq, max, maxBytes = Number.POSITIVE_INFINITY, ro: ReadOptions = {}) {
@@ -438,6 +460,10 @@ export async function openSqliteOutbox(opts: OpenSqliteOutboxOptions): Promise<O
       await outbox.append([], { state: { [key]: value } })
     },
     lastSeq: (stream) => last.get(checkStream(stream)) ?? 0,
+    onCommit(listener) {
+      listeners.add(listener)
+      return () => void listeners.delete(listener)
+    },
     stats(): OutboxStats {
       const byStream: OutboxStats['byStream'] = {}
       let oldestTs: number | null = null

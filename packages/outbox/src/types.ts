@@ -14,6 +14,20 @@ export interface AppendItem {
   priority?: number
 }
 
+/**
+ * KV entries committed with an append. A function is called when the group commit is cut, so what it
+ * returns (e.g. a pipeline snapshot) covers every record queued before it; one function passed by several
+ * appends of one commit is called once.
+ */
+export type AppendState = Record<string, unknown> | (() => Record<string, unknown>)
+
+/** What one group commit added; given to `onCommit` listeners. */
+export interface CommitInfo {
+  records: number
+  /** a record of priority 0 (an event, a report) was among them: send at once */
+  urgent: boolean
+}
+
 export interface StoredRecord {
   stream: OutboxStream
   seq: number
@@ -80,7 +94,7 @@ export interface Outbox {
   /** group-committed; resolves once the records (and `state`, in the same transaction) are durable */
   append(
     items: AppendItem[],
-    opts?: { state?: Record<string, unknown> },
+    opts?: { state?: AppendState },
   ): Promise<Array<{ stream: OutboxStream; seq: number }>>
   /** records of one stream with seq > afterSeq, ascending, at most `max` (and `maxBytes`) */
   read(
@@ -104,6 +118,12 @@ export interface Outbox {
   putState(key: string, value: unknown): Promise<void>
   /** last seq assigned per stream (0 if none) */
   lastSeq(stream: OutboxStream): number
+  /**
+   * Call `listener` after every group commit that added records (the uplink drains on it); returns an
+   * unsubscribe function.
+   * @example const off = outbox.onCommit(({ urgent }) => pumpSoon(urgent ? 0 : linger))
+   */
+  onCommit(listener: (info: CommitInfo) => void): () => void
   stats(): OutboxStats
   /** set when the file found at open was corrupt and moved aside; also passed to `onCorrupt` */
   readonly quarantined: QuarantineInfo | null

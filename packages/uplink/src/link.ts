@@ -1,4 +1,4 @@
-import type { UplinkConfig } from '@fogline/protocol'
+import { type ErrorData, FoglineError, type UplinkConfig } from '@fogline/protocol'
 import {
   BrokenCircuitError,
   type CircuitBreakerPolicy,
@@ -37,7 +37,7 @@ export class Link {
   index = -1
   connects = 0
   failovers = 0
-  lastError: string | null = null
+  lastError: ErrorData | null = null
   readonly breakers: CircuitBreakerPolicy[]
   private running = false
   private connecting = false
@@ -88,7 +88,7 @@ export class Link {
   reconnect(reason: string): void {
     const c = this.client
     if (!c) return
-    this.lastError = reason
+    this.lastError = { code: 'FOG_UPLINK_TIMEOUT', message: reason, where: { url: this.endpoint } }
     this.client = null
     this.ev.disconnected(reason)
     void endClient(c, false)
@@ -134,14 +134,14 @@ export class Link {
           return
         } catch (err) {
           if (err instanceof BrokenCircuitError) continue
-          const msg = `${urls[i]}: ${describeConnectError(err)}`
+          const e = describeConnectError(err, urls[i]!)
           // one warning per outage and cause, not one per retry
-          if (msg !== this.lastError)
+          if (e.message !== this.lastError?.message || e.where.url !== this.lastError?.where.url)
             this.opts.logger?.warn(
-              { url: urls[i], err: (err as Error).message },
+              { url: urls[i], code: e.code, err: e.message },
               'cloud endpoint did not connect',
             )
-          this.lastError = msg
+          this.lastError = e
         }
       }
       // every endpoint failed or is open-circuited: back off with jitter, then start again from the primary
@@ -198,7 +198,8 @@ export class Link {
         c.end(true)
         reject(err)
       }
-      const closed = () => fail(new Error('connection closed before CONNACK'))
+      const closed = () =>
+        fail(new FoglineError('FOG_UPLINK_UNAVAILABLE', 'the connection closed before CONNACK', { url }))
       const ok = () => {
         c.removeListener('error', fail)
         c.removeListener('close', closed)
@@ -220,7 +221,7 @@ export class Link {
     if (prev >= 0 && prev !== i) this.failovers++
     c.on('message', (topic, payload) => this.ev.message(topic, payload))
     c.on('error', (err) => {
-      this.lastError = err.message
+      this.lastError = describeConnectError(err, this.opts.config.urls[i]!)
     })
     c.on('close', () => {
       if (this.client !== c) return
@@ -296,16 +297,30 @@ export function endClient(c: MqttClient, graceful: boolean): Promise<void> {
   })
 }
 
+/** CONNACK return codes that refuse the login: 3.1.1 (4 bad user name or password, 5 not authorized) and 5 (0x86, 0x87) */
+const BAD_CREDENTIALS = new Set([4, 0x86])
+const NOT_AUTHORIZED = new Set([5, 0x87])
+
 /**
- * A connect failure in words a user can act on. A refused login (CONNACK 4/5 in MQTT 3.1.1, 0x86/0x87 in
- * MQTT 5) is FOG_AUTH_FAILED naming uplink.username, so a wrong password does not read like a network fault.
+ * A connect failure as data a user can act on, mapped from the CONNACK return code that mqtt.js puts on
+ * `err.code` (never from message text): a refused login is FOG_AUTH_FAILED naming uplink.username, so a
+ * wrong password does not read like a network fault; anything else is FOG_UPLINK_UNAVAILABLE.
  */
-export function describeConnectError(err: unknown): string {
-  const e = err as { code?: unknown; message?: string }
-  const message = e?.message ?? String(err)
-  if (e?.code === 4 || e?.code === 134 || /bad user ?name or password/i.test(message))
-    return `FOG_AUTH_FAILED: the cloud broker refused the node's credentials (check uplink.username and uplink.password): ${message}`
-  if (e?.code === 5 || e?.code === 135 || /not authori[sz]ed/i.test(message))
-    return `FOG_AUTH_FAILED: the cloud broker does not authorize this node (uplink.username): ${message}`
-  return message
+export function describeConnectError(err: unknown, url: string): ErrorData {
+  const code = (err as { code?: unknown })?.code
+  const message = err instanceof Error ? err.message : String(err)
+  if (typeof code === 'number' && BAD_CREDENTIALS.has(code))
+    return {
+      code: 'FOG_AUTH_FAILED',
+      message: `the cloud broker refused the node's credentials (check uplink.username and uplink.password): ${message}`,
+      where: { field: 'uplink.username', url },
+    }
+  if (typeof code === 'number' && NOT_AUTHORIZED.has(code))
+    return {
+      code: 'FOG_AUTH_FAILED',
+      message: `the cloud broker does not authorize this node (uplink.username): ${message}`,
+      where: { field: 'uplink.username', url },
+    }
+  if (err instanceof FoglineError) return err.toJSON()
+  return { code: 'FOG_UPLINK_UNAVAILABLE', message, where: { url } }
 }

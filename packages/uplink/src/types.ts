@@ -1,5 +1,5 @@
-import type { Outbox, OutboxStream } from '@fogline/outbox'
-import type { Clock, UplinkConfig } from '@fogline/protocol'
+import type { Outbox, OutboxStats, OutboxStream } from '@fogline/outbox'
+import type { Clock, ErrorData, UplinkConfig } from '@fogline/protocol'
 
 export interface UplinkLogger {
   info(obj: object, msg?: string): void
@@ -36,8 +36,11 @@ export interface UplinkOptions {
    * (read again on the next pump or poll); unset: everything goes.
    */
   gate?: (stream: OutboxStream) => boolean
-  /** the heartbeat body, published on up/heartbeat every config.heartbeat */
-  heartbeat?: () => object
+  /**
+   * The heartbeat source, given at wiring time: called with this uplink's stats and the outbox's (each read
+   * once) every config.heartbeat and at each connect; its result is published on up/heartbeat.
+   */
+  heartbeat?: (uplink: UplinkStats, outbox: OutboxStats) => object
 }
 
 export interface UplinkStats {
@@ -68,7 +71,8 @@ export interface UplinkStats {
   bytesSent: number
   failovers: number
   connects: number
-  lastError: string | null
+  /** why the link is down or what last went wrong, as data */
+  lastError: ErrorData | null
   /** per endpoint: 'closed' | 'open' | 'halfOpen' | 'isolated' */
   breakers: Record<string, string>
 }
@@ -83,10 +87,8 @@ export interface Uplink {
   /** drop the link on purpose (demo) until resume(); records keep piling up in the outbox */
   pause(): void
   resume(): void
-  /** records were appended: drain soon (after `linger`) */
+  /** drain soon (after `linger`; at once when urgent). Commits of the outbox do this by themselves. */
   notify(urgent?: boolean): void
-  /** publish a control message (not from the outbox); queued and sent on connect when offline */
-  publishControl(stream: 'reported' | 'heartbeat', body: object): Promise<void>
   /**
    * Change tunables at run time (desired state `uplink`): batch sizes, linger, ackTimeout, maxInFlight,
    * deflate, heartbeat, drainRate. Endpoints and credentials are not changeable here.
@@ -94,5 +96,6 @@ export interface Uplink {
   reconfigure(patch: UplinkTunables): void
   /** the settings in force */
   settings(): UplinkConfig
-  stats(): UplinkStats
+  /** pass the outbox's stats when they were just read, so one heartbeat reads them once */
+  stats(outbox?: OutboxStats): UplinkStats
 }

@@ -7,6 +7,7 @@ import {
   groupDesiredTopic,
   systemClock,
   TOPIC_ROOT,
+  toErrorData,
   upTopic,
 } from '@fogline/protocol'
 import type { MqttClient } from 'mqtt'
@@ -51,7 +52,6 @@ export function createUplink(o: UplinkOptions): Uplink {
   const cursor = new Map<OutboxStream, number>(OUTBOX_STREAMS.map((s) => [s, 0]))
   const liveCursor = new Map<OutboxStream, number>()
   const backlog = new Map<OutboxStream, Backlog>()
-  const pendingControl = new Map<string, Buffer>()
   const ackRate = new RateWindow(clock, 10_000)
   const c = {
     sent: 0,
@@ -101,10 +101,6 @@ export function createUplink(o: UplinkOptions): Uplink {
             liveCursor.set(s, last)
           }
         }
-        for (const [stream, payload] of pendingControl) {
-          cl.publish(upTopic(o.nodeId, stream as 'reported'), payload, { qos: 1 })
-        }
-        pendingControl.clear()
         sendHeartbeat()
         pumpSoon(0)
       },
@@ -243,7 +239,7 @@ export function createUplink(o: UplinkOptions): Uplink {
       try {
         pump()
       } catch (err) {
-        link.lastError = (err as Error).message
+        link.lastError = toErrorData(err)
         o.logger?.warn({ err: (err as Error).message }, 'uplink pump failed')
       }
     }
@@ -305,26 +301,35 @@ export function createUplink(o: UplinkOptions): Uplink {
         outbox.ack(s, ranges)
       } catch (err) {
         // the records stay in the outbox and go again after a restart; the store absorbs that
-        link.lastError = (err as Error).message
+        link.lastError = toErrorData(err)
         o.logger?.warn({ err: (err as Error).message, stream: s }, 'acked records could not be deleted')
       }
     }
     pendingAcks.clear()
   }
 
+  /** the heartbeat source gets this uplink's stats and the outbox's, read once, and asks nothing back */
+  function heartbeatBody(): object {
+    const ob = outbox.stats()
+    return o.heartbeat!(uplink.stats(ob), ob)
+  }
+
   function sendHeartbeat(): void {
     if (!client || !o.heartbeat) return
     try {
-      client.publish(hbTopic, encodeMessage(o.heartbeat()), { qos: 0 })
+      client.publish(hbTopic, encodeMessage(heartbeatBody()), { qos: 0 })
     } catch (err) {
       o.logger?.warn({ err: (err as Error).message }, 'heartbeat not sent')
     }
   }
 
+  let offCommit: (() => void) | null = null
   const uplink: Uplink = {
     start() {
       if (started) return
       started = true
+      // the outbox tells us of every commit: events (urgent) go out at once, the rest after `linger`
+      offCommit = outbox.onCommit(({ urgent }) => pumpSoon(urgent ? 0 : cfg.linger))
       link.start()
       pollTimer = setInterval(() => pumpSoon(0), cfg.pollInterval)
       hbTimer = setInterval(sendHeartbeat, cfg.heartbeat)
@@ -334,6 +339,8 @@ export function createUplink(o: UplinkOptions): Uplink {
     async stop() {
       if (!started) return
       started = false
+      offCommit?.()
+      offCommit = null
       for (const t of [pollTimer, hbTimer]) if (t) clearInterval(t)
       if (pumpTimer) {
         clearTimeout(pumpTimer as NodeJS.Timeout)
@@ -342,7 +349,7 @@ export function createUplink(o: UplinkOptions): Uplink {
       pumpAt = Number.POSITIVE_INFINITY
       pumpTimer = pollTimer = hbTimer = null
       if (client && o.heartbeat)
-        client.publish(hbTopic, encodeMessage({ ...o.heartbeat(), online: false }), { qos: 0 })
+        client.publish(hbTopic, encodeMessage({ ...heartbeatBody(), online: false }), { qos: 0 })
       await link.stop(true)
       client = null
       flushAcks()
@@ -360,20 +367,6 @@ export function createUplink(o: UplinkOptions): Uplink {
     notify(urgent = false) {
       // events go out at once; summaries and raw readings wait `linger` to share a batch
       pumpSoon(urgent ? 0 : cfg.linger)
-    },
-    publishControl(stream, body) {
-      const payload = encodeMessage(body)
-      const cl = client
-      if (!cl) {
-        if (stream === 'reported') pendingControl.set(stream, payload)
-        return Promise.resolve()
-      }
-      return new Promise((resolve) => {
-        cl.publish(upTopic(o.nodeId, stream), payload, { qos: 1 }, (err) => {
-          if (err && stream === 'reported') pendingControl.set(stream, payload)
-          resolve()
-        })
-      })
     },
     reconfigure(patch) {
       const next = { ...cfg }
@@ -393,8 +386,7 @@ export function createUplink(o: UplinkOptions): Uplink {
     settings() {
       return { ...cfg }
     },
-    stats(): UplinkStats {
-      const os = outbox.stats()
+    stats(os = outbox.stats()): UplinkStats {
       const now = clock.now()
       let inFlightRecords = 0
       for (const f of inFlight.values()) inFlightRecords += f.seqs.length

@@ -1,3 +1,4 @@
+import { type ErrorData, formatErrorData } from '@fogline/protocol'
 import type { NodeView } from '../shared/index.js'
 import type { NodeRow } from '../store/index.js'
 
@@ -37,7 +38,7 @@ export function toNodeView(row: NodeRow, now: number, offlineAfter: number): Nod
     diskFreeBytes: nOrNull(hb.diskFreeBytes),
     dropped,
     configVersion: typeof cv === 'number' || typeof cv === 'string' ? cv : null,
-    lastError: typeof hb.lastError === 'string' ? hb.lastError : null,
+    lastError: lastErrorText(hb.lastError),
     sent: n(hb.sent),
     acked: n(hb.acked),
     resent: n(hb.resent),
@@ -54,4 +55,17 @@ export function toNodeView(row: NodeRow, now: number, offlineAfter: number): Nod
     reported: row.reported,
     reportedAt: row.reportedAt,
   }
+}
+
+const isErrorData = (e: unknown): e is ErrorData =>
+  typeof e === 'object' &&
+  e !== null &&
+  typeof (e as ErrorData).code === 'string' &&
+  typeof (e as ErrorData).message === 'string'
+
+/** A node's lastError: ErrorData from current nodes (a string from older ones), shown as one line. */
+function lastErrorText(e: unknown): string | null {
+  if (typeof e === 'string') return e
+  if (isErrorData(e)) return formatErrorData(e)
+  return null
 }

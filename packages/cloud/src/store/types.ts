@@ -84,7 +84,8 @@ export interface HeartbeatBody {
   dropped?: Record<string, number>
   configVersion?: number | string | null
   diskFreeBytes?: number | null
-  lastError?: string | null
+  /** ErrorData from current nodes, a string from older ones */
+  lastError?: unknown
   sent?: number
   acked?: number
   [k: string]: unknown

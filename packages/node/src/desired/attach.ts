@@ -1,5 +1,6 @@
-import { type Clock, type NodeConfig, systemClock } from '@fogline/protocol'
-import { type FogNode, nodeHooks } from '../node.js'
+import type { Outbox } from '@fogline/outbox'
+import type { Engine } from '@fogline/pipeline'
+import { type Clock, type DesiredUplink, type NodeConfig, systemClock } from '@fogline/protocol'
 import { createDesiredAgent, type DesiredAgent, type DesiredAgentLogger } from './agent.js'
 import { engineHealth } from './health.js'
 
@@ -16,45 +17,55 @@ export interface AttachDesiredOptions {
   pipelines?: unknown
 }
 
+/** What the agent works with, handed over by the composition root: functions and parts, never the node. */
+export interface DesiredParts {
+  config: NodeConfig
+  /** state KV (survives restarts) and the durable `reported` stream */
+  outbox: Pick<Outbox, 'getState' | 'putState' | 'append'>
+  engine: Pick<Engine, 'counters' | 'models'>
+  /** hot-reload pipelines (the node's own reload, which also checkpoints) */
+  applyPipelines(pipelines: unknown): void
+  applyUplink(settings: DesiredUplink): void
+}
+
 /**
- * Wire a desired-state agent into a started node: down messages from the uplink, reports on up/reported,
- * state in the outbox's KV, pipelines through node.applyPipelines, health from the engine's counters,
- * and the heartbeat's configVersion.
- * @example const node = await startNode(config); const agent = attachDesiredAgent(node, config)
+ * Build the desired-state agent from the node's parts: state in the outbox's KV, reports appended to the
+ * outbox's `reported` stream (durable, acked by the cloud, sent like events: a report made offline arrives
+ * after reconnect, and after a restart), pipelines through `applyPipelines`, health from the engine's counters.
+ * The caller routes down messages to `agent.handle` and reads `agent.appliedVersion` for the heartbeat.
+ * @example const agent = attachDesiredAgent({ config, outbox, engine, applyPipelines, applyUplink: (u) => uplink.reconfigure(u) })
  */
-export function attachDesiredAgent(
-  node: FogNode,
-  config: NodeConfig,
-  opts: AttachDesiredOptions = {},
-): DesiredAgent {
+export function attachDesiredAgent(parts: DesiredParts, opts: AttachDesiredOptions = {}): DesiredAgent {
+  const { config, outbox, engine } = parts
   let current: unknown = opts.pipelines ?? config.pipelines
   const probe = engineHealth(
-    () => node.engine.counters(),
+    () => engine.counters(),
     opts.minReadings !== undefined ? { minReadings: opts.minReadings } : {},
   )
-  const agent = createDesiredAgent({
+  const log = opts.logger
+  return createDesiredAgent({
     nodeId: config.nodeId,
     group: config.group,
     publicKey: config.desiredPublicKey,
     clock: opts.clock ?? systemClock,
-    logger: opts.logger,
-    getState: (k) => node.outbox.getState(k),
-    putState: (k, v) => node.outbox.putState(k, v),
+    logger: log,
+    getState: (k) => outbox.getState(k),
+    putState: (k, v) => outbox.putState(k, v),
     applyPipelines(p) {
-      node.applyPipelines(p)
+      parts.applyPipelines(p)
       current = p
     },
     currentPipelines: () => current,
-    applyModels: (m) => node.engine.models.set(m),
-    applyUplink: (u) => node.uplink.reconfigure(u),
+    applyModels: (m) => engine.models.set(m),
+    applyUplink: parts.applyUplink,
     health: probe.check,
     healthReset: probe.reset,
-    report: (body) => void node.uplink.publishControl('reported', body),
+    report(body) {
+      outbox.append([{ stream: 'reported', ts: body.ts, body }]).catch((err: unknown) => {
+        log?.warn({ err: (err as Error).message }, 'desired-state report not stored; it is lost')
+      })
+    },
     healthWindowMs: opts.healthWindowMs,
     healthCheckMs: opts.healthCheckMs,
   })
-  const hooks = nodeHooks(node)
-  hooks.setOnDown((topic, payload) => void agent.handle(topic, payload))
-  hooks.setConfigVersion(() => agent.appliedVersion())
-  return agent
 }

@@ -1,4 +1,4 @@
-import type { Clock, DesiredUplink } from '@fogline/protocol'
+import type { Clock, DesiredReport, DesiredUplink } from '@fogline/protocol'
 
 export interface DesiredAgentLogger {
   info(obj: object, msg?: string): void
@@ -27,8 +27,8 @@ export interface DesiredAgentDeps {
   health(): { ok: boolean; reason?: string }
   /** called when a health window starts, so a probe can take its baseline */
   healthReset?: (() => void) | undefined
-  /** publish on up/reported */
-  report(body: object): void
+  /** hand a report to the cloud (the node appends it to the outbox's durable `reported` stream) */
+  report(body: DesiredReport): void
   /** how long a new document must stay healthy before it becomes the last good one (default 10 s) */
   healthWindowMs?: number | undefined
   /** how often health() is asked during the window (default 1 s) */

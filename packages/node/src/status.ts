@@ -1,0 +1,98 @@
+import { statfsSync } from 'node:fs'
+import type { OutboxStats } from '@fogline/outbox'
+import type { Engine } from '@fogline/pipeline'
+import type { Clock, ErrorData } from '@fogline/protocol'
+import type { UplinkStats } from '@fogline/uplink'
+import type { DeadLetterStore } from './deadletters.js'
+import type { IngestStats } from './ingest.js'
+import type { NodeStats } from './types.js'
+import type { WriterStats } from './writer.js'
+
+export interface StatusParts {
+  nodeId: string
+  group: string
+  dataDir: string
+  clock: Clock
+  ingest: () => IngestStats
+  engine: Pick<Engine, 'counters'>
+  deadLetters: Pick<DeadLetterStore, 'total'>
+  writer: { stats(): WriterStats; lastError(): ErrorData | null }
+  /** why the node did not start as it was left (quarantined outbox, checkpoint or pipelines not restored) */
+  startupError: ErrorData | null
+  /** version of the applied desired document, null when running the config file */
+  configVersion: () => number | null
+}
+
+/**
+ * Node stats and the heartbeat, assembled once from each part's own stats. The uplink hands in its stats
+ * and the outbox's (read once per heartbeat), so nothing here calls back into the uplink.
+ * @example uplink = createUplink({ ..., heartbeat: (u, ob) => status.heartbeat(u, ob) })
+ */
+export function createStatus(p: StatusParts) {
+  function stats(u: UplinkStats, ob: OutboxStats): NodeStats {
+    const i = p.ingest()
+    const w = p.writer.stats()
+    let malformed = 0
+    for (const c of Object.values(p.engine.counters())) malformed += c.malformed
+    return {
+      nodeId: p.nodeId,
+      readingsIn: i.readingsIn,
+      readingsPerSec: i.readingsPerSec,
+      oversize: i.oversize,
+      authFailures: i.authFailures,
+      malformed,
+      deadLetters: p.deadLetters.total,
+      outputs: w.outputs,
+      backlogRecords: u.backlogRecords,
+      backlogBytes: u.backlogBytes,
+      oldestUnsentAgeMs: u.oldestUnsentAgeMs,
+      sent: u.sent,
+      acked: u.acked,
+      resent: u.resent,
+      connected: u.connected,
+      dropped: { ...ob.dropped, ...w.dropped },
+      // a write the disk refused is the news; then how the node started; while the cloud is unreachable, why
+      lastError: p.writer.lastError() ?? p.startupError ?? (u.connected ? null : u.lastError),
+    }
+  }
+
+  function heartbeat(u: UplinkStats, ob: OutboxStats) {
+    const s = stats(u, ob)
+    return {
+      ts: p.clock.now(),
+      online: true,
+      group: p.group,
+      readingsIn: s.readingsIn,
+      readingsPerSec: s.readingsPerSec,
+      backlogRecords: u.backlogRecords,
+      backlogBytes: u.backlogBytes,
+      oldestUnsentAgeMs: u.oldestUnsentAgeMs,
+      etaSec: u.etaSec,
+      dropped: s.dropped,
+      configVersion: p.configVersion(),
+      diskFreeBytes: diskFree(p.dataDir),
+      lastError: s.lastError,
+      sent: u.sent,
+      acked: u.acked,
+      resent: u.resent,
+      rejected: u.rejected,
+      failovers: u.failovers,
+      endpoint: u.endpoint,
+      malformed: s.malformed,
+      oversize: s.oversize,
+      authFailures: s.authFailures,
+      deadLetters: s.deadLetters,
+      outputs: s.outputs,
+    }
+  }
+  return { stats, heartbeat }
+}
+
+function diskFree(dir: string): number | null {
+  try {
+    const fs = statfsSync(dir)
+    return fs.bavail * fs.bsize
+  } catch {
+    return null
+  }
+}
