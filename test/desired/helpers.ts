@@ -112,7 +112,7 @@ export async function simNode(
     report(body) {
       reports.push(body)
       // the node's route: the outbox's durable reported stream, drained and acked like events
-      void outbox.append([{ stream: 'reported', ts: body.ts, body }])
+      outbox.append([{ stream: 'reported', ts: body.ts, body }]).catch(() => {}) // a report after stop is lost
     },
     healthWindowMs: o.windowMs ?? 300,
     healthCheckMs: 50,
