@@ -8,10 +8,11 @@ import { DeadLetterStore } from './deadletters.js'
 import { attachDesiredAgent } from './desired/attach.js'
 import { startEngine } from './engine.js'
 import { startIngest } from './ingest.js'
+import { runNode } from './lifecycle.js'
 import { createLogger } from './logger.js'
 import { createStatus } from './status.js'
 import type { FogNode, StartNodeOptions } from './types.js'
-import { createWriter } from './writer.js'
+import { Writer } from './writer.js'
 
 export type { FogNode, NodeStats, StartNodeOptions } from './types.js'
 
@@ -37,7 +38,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
   const desiredOn = Boolean(config.desiredPublicKey) && opts.desired !== false
 
   // the writer reads the engine's snapshot and the engine emits into the writer: the arrow closes the loop
-  const writer = createWriter({ outbox, snapshot: () => engine.snapshot(), clock, log })
+  const writer = new Writer({ outbox, snapshot: () => engine.snapshot(), clock, log })
   const started = startEngine({
     configPipelines: config.pipelines,
     outbox,
@@ -73,9 +74,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
     : undefined
   const ingest = await startIngest({ config, configFile: opts.configFile, engine, deadLetters, clock, log })
   const status = createStatus({
-    nodeId: config.nodeId,
-    group: config.group,
-    dataDir: config.dataDir,
+    config,
     clock,
     ingest: ingest.stats,
     engine,
@@ -85,48 +84,8 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
     configVersion: () => desired?.appliedVersion() ?? null,
   })
 
-  const tickTimer = clock.setInterval(() => engine.tick(clock.now()), opts.tickMs ?? 100)
-  const checkpointTimer = clock.setInterval(
-    () => writer.checkpoint().catch(() => {}),
-    config.checkpoint.interval,
-  )
-  let stopping: Promise<void> | undefined
-  const node: FogNode = {
-    nodeId: config.nodeId,
-    brokerUrl: ingest.broker.url,
-    broker: ingest.broker,
-    engine,
-    outbox,
-    uplink,
-    deadLetters,
-    desired,
-    stats() {
-      const ob = outbox.stats()
-      return status.stats(uplink.stats(ob), ob)
-    },
-    applyPipelines,
-    checkpoint: () =>
-      writer.checkpoint().catch((err: unknown) => {
-        log.error({ err }, 'checkpoint failed')
-        throw err
-      }),
-    stop() {
-      stopping ??= (async () => {
-        desired?.close()
-        clock.clearInterval(tickTimer)
-        clock.clearInterval(checkpointTimer)
-        await ingest.broker.close()
-        // open windows are not flushed on stop: they are checkpointed and resume on the next start
-        await writer.checkpoint().catch(() => {})
-        await writer.close()
-        await uplink.stop()
-        engine.close()
-        deadLetters.close()
-        await outbox.close()
-      })()
-      return stopping
-    },
-  }
+  const parts = { outbox, deadLetters, writer, engine, uplink, desired, ingest, status, applyPipelines }
+  const node = runNode(config, { clock, log, tickMs: opts.tickMs ?? 100 }, parts)
   // last: the desired agent is listening before the retained desired document can arrive
   uplink.start()
   return node

@@ -1,7 +1,7 @@
 import { statfsSync } from 'node:fs'
 import type { OutboxStats } from '@fogline/outbox'
 import type { Engine } from '@fogline/pipeline'
-import type { Clock, ErrorData } from '@fogline/protocol'
+import type { Clock, ErrorData, NodeConfig } from '@fogline/protocol'
 import type { UplinkStats } from '@fogline/uplink'
 import type { DeadLetterStore } from './deadletters.js'
 import type { IngestStats } from './ingest.js'
@@ -9,9 +9,7 @@ import type { NodeStats } from './types.js'
 import type { WriterStats } from './writer.js'
 
 export interface StatusParts {
-  nodeId: string
-  group: string
-  dataDir: string
+  config: Pick<NodeConfig, 'nodeId' | 'group' | 'dataDir'>
   clock: Clock
   ingest: () => IngestStats
   engine: Pick<Engine, 'counters'>
@@ -23,19 +21,25 @@ export interface StatusParts {
   configVersion: () => number | null
 }
 
+export interface NodeStatus {
+  stats(u: UplinkStats, ob: OutboxStats): NodeStats
+  /** the body published on up/heartbeat */
+  heartbeat(u: UplinkStats, ob: OutboxStats): Record<string, unknown>
+}
+
 /**
  * Node stats and the heartbeat, assembled once from each part's own stats. The uplink hands in its stats
  * and the outbox's (read once per heartbeat), so nothing here calls back into the uplink.
  * @example uplink = createUplink({ ..., heartbeat: (u, ob) => status.heartbeat(u, ob) })
  */
-export function createStatus(p: StatusParts) {
+export function createStatus(p: StatusParts): NodeStatus {
   function stats(u: UplinkStats, ob: OutboxStats): NodeStats {
     const i = p.ingest()
     const w = p.writer.stats()
     let malformed = 0
     for (const c of Object.values(p.engine.counters())) malformed += c.malformed
     return {
-      nodeId: p.nodeId,
+      nodeId: p.config.nodeId,
       readingsIn: i.readingsIn,
       readingsPerSec: i.readingsPerSec,
       oversize: i.oversize,
@@ -61,7 +65,7 @@ export function createStatus(p: StatusParts) {
     return {
       ts: p.clock.now(),
       online: true,
-      group: p.group,
+      group: p.config.group,
       readingsIn: s.readingsIn,
       readingsPerSec: s.readingsPerSec,
       backlogRecords: u.backlogRecords,
@@ -70,7 +74,7 @@ export function createStatus(p: StatusParts) {
       etaSec: u.etaSec,
       dropped: s.dropped,
       configVersion: p.configVersion(),
-      diskFreeBytes: diskFree(p.dataDir),
+      diskFreeBytes: diskFree(p.config.dataDir),
       lastError: s.lastError,
       sent: u.sent,
       acked: u.acked,

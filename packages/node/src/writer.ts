@@ -27,136 +27,144 @@ export interface WriterStats {
   held: number
 }
 
-/** The node's one writer into the outbox. Lifecycle: create → write/checkpoint* → close. */
-export interface Writer {
-  write(outs: EngineOutput[]): void
-  /** commit the engine state now, after every output written before this call */
-  checkpoint(): Promise<void>
-  stats(): WriterStats
-  /** why the last write failed, until a write succeeds again */
-  lastError(): ErrorData | null
-  /** wait for what is being written; what the outbox still refuses stays unwritten (and is logged) */
-  close(): Promise<void>
-}
+type Waiter = { resolve: () => void; reject: (e: unknown) => void }
 
 /**
- * The one writer: every engine output goes straight into `outbox.append`, whose group commit is the only
- * batching (it also decides urgency and tells the uplink). A summary carries the engine snapshot as lazy
- * state, read when the commit is cut, so the checkpoint covers exactly the outputs committed with it.
+ * The node's one writer into the outbox. Lifecycle: create → write/checkpoint* → close.
+ * Every engine output goes straight into `outbox.append`, whose group commit is the only batching (it also
+ * decides urgency and tells the uplink). A summary carries the engine snapshot as lazy state, read when the
+ * commit is cut, so the checkpoint covers exactly the outputs committed with it.
  * A refused append (a full disk) does not lose what was computed: its outputs, and all that follow, are held
  * in memory in order and written again every second, with a snapshot cut at that moment.
- * @example const writer = createWriter({ outbox, snapshot: () => engine.snapshot(), clock, log }); emit = writer.write
+ * @example const writer = new Writer({ outbox, snapshot: () => engine.snapshot(), clock, log }); emit = writer.write
  */
-export function createWriter(o: WriterOptions): Writer {
-  const { outbox, log, clock } = o
-  const state = () => ({ [CHECKPOINT_KEY]: o.snapshot() })
-  const outputs: Record<string, number> = {}
-  const dropped: Record<string, number> = {}
-  let held: AppendItem[] | null = null
-  let heldState = false
-  let waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = []
-  let retryTimer: unknown = null
-  let last: Promise<unknown> = Promise.resolve()
-  let error: ErrorData | null = null
-  let closed = false
+export class Writer {
+  private readonly outputs: Record<string, number> = {}
+  private readonly dropped: Record<string, number> = {}
+  private readonly lazyState: () => Record<string, unknown>
+  /** outputs refused by the outbox and all written after them, in order; null while writes go straight in */
+  private held: AppendItem[] | null = null
+  private heldState = false
+  private waiters: Waiter[] = []
+  private retryTimer: unknown = null
+  /** a held batch is being written again: new outputs wait behind it, so its snapshot never runs ahead */
+  private retrying = false
+  private last: Promise<unknown> = Promise.resolve()
+  private error: ErrorData | null = null
+  private closed = false
 
-  // a refused batch of a group commit rejects every append in it, in order, so `held` keeps the order
-  const hold = (items: AppendItem[], withState: boolean) => {
-    held ??= []
-    const room = MAX_HELD - held.length
-    if (items.length > room) dropped['disk-full'] = (dropped['disk-full'] ?? 0) + (items.length - room)
-    for (let i = 0; i < Math.min(room, items.length); i++) held.push(items[i]!)
-    heldState ||= withState
-    if (retryTimer === null && !retrying && !closed) retryTimer = clock.setTimeout(retry, RETRY_MS)
+  constructor(private readonly o: WriterOptions) {
+    this.lazyState = () => ({ [CHECKPOINT_KEY]: o.snapshot() })
   }
 
-  const append = (items: AppendItem[], withState: boolean): Promise<void> => {
-    const p = outbox.append(items, withState ? { state } : undefined).then(
+  /** the engine's emit: bound, so it can be handed over as is */
+  readonly write = (outs: EngineOutput[]): void => {
+    const items: AppendItem[] = []
+    let withState = false
+    for (const out of outs) {
+      this.outputs[out.stream] = (this.outputs[out.stream] ?? 0) + 1
+      items.push({ stream: out.stream, ts: out.ts, priority: out.priority, body: out.body })
+      // a window closed: its summary and the engine state commit together
+      if (out.stream !== 'raw') withState = true
+    }
+    if (items.length === 0) return
+    if (this.held) this.hold(items, withState)
+    else this.append(items, withState).catch(() => {})
+  }
+
+  /** commit the engine state now, after every output written before this call */
+  checkpoint(): Promise<void> {
+    if (!this.held) return this.append([], true)
+    this.heldState = true
+    return new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }))
+  }
+
+  stats(): WriterStats {
+    return { outputs: { ...this.outputs }, dropped: { ...this.dropped }, held: this.held?.length ?? 0 }
+  }
+
+  /** why the last write failed, until a write succeeds again */
+  lastError(): ErrorData | null {
+    return this.error
+  }
+
+  /** wait for what is being written; what the outbox still refuses stays unwritten (and is logged) */
+  async close(): Promise<void> {
+    this.closed = true
+    if (this.retryTimer !== null) this.o.clock.clearTimeout(this.retryTimer)
+    this.retryTimer = null
+    await this.last
+    if (this.held?.length)
+      this.o.log.error(
+        { records: this.held.length, lastError: this.error },
+        'outputs not written at stop (outbox refused writes)',
+      )
+    for (const w of this.waiters) w.reject(this.error)
+    this.waiters = []
+  }
+
+  private append(items: AppendItem[], withState: boolean): Promise<void> {
+    const p = this.o.outbox.append(items, withState ? { state: this.lazyState } : undefined).then(
       () => {
-        error = null
+        this.error = null
       },
       (err: unknown) => {
-        error = toErrorData(err)
-        log.error({ err, records: items.length }, 'outbox append failed; will retry')
-        hold(items, withState)
+        this.failed(err, items.length)
+        // a refused group commit rejects every append in it, in order, so `held` keeps the order
+        this.hold(items, withState)
         throw err
       },
     )
-    last = p.catch(() => {})
+    this.last = p.catch(() => {})
     return p
   }
 
-  // while a held batch is being written again, new outputs wait behind it (held), so the snapshot cut for
-  // it never covers outputs that are not in it or before it
-  let retrying = false
-  function retry(): void {
-    retryTimer = null
-    if (!held || retrying) return
-    const items = held
-    const withState = heldState
-    const done = waiters
-    held = []
-    heldState = false
-    waiters = []
-    retrying = true
-    const snap = withState ? { [CHECKPOINT_KEY]: o.snapshot() } : undefined
-    const p = outbox.append(items, snap ? { state: snap } : undefined).then(
+  private failed(err: unknown, records: number): void {
+    this.error = toErrorData(err)
+    this.o.log.error({ err, records }, 'outbox append failed; will retry')
+  }
+
+  private hold(items: AppendItem[], withState: boolean): void {
+    this.held ??= []
+    const room = MAX_HELD - this.held.length
+    if (items.length > room)
+      this.dropped['disk-full'] = (this.dropped['disk-full'] ?? 0) + items.length - room
+    for (let i = 0; i < Math.min(room, items.length); i++) this.held.push(items[i]!)
+    this.heldState ||= withState
+    if (this.retryTimer === null && !this.retrying && !this.closed)
+      this.retryTimer = this.o.clock.setTimeout(() => this.retry(), RETRY_MS)
+  }
+
+  private retry(): void {
+    this.retryTimer = null
+    if (!this.held || this.retrying) return
+    const items = this.held
+    const withState = this.heldState
+    const done = this.waiters
+    this.held = []
+    this.heldState = false
+    this.waiters = []
+    this.retrying = true
+    // cut now, eagerly: outputs written from here on queue behind this batch
+    const state = withState ? { [CHECKPOINT_KEY]: this.o.snapshot() } : undefined
+    this.last = this.o.outbox.append(items, state ? { state } : undefined).then(
       () => {
-        retrying = false
-        error = null
+        this.retrying = false
+        this.error = null
         for (const w of done) w.resolve()
-        if (held?.length || heldState || waiters.length) retry()
-        else held = null
+        if (this.held?.length || this.heldState || this.waiters.length) this.retry()
+        else this.held = null
       },
       (err: unknown) => {
-        retrying = false
-        error = toErrorData(err)
-        const later = held ?? []
-        const laterState = heldState
-        held = null
-        heldState = false
-        hold(items.concat(later), withState || laterState)
+        this.retrying = false
+        this.failed(err, items.length)
+        const later = this.held ?? []
+        const laterState = this.heldState
+        this.held = null
+        this.heldState = false
+        this.hold(items.concat(later), withState || laterState)
         for (const w of done) w.reject(err)
       },
     )
-    last = p
-  }
-
-  return {
-    write(outs) {
-      const items: AppendItem[] = []
-      let withState = false
-      for (const out of outs) {
-        outputs[out.stream] = (outputs[out.stream] ?? 0) + 1
-        items.push({ stream: out.stream, ts: out.ts, priority: out.priority, body: out.body })
-        // a window closed: its summary and the engine state commit together
-        if (out.stream !== 'raw') withState = true
-      }
-      if (items.length === 0) return
-      if (held) hold(items, withState)
-      else append(items, withState).catch(() => {})
-    },
-    checkpoint() {
-      if (held) {
-        heldState = true
-        return new Promise<void>((resolve, reject) => waiters.push({ resolve, reject }))
-      }
-      return append([], true)
-    },
-    stats: () => ({ outputs: { ...outputs }, dropped: { ...dropped }, held: held?.length ?? 0 }),
-    lastError: () => error,
-    async close() {
-      closed = true
-      if (retryTimer !== null) clock.clearTimeout(retryTimer)
-      retryTimer = null
-      await last
-      if (held?.length)
-        log.error(
-          { records: held.length, lastError: error },
-          'outputs not written at stop (outbox refused writes)',
-        )
-      for (const w of waiters) w.reject(error)
-      waiters = []
-    },
   }
 }
