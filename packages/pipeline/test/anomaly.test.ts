@@ -123,4 +123,30 @@ describe('anomaly stage', () => {
     expect(later(a).length).toBeGreaterThan(0)
     expect(later(b)).toEqual(later(a))
   })
+
+  it("output: score streams every reading's score, and a window after it reports maxScore per window", () => {
+    const h = harness(
+      [
+        {
+          id: 'p',
+          input: ['s/+/+'],
+          decoder: { type: 'json', value: '$.value', ts: '$.ts' },
+          stages: [
+            { type: 'anomaly', model: { kind: 'ewma', alpha: 0.05, k: 5, warmup: 50 }, output: 'score' },
+            { type: 'window', kind: 'count', count: 100, aggregates: ['max', 'count'] },
+          ],
+          output: [{ stream: 'summary' }, { stream: 'event' }],
+        },
+      ],
+      0,
+    )
+    const n = noise(11)
+    for (let i = 0; i < 1000; i++) h.send('s/a/t', { value: 20 + n() + (i === 650 ? 12 : 0), ts: i })
+    const maxScore = h.bodies('summary').map((s) => s.max as number)
+    expect(maxScore).toHaveLength(10)
+    for (const m of maxScore) expect(m >= 0 && m < 1).toBe(true)
+    expect(maxScore[6]).toBeGreaterThan(0.6) // the window with the 12σ spike (z ≈ 10 at k 5: ≈ 0.8)
+    expect(Math.max(...maxScore.filter((_, i) => i !== 6))).toBeLessThan(0.5) // no other window near an event
+    expect(h.bodies('event').map((e) => e.ts)).toEqual([650])
+  })
 })
