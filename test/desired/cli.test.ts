@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { generateDesiredKeyPair, loadPublicKey } from '@fogline/protocol'
+import { generateDesiredKeyPair, loadPublicKey, publicKeyRaw } from '@fogline/protocol'
 import { describe, expect, it } from 'vitest'
 import { api, dir, pipe, simNode, testCloud, until } from './helpers.js'
 
@@ -31,9 +31,11 @@ describe('fogline keys / fogline push', () => {
     const d = dir()
     const r = await cli('keys', ['--out', d])
     expect(r.code).toBe(0)
-    expect(r.out).toContain('BEGIN PUBLIC KEY')
-    const pub = readFileSync(join(d, 'fogline-desired.pub.pem'), 'utf8')
+    const pub = readFileSync(join(d, 'fogline-operator.pub.pem'), 'utf8')
     expect(loadPublicKey(pub).asymmetricKeyType).toBe('ed25519')
+    // the key-set entry to paste into desiredKeys / operatorKeys, all scopes by default
+    expect(r.out).toContain(`publicKey: ${publicKeyRaw(pub)}`)
+    expect(r.out).toMatch(/scopes: \[pipelines, models, uplink\]\n {2}notAfter: \d{4}-/)
     const again = await cli('keys', ['--out', d])
     expect(again.code).not.toBe(0)
     expect(again.err).toContain('FOG_CONFIG_INVALID')
@@ -41,9 +43,13 @@ describe('fogline keys / fogline push', () => {
 
   it('push --node sends a YAML file that the node applies; push --group --canary --wait runs a rollout', async () => {
     const d = dir()
-    // the key pair as `fogline keys` makes it (tested above), made in-process to spare a child process
-    const { privateKeyPem: keyPem, publicKeyPem: pub } = generateDesiredKeyPair()
-    const cloud = await testCloud(dir(), keyPem)
+    // the operator's key pair as `fogline keys generate` makes it (tested above), made in-process to spare a
+    // child process; the private half is a file on the "operator's machine", the cloud only trusts the public one
+    const operator = generateDesiredKeyPair()
+    const keyFile = join(d, 'operator.key.pem')
+    writeFileSync(keyFile, operator.privateKeyPem, { mode: 0o600 })
+    const cloud = await testCloud(dir(), operator)
+    const pub = operator.publicKeyPem
     const a = await simNode(cloud.brokerUrl, { nodeId: 'a', group: 'g', publicKey: pub, windowMs: 100 })
     const b = await simNode(cloud.brokerUrl, { nodeId: 'b', group: 'g', publicKey: pub, windowMs: 100 })
     await until(() => a.uplink.stats().connected && b.uplink.stats().connected, 'nodes connected')
@@ -59,6 +65,8 @@ describe('fogline keys / fogline push', () => {
       cloud.httpUrl,
       '--token',
       cloud.token,
+      '--key',
+      keyFile,
     ])
     expect(r.err).toBe('')
     expect(r.out).toMatch(
@@ -82,6 +90,8 @@ describe('fogline keys / fogline push', () => {
       cloud.httpUrl,
       '--token',
       cloud.token,
+      '--key',
+      keyFile,
     ])
     expect(ro.out).toMatch(/version 2: completed/)
     expect(ro.code).toBe(0)
@@ -97,6 +107,8 @@ describe('fogline keys / fogline push', () => {
       cloud.httpUrl,
       '--token',
       cloud.token,
+      '--key',
+      keyFile,
     ])
     expect(refused.code).toBe(1)
     expect(refused.err).toMatch(/FOG_DESIRED_INVALID.*pipelines\.0\.input/)
@@ -104,6 +116,8 @@ describe('fogline keys / fogline push', () => {
 
   it('push --fit NAME=METRIC fits a gaussian model from the stored summaries and pushes it as models.NAME', async () => {
     const cloud = await testCloud()
+    const keyFile = join(dir(), 'operator.key.pem')
+    writeFileSync(keyFile, cloud.operator.privateKeyPem, { mode: 0o600 })
     const T0 = 1_700_000_000_000
     // two windows of one sensor: 10 readings each, with their population stddev, as the window stage sends
     const win = (i: number, values: number[]) => {
@@ -146,6 +160,8 @@ describe('fogline keys / fogline push', () => {
       cloud.httpUrl,
       '--token',
       cloud.token,
+      '--key',
+      keyFile,
     ])
     expect(r.err).toBe('')
     expect(r.code).toBe(0)
@@ -169,6 +185,8 @@ describe('fogline keys / fogline push', () => {
       cloud.httpUrl,
       '--token',
       cloud.token,
+      '--key',
+      keyFile,
     ])
     expect(none.code).not.toBe(0)
     expect(none.err).toMatch(/FOG_API_BAD_REQUEST: no summaries of metric "pressure" match/)

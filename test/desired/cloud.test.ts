@@ -8,7 +8,21 @@ import {
 } from '@fogline/protocol'
 import mqtt from 'mqtt'
 import { describe, expect, it } from 'vitest'
-import { api, bad, FILE_PIPELINES, pipe, retainedOn, simNode, testCloud, until } from './helpers.js'
+import {
+  api,
+  bad,
+  dir,
+  FILE_PIPELINES,
+  pipe,
+  push,
+  retainedOn,
+  rollout,
+  signNext,
+  simNode,
+  testCloud,
+  trusted,
+  until,
+} from './helpers.js'
 
 type Reports = {
   reports: Array<{
@@ -26,7 +40,7 @@ describe('desired state through a real cloud (startCloud, aedes, SQLite) to a no
     const n1 = await simNode(cloud.brokerUrl, { nodeId: 'n1', group: 'g1', publicKey: cloud.publicKeyPem })
     await until(() => n1.uplink.stats().connected, 'n1 connected')
 
-    const post = await api(cloud.httpUrl, 'POST', '/api/desired', {
+    const post = await push(cloud, {
       target: { node: 'n1' },
       pipelines: [pipe('v-a')],
     })
@@ -58,7 +72,7 @@ describe('desired state through a real cloud (startCloud, aedes, SQLite) to a no
       windowMs: 0,
     })
     await until(() => n1.uplink.stats().connected, 'n1 connected')
-    await api(cloud.httpUrl, 'POST', '/api/desired', { target: { node: 'n1' }, pipelines: [pipe('good')] })
+    await push(cloud, { target: { node: 'n1' }, pipelines: [pipe('good')] })
     await until(() => n1.agent.appliedVersion() === 1, 'version 1 applied')
 
     const attacker = await mqtt.connectAsync(cloud.brokerUrl, { reconnectPeriod: 0 })
@@ -71,7 +85,7 @@ describe('desired state through a real cloud (startCloud, aedes, SQLite) to a no
       await attacker.publishAsync(downTopic('n1', 'desired'), encodeMessage(forged), { qos: 1 })
       await until(() => n1.reports.some((r) => r.version === 99), 'report on the forged version')
       // replay: the genuine version 1 again, after version 2
-      await api(cloud.httpUrl, 'POST', '/api/desired', {
+      await push(cloud, {
         target: { node: 'n1' },
         pipelines: [pipe('good-2')],
       })
@@ -114,12 +128,12 @@ describe('desired state through a real cloud (startCloud, aedes, SQLite) to a no
       publicKey: cloud.publicKeyPem,
       start: false,
     })
-    await api(cloud.httpUrl, 'POST', '/api/desired', { target: { node: 'n1' }, pipelines: [pipe('n1-only')] })
-    await api(cloud.httpUrl, 'POST', '/api/desired', {
+    await push(cloud, { target: { node: 'n1' }, pipelines: [pipe('n1-only')] })
+    await push(cloud, {
       target: { group: 'g1' },
       pipelines: [pipe('group-v2')],
     })
-    await api(cloud.httpUrl, 'POST', '/api/desired', { target: { node: 'n1' }, pipelines: [pipe('n1-v3')] })
+    await push(cloud, { target: { node: 'n1' }, pipelines: [pipe('n1-v3')] })
     n1.start()
     n2.start()
     await until(() => n1.agent.appliedVersion() === 3, 'n1 gets version 3 (its own, newer than the group)')
@@ -142,7 +156,7 @@ describe('desired state through a real cloud (startCloud, aedes, SQLite) to a no
       async () => (await api<unknown[]>(cloud.httpUrl, 'GET', '/api/nodes')).body.length === 3,
       'fleet knows 3 nodes',
     )
-    const res = await api(cloud.httpUrl, 'POST', '/api/rollouts', {
+    const res = await rollout(cloud, {
       group: 'line',
       canary: ['c1'],
       timeoutMs: 10_000,
@@ -181,7 +195,7 @@ describe('desired state through a real cloud (startCloud, aedes, SQLite) to a no
       async () => (await api<unknown[]>(cloud.httpUrl, 'GET', '/api/nodes')).body.length === 3,
       'fleet knows 3 nodes',
     )
-    const res = await api(cloud.httpUrl, 'POST', '/api/rollouts', {
+    const res = await rollout(cloud, {
       group: 'line',
       canary: ['c1', 'c2'],
       timeoutMs: 10_000,
@@ -220,7 +234,7 @@ describe('desired state through a real cloud (startCloud, aedes, SQLite) to a no
       'fleet knows a',
     )
     await a.stop()
-    const res = await api(cloud.httpUrl, 'POST', '/api/rollouts', {
+    const res = await rollout(cloud, {
       group: 'line',
       canaryCount: 1,
       timeoutMs: 300,
@@ -237,58 +251,122 @@ describe('desired state through a real cloud (startCloud, aedes, SQLite) to a no
 
   it('bad requests get a 4xx with a code; unknown things a 404', async () => {
     const cloud = await testCloud()
+    const signed = (content: Record<string, unknown>) => signNext(cloud, { node: 'n1' }, content)
     const cases: Array<[string, string, unknown, number, string]> = [
-      ['POST', '/api/desired', {}, 400, 'FOG_DESIRED_INVALID'],
-      ['POST', '/api/desired', { target: { node: 'a b' }, pipelines: [] }, 400, 'FOG_DESIRED_INVALID'],
-      ['POST', '/api/desired', { target: { node: 'n1' } }, 400, 'FOG_DESIRED_INVALID'],
-      [
-        'POST',
-        '/api/desired',
-        { target: { node: 'n1' }, pipelines: [{ id: 'p' }] },
-        400,
-        'FOG_DESIRED_INVALID',
-      ],
-      [
-        'POST',
-        '/api/desired',
-        { target: { node: 'n1' }, uplink: { urls: ['mqtt://x'] } },
-        400,
-        'FOG_DESIRED_INVALID',
-      ],
-      ['POST', '/api/desired', { target: { node: 'n1' }, rollbackTo: 42 }, 404, 'FOG_API_NOT_FOUND'],
-      ['POST', '/api/rollouts', { canary: ['a'], doc: { pipelines: [] } }, 400, 'FOG_API_BAD_REQUEST'],
-      [
-        'POST',
-        '/api/rollouts',
-        { group: 'nobody', canaryCount: 1, doc: { pipelines: [pipe('p')] } },
-        400,
-        'FOG_API_BAD_REQUEST',
-      ],
+      ['POST', '/api/desired', {}, 400, 'FOG_SIGNATURE_MISSING'],
+      ['POST', '/api/desired', await signed({}), 400, 'FOG_DESIRED_INVALID'],
+      ['POST', '/api/desired', await signed({ pipelines: [{ id: 'p' }] }), 400, 'FOG_DESIRED_INVALID'],
+      ['POST', '/api/rollouts', { canary: ['a'], envelope: {} }, 400, 'FOG_API_BAD_REQUEST'],
       ['GET', '/api/desired', undefined, 400, 'FOG_API_BAD_REQUEST'],
       ['GET', '/api/desired/7', undefined, 404, 'FOG_API_NOT_FOUND'],
       ['GET', '/api/rollouts/nope', undefined, 404, 'FOG_API_NOT_FOUND'],
     ]
     for (const [method, path, body, status, code] of cases) {
       const r = await api(cloud.httpUrl, method as 'GET', path, body)
-      expect({ path, body, status: r.status, code: r.body.code }).toEqual({ path, body, status, code })
+      expect({ path, status: r.status, code: r.body.code }).toEqual({ path, status, code })
       expect(typeof r.body.message).toBe('string')
     }
+    const none = await rollout(cloud, { group: 'nobody', canaryCount: 1, doc: { pipelines: [pipe('p')] } })
+    expect(none).toMatchObject({ status: 400, body: { code: 'FOG_API_BAD_REQUEST' } })
+    // a stale version (another operator was first) names the next one
+    const stale = await signed({ pipelines: [pipe('a')] })
+    expect((await push(cloud, { target: { node: 'n1' }, pipelines: [pipe('b')] })).status).toBe(201)
+    const replay = await api(cloud.httpUrl, 'POST', '/api/desired', stale)
+    expect(replay).toMatchObject({ status: 409, body: { code: 'FOG_VERSION_REPLAY', where: { next: 2 } } })
     const doc = await api(cloud.httpUrl, 'GET', '/openapi.json')
     expect(Object.keys(doc.body.paths)).toEqual(
-      expect.arrayContaining(['/api/desired', '/api/rollouts/{id}']),
+      expect.arrayContaining(['/api/desired', '/api/desired/next', '/api/keys', '/api/rollouts/{id}']),
     )
   })
 
-  it('rollbackTo makes a new version with the old content, marked rollback; a restarted cloud republishes', async () => {
+  it('with the API fully reachable, a document not signed by a trusted operator key is refused by the cloud, stored nowhere and published nowhere', async () => {
     const cloud = await testCloud()
-    await api(cloud.httpUrl, 'POST', '/api/desired', { target: { group: 'g' }, pipelines: [pipe('one')] })
-    await api(cloud.httpUrl, 'POST', '/api/desired', { target: { group: 'g' }, pipelines: [pipe('two')] })
-    const rb = await api(cloud.httpUrl, 'POST', '/api/desired', { target: { group: 'g' }, rollbackTo: 1 })
+    const n1 = await simNode(cloud.brokerUrl, { nodeId: 'n1', group: 'g1', publicKey: cloud.publicKeyPem })
+    await until(() => n1.uplink.stats().connected, 'n1 connected')
+    const evil = generateDesiredKeyPair()
+    const target = { node: 'n1' }
+    // an operator token is not enough: unsigned, signed by an unknown key, tampered after signing
+    const unsigned = { version: 1, target, createdAt: Date.now(), pipelines: [pipe('evil')] }
+    const unknownKey = await signNext(cloud, target, { pipelines: [pipe('evil')] }, evil.privateKeyPem)
+    const genuine = await signNext(cloud, target, { pipelines: [pipe('good')] })
+    const tampered = { ...genuine, doc: { ...genuine.doc, pipelines: [pipe('evil')] } }
+    // the attacker claims the operator's key id on their own signature
+    const claimed = { ...unknownKey, keyId: genuine.keyId }
+    const tries: Array<[unknown, string]> = [
+      [unsigned, 'FOG_SIGNATURE_MISSING'],
+      [{ doc: unsigned }, 'FOG_SIGNATURE_MISSING'],
+      [unknownKey, 'FOG_KEY_UNKNOWN'],
+      [tampered, 'FOG_SIGNATURE_INVALID'],
+      [claimed, 'FOG_SIGNATURE_INVALID'],
+    ]
+    for (const [body, code] of tries) {
+      const r = await api(cloud.httpUrl, 'POST', '/api/desired', body)
+      expect({ status: r.status, code: r.body.code }).toEqual({ status: 400, code })
+    }
+    // the rollout route checks the same way
+    const viaRollout = await api(cloud.httpUrl, 'POST', '/api/rollouts', {
+      group: 'g1',
+      canary: ['n1'],
+      envelope: await signNext(cloud, { group: 'g1' }, { pipelines: [pipe('evil')] }, evil.privateKeyPem),
+    })
+    expect(viaRollout).toMatchObject({ status: 400, body: { code: 'FOG_KEY_UNKNOWN' } })
+    expect((await api(cloud.httpUrl, 'GET', '/api/desired?node=n1')).body.versions).toEqual([])
+    expect([...(await retainedOn(cloud.brokerUrl, [downTopic('n1', 'desired')])).keys()]).toEqual([])
+    expect(n1.reports).toEqual([])
+    expect(n1.running()).toBe(FILE_PIPELINES)
+    // every refusal is in the audit log with its code
+    const audit = (await api(cloud.httpUrl, 'GET', '/api/audit?action=desired.create')).body as Array<{
+      result: string
+    }>
+    expect(audit.map((a) => a.result)).toEqual([
+      'FOG_SIGNATURE_INVALID',
+      'FOG_SIGNATURE_INVALID',
+      'FOG_KEY_UNKNOWN',
+      'FOG_SIGNATURE_MISSING',
+      'FOG_SIGNATURE_MISSING',
+    ])
+    // the genuine one goes through
+    expect((await api(cloud.httpUrl, 'POST', '/api/desired', genuine)).status).toBe(201)
+    await until(
+      () => JSON.stringify(n1.running()) === JSON.stringify([pipe('good')]),
+      'n1 runs the genuine version',
+    )
+  })
+
+  it('a models-only key held by the cloud side can push models, never pipelines or uplink settings', async () => {
+    const operator = generateDesiredKeyPair()
+    const modelsKey = generateDesiredKeyPair()
+    const cloud = await testCloud(dir(), operator, [
+      trusted(operator),
+      trusted(modelsKey, { scopes: ['models'] }),
+    ])
+    const as = (content: Record<string, unknown>) =>
+      push(cloud, { target: { group: 'g' }, ...content }, modelsKey.privateKeyPem)
+    const model = { kind: 'gaussian', k: 4, sensors: { s1: { mean: 1, std: 1 } } }
+    expect((await as({ models: { m: model } })).status).toBe(201)
+    for (const content of [
+      { pipelines: [pipe('x')] },
+      { uplink: { linger: '20ms' } },
+      { models: { m: model }, pipelines: [pipe('x')] },
+    ]) {
+      const r = await as(content)
+      expect({ status: r.status, code: r.body.code }).toEqual({ status: 403, code: 'FOG_KEY_SCOPE' })
+    }
+    // nor rotate keys (it could drop the operator's key or add a pipelines key)
+    const rot = await as({ keys: [trusted(modelsKey, { scopes: ['models', 'pipelines'] })] })
+    expect(rot.body.code).toBe('FOG_KEY_SCOPE')
+  })
+
+  it('rollback: a new signed version with old content, marked rollback; a restarted cloud republishes', async () => {
+    const cloud = await testCloud()
+    await push(cloud, { target: { group: 'g' }, pipelines: [pipe('one')] })
+    await push(cloud, { target: { group: 'g' }, pipelines: [pipe('two')] })
+    const v1 = (await api(cloud.httpUrl, 'GET', '/api/desired/1')).body
+    const rb = await push(cloud, { target: { group: 'g' }, pipelines: v1.doc.pipelines, rollback: true })
     expect(rb.body).toMatchObject({ version: 3, doc: { rollback: true, pipelines: [pipe('one')] } })
-    const keyPem = (await import('node:fs')).readFileSync(`${cloud.dir}/signing.pem`, 'utf8')
     await cloud.stop()
-    // same store and key: the embedded broker lost its retained messages, the cloud publishes them again
-    const again = await testCloud(cloud.dir, keyPem)
+    // same store and operator key: the embedded broker lost its retained messages, the cloud publishes them again
+    const again = await testCloud(cloud.dir, cloud.operator)
     const n = await simNode(again.brokerUrl, { nodeId: 'late', group: 'g', publicKey: again.publicKeyPem })
     await until(() => n.agent.appliedVersion() === 3, 'late node gets version 3')
     expect(n.running()).toEqual([pipe('one')])

@@ -1,10 +1,21 @@
-import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { type Cloud, startCloud } from '@fogline/cloud'
 import { createDesiredAgent, type DesiredAgent, engineHealth } from '@fogline/node'
 import { type Outbox, openSqliteOutbox } from '@fogline/outbox'
 import { createEngine } from '@fogline/pipeline'
-import { type DesiredReport, generateDesiredKeyPair, systemClock, UplinkConfig } from '@fogline/protocol'
+import {
+  ALL_SCOPES,
+  type DesiredEnvelope,
+  type DesiredReport,
+  type DesiredState,
+  type DesiredTarget,
+  generateDesiredKeyPair,
+  type KeyScope,
+  signDesired,
+  systemClock,
+  type TrustedKey,
+  UplinkConfig,
+} from '@fogline/protocol'
 import { tempDir, waitFor } from '@fogline/testkit'
 import { createUplink, type Uplink } from '@fogline/uplink'
 import mqtt from 'mqtt'
@@ -25,28 +36,46 @@ export function dir(): string {
   return d.path
 }
 
-/** A real cloud (embedded aedes on port 0, SQLite in a temp dir) with a signing key file; stopped at the end. */
+export type OperatorKey = ReturnType<typeof generateDesiredKeyPair>
+
+/** A key-set entry for a key pair: every scope unless given, a year of validity unless given. */
+export const trusted = (k: OperatorKey, o: { scopes?: KeyScope[]; notAfter?: number } = {}): TrustedKey => ({
+  publicKey: k.publicKeyRaw,
+  scopes: o.scopes ?? [...ALL_SCOPES],
+  notAfter: o.notAfter ?? Date.now() + 365 * 86_400_000,
+})
+
+export type TestCloud = Cloud & {
+  /** the operator's key pair (the cloud trusts its public half; tests sign with the private one) */
+  operator: OperatorKey
+  /** the operator public key, PEM (what a node trusts) */
+  publicKeyPem: string
+  dir: string
+  token: string
+}
+
+/**
+ * A real cloud (embedded aedes on port 0, SQLite in a temp dir) trusting one operator key (`cloud.operator`,
+ * or `operator` given for a restart); stopped at the end.
+ */
 export async function testCloud(
   d = dir(),
-  keyPem?: string,
-): Promise<Cloud & { publicKeyPem: string; dir: string; token: string }> {
-  const keys = generateDesiredKeyPair()
-  const keyFile = join(d, 'signing.pem')
-  writeFileSync(keyFile, keyPem ?? keys.privateKeyPem, { mode: 0o600 })
+  operator: OperatorKey = generateDesiredKeyPair(),
+  operatorKeys: TrustedKey[] = [trusted(operator)],
+): Promise<TestCloud> {
   const cloud = await startCloud({
     broker: { embedded: { host: '127.0.0.1', port: 0 } },
     store: { sqlite: join(d, 'cloud.db') },
     http: { host: '127.0.0.1', port: 0 },
     fleet: { offlineAfter: 5000, sweepInterval: 100 },
-    signingKeyFile: keyFile,
+    operatorKeys,
     log: { level: 'silent' },
   })
   onTestFinished(() => cloud.stop())
   await cloud.tokens.revoke('test-operator') // a restarted cloud on the same files still has the last one
   const { token } = await cloud.tokens.create({ name: 'test-operator', role: 'operator' })
   tokens.set(cloud.httpUrl, token)
-  const pk = (await api(cloud.httpUrl, 'GET', '/api/desired/public-key')).body as { publicKeyPem: string }
-  return Object.assign(cloud, { publicKeyPem: pk.publicKeyPem, dir: d, token })
+  return Object.assign(cloud, { operator, publicKeyPem: operator.publicKeyPem, dir: d, token })
 }
 
 export interface SimNode {
@@ -160,6 +189,41 @@ export async function api<T = any>(
     ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
   })
   return { status: res.status, body: (await res.json()) as T }
+}
+
+/** Content of a document: what an operator signs besides version, target and createdAt. */
+type Content = Omit<DesiredState, 'version' | 'target' | 'createdAt'>
+
+/** Sign `content` for `target` with the next version, as `fogline push` does on the operator's machine. */
+export async function signNext(
+  cloud: TestCloud,
+  target: DesiredTarget,
+  content: Content,
+  key: string = cloud.operator.privateKeyPem,
+  createdAt = Date.now(),
+): Promise<DesiredEnvelope> {
+  const { version } = (await api(cloud.httpUrl, 'GET', '/api/desired/next')).body as { version: number }
+  return signDesired({ version, target, createdAt, ...content }, key)
+}
+
+/** POST /api/desired with a document signed by the operator key (or `key`). */
+export async function push(
+  cloud: TestCloud,
+  body: { target: DesiredTarget } & Content,
+  key?: string,
+): Promise<{ status: number; body: any }> {
+  const { target, ...content } = body
+  return api(cloud.httpUrl, 'POST', '/api/desired', await signNext(cloud, target, content, key))
+}
+
+/** POST /api/rollouts with the group document signed by the operator key. */
+export async function rollout(
+  cloud: TestCloud,
+  body: { group: string; doc: Content; canary?: string[]; canaryCount?: number; timeoutMs?: number },
+): Promise<{ status: number; body: any }> {
+  const { doc, ...rest } = body
+  const envelope = await signNext(cloud, { group: body.group }, doc)
+  return api(cloud.httpUrl, 'POST', '/api/rollouts', { ...rest, envelope })
 }
 
 export const until = <T>(cond: () => T | Promise<T>, what: string, ms = 10_000) => waitFor(cond, what, ms, 20)

@@ -3,7 +3,7 @@ import { startNode } from '@fogline/node'
 import { NodeConfig, parseConfig } from '@fogline/protocol'
 import mqtt from 'mqtt'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { api, dir, testCloud, until } from './helpers.js'
+import { api, dir, push, testCloud, until } from './helpers.js'
 
 describe('anomaly models sent from the cloud (desired state `models`)', () => {
   it('a node scores with the model it was pushed, keeps it across a restart, and the events reach the cloud store', async () => {
@@ -41,7 +41,7 @@ describe('anomaly models sent from the cloud (desired state `models`)', () => {
     await until(() => first.node.stats().readingsIn === 1, 'reading in')
     expect(first.node.stats().outputs.event ?? 0).toBe(0)
 
-    const pushed = await api(cloud.httpUrl, 'POST', '/api/desired', {
+    const pushed = await push(cloud, {
       target: { node: 'edge-m' },
       models: { vibration: { kind: 'gaussian', mean: 2, std: 0.5, k: 6 } },
     })
@@ -70,7 +70,7 @@ describe('anomaly models sent from the cloud (desired state `models`)', () => {
 
     // a bad model is refused by the cloud with the field named (the node's own schema, checked before
     // signing), so no version is made and the node keeps the one it had
-    const refused = await api(cloud.httpUrl, 'POST', '/api/desired', {
+    const refused = await push(cloud, {
       target: { node: 'edge-m' },
       models: { vibration: { kind: 'gaussian', mean: 2, std: -1 } },
     })
@@ -82,7 +82,7 @@ describe('anomaly models sent from the cloud (desired state `models`)', () => {
     expect(second.node.engine.models.get('vibration')).toMatchObject({ std: 0.5 })
 
     // uplink tunables in the same kind of document apply at run time; the endpoints stay
-    await api(cloud.httpUrl, 'POST', '/api/desired', {
+    await push(cloud, {
       target: { node: 'edge-m' },
       uplink: { drainRate: 50, maxInFlight: 3, heartbeat: '1s' },
     })

@@ -3,7 +3,7 @@ import { type FogNode, startNode } from '@fogline/node'
 import { NodeConfig, parseConfig } from '@fogline/protocol'
 import mqtt from 'mqtt'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { api, bad, dir, testCloud, until } from './helpers.js'
+import { api, bad, dir, push, testCloud, until } from './helpers.js'
 
 const windowed = (id: string) => ({
   id,
@@ -59,7 +59,7 @@ describe('desired state end to end: startCloud → startNode (real engine, outbo
     const { node, agent } = await realNode(cloud.brokerUrl, cloud.publicKeyPem, 'edge-1')
     await until(() => node.uplink.stats().connected, 'node connected')
 
-    await api(cloud.httpUrl, 'POST', '/api/desired', {
+    await push(cloud, {
       target: { node: 'edge-1' },
       pipelines: [windowed('v1')],
     })
@@ -69,7 +69,7 @@ describe('desired state end to end: startCloud → startNode (real engine, outbo
     )
     expect(pipelineIds(node)).toEqual(['v1'])
 
-    await api(cloud.httpUrl, 'POST', '/api/desired', {
+    await push(cloud, {
       target: { group: 'line' },
       pipelines: [bad('broken')],
     })
@@ -106,7 +106,7 @@ describe('desired state end to end: startCloud → startNode (real engine, outbo
     const dataDir = join(dir(), 'n')
     const first = await realNode(cloud.brokerUrl, cloud.publicKeyPem, 'edge-2', dataDir)
     await until(() => first.node.uplink.stats().connected, 'node connected')
-    await api(cloud.httpUrl, 'POST', '/api/desired', {
+    await push(cloud, {
       target: { node: 'edge-2' },
       pipelines: [windowed('pushed')],
     })

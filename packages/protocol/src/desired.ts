@@ -55,6 +55,8 @@ export const DesiredState = z.strictObject({
   pipelines: z.array(z.unknown()).optional(),
   models: z.record(z.string(), z.unknown()).optional(),
   uplink: z.record(z.string(), z.unknown()).optional(),
+  /** a rotation: the node's whole new trusted key set (keyset.ts), signed by a key of the current one */
+  keys: z.array(z.record(z.string(), z.unknown())).min(1).optional(),
   /** free text for people (what changed and why) */
   note: z.string().max(1000).optional(),
 })
@@ -68,6 +70,7 @@ export const DesiredContent = z.strictObject({
   pipelines: z.array(z.unknown()).optional(),
   models: z.record(z.string(), z.unknown()).optional(),
   uplink: z.record(z.string(), z.unknown()).optional(),
+  keys: z.array(z.record(z.string(), z.unknown())).min(1).optional(),
   note: z.string().max(1000).optional(),
 })
 export type DesiredContent = z.output<typeof DesiredContent>

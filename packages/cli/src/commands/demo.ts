@@ -3,7 +3,14 @@ import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { type Cloud, startCloud } from '@fogline/cloud'
 import { type FogNode, startNode } from '@fogline/node'
-import { FoglineError, generateDesiredKeyPair, NodeConfig, parseConfig } from '@fogline/protocol'
+import {
+  ALL_SCOPES,
+  FoglineError,
+  generateDesiredKeyPair,
+  NodeConfig,
+  parseConfig,
+  type TrustedKey,
+} from '@fogline/protocol'
 import { startSimulators } from '@fogline/simulators'
 import { demoFleet } from '../demo-fleet.js'
 import { parseDurationFlag, reportError, waitForStop } from '../util.js'
@@ -48,7 +55,12 @@ function parsePartition(v: string): Partition {
   return { nodeId: m[1]!, from: Number(m[2]), to: Number(m[3]) }
 }
 
-async function startCloudOnPort(dataDir: string, port: number, nodes: Map<string, FogNode>): Promise<Cloud> {
+async function startCloudOnPort(
+  dataDir: string,
+  port: number,
+  nodes: Map<string, FogNode>,
+  operatorKeys: TrustedKey[],
+): Promise<Cloud> {
   const demo = {
     setLink(nodeId: string, up: boolean) {
       const n = nodes.get(nodeId)
@@ -60,7 +72,7 @@ async function startCloudOnPort(dataDir: string, port: number, nodes: Map<string
   const config = (p: number) => ({
     broker: { embedded: { host: '127.0.0.1', port: 0 } },
     store: { sqlite: join(dataDir, 'cloud.db') },
-    signingKeyFile: join(dataDir, 'fogline-desired.key.pem'),
+    operatorKeys,
     http: { host: '127.0.0.1', port: p },
     log: { level: 'warn' as const },
   })
@@ -103,13 +115,17 @@ export async function run(argv: string[]): Promise<number> {
       )
     const dataDir = resolve(values.data)
     if (!values.keep) rmSync(dataDir, { recursive: true, force: true })
-    // a key pair for this demo: the cloud signs desired state, the nodes verify it (fogline push works)
+    // a demo operator key: fogline push --key signs with it here, the cloud and the nodes trust it
     mkdirSync(dataDir, { recursive: true })
     const keys = generateDesiredKeyPair()
-    writeFileSync(join(dataDir, 'fogline-desired.key.pem'), keys.privateKeyPem, { mode: 0o600 })
+    const keyFile = join(dataDir, 'fogline-operator.key.pem')
+    writeFileSync(keyFile, keys.privateKeyPem, { mode: 0o600 })
+    const operatorKeys: TrustedKey[] = [
+      { publicKey: keys.publicKeyRaw, scopes: [...ALL_SCOPES], notAfter: Date.now() + 30 * 86_400_000 },
+    ]
 
     const nodes = new Map<string, FogNode>()
-    const cloud = await startCloudOnPort(dataDir, httpPort, nodes)
+    const cloud = await startCloudOnPort(dataDir, httpPort, nodes, operatorKeys)
     stoppers.unshift(() => cloud.stop())
     const sims: Array<Awaited<ReturnType<typeof startSimulators>>> = []
     for (const spec of demoFleet) {
@@ -142,7 +158,8 @@ export async function run(argv: string[]): Promise<number> {
     await cloud.tokens.revoke('demo-admin')
     const admin = await cloud.tokens.create({ name: 'demo-admin', role: 'admin' })
     process.stdout.write(
-      `admin token (sign in to the dashboard with it; FOGLINE_TOKEN for fogline status/push/audit):\n  ${admin.token}\n`,
+      `admin token (sign in to the dashboard with it; FOGLINE_TOKEN for fogline status/push/audit):\n  ${admin.token}\n` +
+        `operator key (fogline push --key): ${keyFile}\n`,
     )
 
     const t0 = Date.now()

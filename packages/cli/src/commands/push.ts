@@ -1,13 +1,21 @@
 import { parseArgs } from 'node:util'
-import { DesiredContent, FoglineError, loadConfigFile, parseDuration } from '@fogline/protocol'
-import { apiToken, authHeader } from '../api.js'
+import {
+  DesiredContent,
+  type DesiredState,
+  FoglineError,
+  loadConfigFile,
+  parseDuration,
+} from '@fogline/protocol'
+import { apiToken } from '../api.js'
+import { ApiError, callApi, loadOperatorKey, signAndSend } from '../sign.js'
 import { reportError } from '../util.js'
 
 export const help = `Usage: fogline push (--node ID | --group G) --file desired.yaml [options]
 
-Send a desired-state document (pipelines, models, uplink settings) to the cloud,
-which signs it, gives it the next version and publishes it (retained) to the
-node or group. With --canary/--canary-count (groups only) it starts a staged
+Sign a desired-state document (pipelines, models, uplink settings) here, with
+your operator key, and send it to the cloud, which verifies it against its
+operatorKeys, stores it and publishes it (retained) to the node or group. The
+private key never leaves this machine; the cloud holds no key that can sign. With --canary/--canary-count (groups only) it starts a staged
 rollout: the canaries first, the rest once they report applied and healthy.
 
 The file holds any of: pipelines: [...], models: {...}, uplink: {...}, note: "...".
@@ -16,7 +24,7 @@ Options:
   --node ID            target one node
   --group G            target every node of a group
   --file F             the YAML/JSON document content
-  --rollback-to N      instead of --file: a new version with version N's content
+  --rollback-to N      instead of --file: a new version with version N's content (marked rollback)
   --fit NAME=METRIC    instead of --file: fit a gaussian anomaly model per sensor from the stored
                        summaries of METRIC (windows with a stddev aggregate) and push it as models.NAME
   --k K                with --fit: the model's score threshold (default 4)
@@ -26,50 +34,10 @@ Options:
   --wait               rollout: wait until it completes or stops (exit 1 if stopped)
   --url URL            the cloud's HTTP API (default $FOGLINE_URL or http://127.0.0.1:8080)
   --token T            API token, operator or admin (default $FOGLINE_TOKEN)
+  --key F              operator private key (default $FOGLINE_KEY or ./fogline-operator.key.pem)
   --json               print the API's JSON answer
   -h, --help           this text
 `
-
-type ApiError = { code?: string; message?: string; where?: Record<string, unknown> }
-
-async function call(
-  base: string,
-  token: string | undefined,
-  method: 'GET' | 'POST',
-  path: string,
-  body?: unknown,
-): Promise<any> {
-  let res: Response
-  try {
-    res = await fetch(`${base}${path}`, {
-      method,
-      signal: AbortSignal.timeout(10_000),
-      headers: {
-        ...authHeader(token),
-        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-      },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    })
-  } catch (cause) {
-    const why = (cause as { cause?: { code?: string } }).cause?.code ?? (cause as Error).message
-    throw new FoglineError(
-      'FOG_UPLINK_UNAVAILABLE',
-      `cannot reach the cloud API at ${base} (${why})`,
-      { url: base },
-      { cause },
-    )
-  }
-  const json = (await res.json().catch(() => null)) as unknown
-  if (!res.ok) {
-    const e = (json ?? {}) as ApiError
-    const field = typeof e.where?.field === 'string' ? ` (field ${e.where.field})` : ''
-    process.stderr.write(
-      `fogline: error ${e.code ?? `HTTP ${res.status}`}: ${e.message ?? res.statusText}${field}\n`,
-    )
-    throw Object.assign(new Error('reported'), { reported: true })
-  }
-  return json
-}
 
 function rolloutLine(r: any): string {
   const canary = Object.entries(
@@ -97,6 +65,7 @@ export async function run(argv: string[]): Promise<number> {
         wait: { type: 'boolean' },
         url: { type: 'string' },
         token: { type: 'string' },
+        key: { type: 'string' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -116,8 +85,8 @@ export async function run(argv: string[]): Promise<number> {
       throw bad('--url', `--url must start with http:// or https://, got "${url}"`)
 
     const token = apiToken(values.token)
-    let content: Record<string, unknown>
-    if (values.file) content = loadConfigFile(DesiredContent, values.file) as Record<string, unknown>
+    let content: Omit<DesiredState, 'version' | 'target' | 'createdAt'>
+    if (values.file) content = loadConfigFile(DesiredContent, values.file) as DesiredContent
     else if (values.fit !== undefined) {
       const m = /^([A-Za-z0-9_.-]+)=(.+)$/.exec(values.fit)
       if (!m)
@@ -125,7 +94,7 @@ export async function run(argv: string[]): Promise<number> {
       const q = new URLSearchParams({ metric: m[2]! })
       if (values.node) q.set('node', values.node)
       if (values.k !== undefined) q.set('k', values.k)
-      const fit = await call(url, token, 'GET', `/api/models/fit?${q}`)
+      const fit = await callApi(url, token, 'GET', `/api/models/fit?${q}`)
       if (!values.json)
         process.stdout.write(
           `model ${m[1]}: ${fit.model.note} (${fit.skipped} without a spread aggregate skipped), k ${fit.model.k}\n`,
@@ -134,12 +103,17 @@ export async function run(argv: string[]): Promise<number> {
     } else {
       const n = Number(values['rollback-to'])
       if (!Number.isInteger(n) || n <= 0) throw bad('--rollback-to', '--rollback-to must be a version number')
-      content = { rollbackTo: n }
+      const old = await callApi(url, token, 'GET', `/api/desired/${n}`)
+      const { pipelines, models, uplink } = old.doc as DesiredState
+      content = { pipelines, models, uplink, rollback: true, note: `rollback to version ${n}` }
     }
+    const key = loadOperatorKey(values.key)
+    const target = values.node ? { node: values.node } : { group: values.group! }
 
     if (!rollout) {
-      const target = values.node ? { node: values.node } : { group: values.group }
-      const r = await call(url, token, 'POST', '/api/desired', { target, ...content })
+      const r = await signAndSend(url, token, key, target, content, (env) =>
+        callApi(url, token, 'POST', '/api/desired', env),
+      )
       process.stdout.write(
         values.json
           ? `${JSON.stringify(r, null, 2)}\n`
@@ -151,30 +125,32 @@ export async function run(argv: string[]): Promise<number> {
     const timeoutMs = parseDuration(values.timeout ?? '60s')
     if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)
       throw bad('--timeout', `--timeout "${values.timeout}" is not a duration`)
-    const body: Record<string, unknown> = {
-      group: values.group,
-      timeoutMs: Math.round(timeoutMs),
-      doc: content,
-    }
+    const body: Record<string, unknown> = { group: values.group, timeoutMs: Math.round(timeoutMs) }
     if (values.canary !== undefined)
       body.canary = values.canary
         .split(',')
         .map((s) => s.trim())
         .filter(Boolean)
     if (values['canary-count'] !== undefined) body.canaryCount = Number(values['canary-count'])
-    let r = await call(url, token, 'POST', '/api/rollouts', body)
+    let r = await signAndSend(url, token, key, target, content, (envelope) =>
+      callApi(url, token, 'POST', '/api/rollouts', { ...body, envelope }),
+    )
     if (!values.json) process.stdout.write(rolloutLine(r))
     if (values.wait) {
       while (r.state === 'canary') {
         await new Promise((res) => setTimeout(res, 500))
-        r = await call(url, token, 'GET', `/api/rollouts/${encodeURIComponent(r.id)}`)
+        r = await callApi(url, token, 'GET', `/api/rollouts/${encodeURIComponent(r.id)}`)
       }
       if (!values.json) process.stdout.write(rolloutLine(r))
     }
     if (values.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`)
     return r.state === 'stopped' ? 1 : 0
   } catch (err) {
-    if ((err as { reported?: boolean }).reported) return 1
+    if (err instanceof ApiError) {
+      const field = typeof err.where.field === 'string' ? ` (field ${err.where.field})` : ''
+      process.stderr.write(`fogline: error ${err.code}: ${err.message}${field}\n`)
+      return 1
+    }
     if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(`fogline: error FOG_CONFIG_INVALID: ${(err as Error).message}\n\n${help}`)
       return 2

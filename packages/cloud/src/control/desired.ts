@@ -1,6 +1,6 @@
 import {
   AnomalyModels,
-  DesiredContent,
+  type DesiredEnvelope,
   type DesiredState,
   type DesiredTarget,
   DesiredUplink,
@@ -9,28 +9,12 @@ import {
   FoglineError,
   groupDesiredTopic,
   PipelineConfig,
-  signDesired,
+  verifyWithKeySet,
 } from '@fogline/protocol'
 import { z } from 'zod'
 import type { ControlContext } from './context.js'
-import type { SigningKey } from './keys.js'
+import type { TrustedKeys } from './keys.js'
 import type { ControlRepo, DesiredRow } from './repo.js'
-
-/** What POST /api/desired (and a rollout's `doc`) accepts: the content of a document. */
-export const DesiredContentInput = DesiredContent.extend({
-  /** checked here with the node's own model schema, so a bad model is a 400 now, not a rejection later */
-  models: AnomalyModels.optional(),
-  /** make the new version a copy of this older one's content, marked rollback */
-  rollbackTo: z.number().int().positive().optional(),
-})
-export type DesiredContentInput = z.output<typeof DesiredContentInput>
-
-export const DesiredPostInput = DesiredContentInput.extend({
-  target: z.union([
-    z.strictObject({ node: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/) }),
-    z.strictObject({ group: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/) }),
-  ]),
-})
 
 export const topicFor = (t: DesiredTarget): string =>
   'node' in t ? downTopic(t.node, 'desired') : groupDesiredTopic(t.group)
@@ -42,82 +26,80 @@ export function invalid(err: z.ZodError, prefix = ''): FoglineError {
   return new FoglineError('FOG_DESIRED_INVALID', `${field || 'body'}: ${i?.message ?? 'invalid'}`, { field })
 }
 
+/** Check content early (pipeline envelopes, models, uplink fields) so a typo is a 400, not a node rejection. */
+function checkContent(doc: DesiredState): void {
+  if (doc.pipelines === undefined && doc.models === undefined && doc.uplink === undefined && !doc.keys)
+    throw new FoglineError(
+      'FOG_DESIRED_INVALID',
+      'a desired-state document needs pipelines, models, uplink or keys',
+      {
+        field: 'doc.pipelines',
+      },
+    )
+  const checks: Array<[unknown, z.ZodType, string]> = [
+    [doc.pipelines, z.array(PipelineConfig), 'pipelines'],
+    [doc.models, AnomalyModels, 'models'],
+    [doc.uplink, DesiredUplink, 'uplink'],
+  ]
+  for (const [v, schema, field] of checks) {
+    if (v === undefined) continue
+    const r = schema.safeParse(v)
+    if (!r.success) throw invalid(r.error, field)
+  }
+}
+
 /**
- * Signs and publishes desired-state versions. The broker retains the newest envelope per topic, so a node
- * that is offline now gets it when it reconnects. Lifecycle: create → createVersion / publish → (cloud stops).
+ * Verifies, stores and publishes operator-signed desired-state versions. The broker retains the newest
+ * envelope per topic, so a node that is offline now gets it when it reconnects. The cloud signs nothing.
+ * Lifecycle: create → accept / publish → (cloud stops).
  */
 export class DesiredService {
   constructor(
     private readonly ctx: Pick<ControlContext, 'clock' | 'logger' | 'publish'>,
     private readonly repo: ControlRepo,
-    readonly key: SigningKey,
+    readonly trust: TrustedKeys,
   ) {}
 
-  /** Check content early (pipeline envelopes, uplink fields) so a typo is a 400, not a node rejection. */
-  async resolveContent(
-    input: DesiredContentInput,
-  ): Promise<Omit<DesiredState, 'version' | 'target' | 'createdAt'>> {
-    let c: DesiredContentInput = input
-    let rollback = false
-    if (input.rollbackTo !== undefined) {
-      const old = await this.repo.getVersion(input.rollbackTo)
-      if (!old)
-        throw new FoglineError('FOG_API_NOT_FOUND', `there is no desired-state version ${input.rollbackTo}`, {
-          field: 'rollbackTo',
-        })
-      c = {
-        ...(old.doc.pipelines !== undefined ? { pipelines: old.doc.pipelines } : {}),
-        // an old version's models passed this same schema when it was made
-        ...(old.doc.models !== undefined
-          ? { models: old.doc.models as NonNullable<DesiredContentInput['models']> }
-          : {}),
-        ...(old.doc.uplink !== undefined ? { uplink: old.doc.uplink } : {}),
-        note: input.note ?? `rollback to version ${input.rollbackTo}`,
-      }
-      rollback = true
-    }
-    if (c.pipelines === undefined && c.models === undefined && c.uplink === undefined)
-      throw new FoglineError(
-        'FOG_DESIRED_INVALID',
-        'a desired-state document needs pipelines, models or uplink',
-        {
-          field: 'pipelines',
-        },
-      )
-    if (c.pipelines !== undefined) {
-      const r = z.array(PipelineConfig).safeParse(c.pipelines)
-      if (!r.success) throw invalid(r.error, 'pipelines')
-    }
-    if (c.uplink !== undefined) {
-      const r = DesiredUplink.safeParse(c.uplink)
-      if (!r.success) throw invalid(r.error, 'uplink')
-    }
-    return {
-      ...(c.pipelines !== undefined ? { pipelines: c.pipelines } : {}),
-      ...(c.models !== undefined ? { models: c.models } : {}),
-      ...(c.uplink !== undefined ? { uplink: c.uplink } : {}),
-      ...(c.note !== undefined ? { note: c.note } : {}),
-      ...(rollback ? { rollback: true } : {}),
-    }
+  /** The version number the next document must carry (operators sign it into the document). */
+  async nextVersion(): Promise<number> {
+    const [last] = await this.repo.listVersions({ limit: 1 })
+    return (last?.version ?? 0) + 1
   }
 
-  /** Store a new signed version (the next number of the one counter); publish unless held for a canary. */
-  async createVersion(
-    target: DesiredTarget,
-    input: DesiredContentInput,
-    meta: { rolloutId?: string; hold?: boolean } = {},
-  ): Promise<DesiredRow> {
-    const content = await this.resolveContent(input)
-    const createdAt = this.ctx.clock.now()
+  /**
+   * Accept a signed envelope: trusted key, signature, expiry and scopes (verifyWithKeySet on the cloud's
+   * clock), content, and the version being the next one (else FOG_VERSION_REPLAY naming it); store it
+   * and publish unless held for a canary. A rotation document also rotates the cloud's own trust.
+   */
+  async accept(envelope: unknown, meta: { rolloutId?: string; hold?: boolean } = {}): Promise<DesiredRow> {
+    const { doc, key } = verifyWithKeySet(envelope, this.trust.current(), this.ctx.clock.now())
+    checkContent(doc)
+    if (doc.keys && meta.hold)
+      throw new FoglineError(
+        'FOG_API_BAD_REQUEST',
+        'a key rotation is pushed directly, not through a rollout',
+        {
+          field: 'doc.keys',
+        },
+      )
     const row = await this.repo.createVersion(
       (version) => {
-        const doc: DesiredState = { version, target, createdAt, ...content }
-        return { doc, envelope: signDesired(doc, this.key.privateKey) }
+        if (doc.version !== version)
+          throw new FoglineError(
+            'FOG_VERSION_REPLAY',
+            `the document has version ${doc.version}; the next version is ${version}: sign it again with that`,
+            { field: 'doc.version', next: version },
+          )
+        return { doc, envelope: envelope as DesiredEnvelope }
       },
       { rolloutId: meta.rolloutId ?? null, status: meta.hold ? 'canary' : 'published' },
     )
-    if (!meta.hold) await this.publish(row, topicFor(target))
-    this.ctx.logger.info({ version: row.version, target, hold: meta.hold ?? false }, 'desired state created')
+    if (doc.keys) this.trust.rotate(doc.keys)
+    if (!meta.hold) await this.publish(row, topicFor(doc.target))
+    this.ctx.logger.info(
+      { version: row.version, target: doc.target, keyId: key.keyId, hold: meta.hold ?? false },
+      'desired state accepted',
+    )
     return row
   }
 
@@ -136,8 +118,7 @@ export class DesiredService {
    * target again. Nodes ignore a document they already handled (same signature).
    */
   async republishLatest(): Promise<number> {
-    // envelopes signed with another key (an in-memory key of an earlier run) would only be refused
-    const rows = (await this.repo.latestPublished()).filter((r) => r.envelope.keyId === this.key.keyId)
+    const rows = await this.repo.latestPublished()
     for (const r of rows) await this.publish(r, topicFor(r.target))
     return rows.length
   }

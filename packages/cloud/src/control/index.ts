@@ -1,7 +1,7 @@
 import type { HttpRoom } from '../shared/index.js'
 import type { ControlContext } from './context.js'
 import { DesiredService } from './desired.js'
-import { loadSigningKey, type SigningKey } from './keys.js'
+import { TrustedKeys } from './keys.js'
 import { controlOpenApi } from './openapi.js'
 import { openPostgresControlRepo } from './postgres.js'
 import type { ControlRepo } from './repo.js'
@@ -10,6 +10,7 @@ import { registerRoutes } from './routes.js'
 import { openSqliteControlRepo } from './sqlite.js'
 
 export type { ControlContext } from './context.js'
+export type { TrustedKeyView } from './keys.js'
 export { openPostgresControlRepo } from './postgres.js'
 export type { ControlRepo, DesiredRow, ReportRow, RolloutRow, RolloutState } from './repo.js'
 export { openSqliteControlRepo } from './sqlite.js'
@@ -17,8 +18,6 @@ export { openSqliteControlRepo } from './sqlite.js'
 export interface ControlOptions {
   /** use this repo instead of control tables beside the cloud's SQLite file */
   repo?: ControlRepo
-  /** use this key instead of config.signingKeyFile */
-  key?: SigningKey
 }
 
 /** A running control room: its HTTP routes (with their OpenAPI entries) and its cleanup. */
@@ -38,14 +37,13 @@ export interface Control {
  * @example const control = await startControl(ctx); registry.add(control.room)
  */
 export async function startControl(ctx: ControlContext, opts: ControlOptions = {}): Promise<Control> {
-  const key = opts.key ?? loadSigningKey(ctx.config.signingKeyFile)
-  if (!key.persistent)
-    ctx.logger.warn(
-      { keyId: key.keyId },
-      'no signingKeyFile: desired state is signed with a key made for this run; nodes need GET /api/desired/public-key',
-    )
+  const trust = new TrustedKeys(ctx.config.operatorKeys)
+  if (trust.current().size === 0)
+    ctx.logger.warn('no operatorKeys: every desired-state document is refused (FOG_KEY_UNKNOWN)')
   const repo = opts.repo ?? (await openRepo(ctx.config.store))
-  const desired = new DesiredService(ctx, repo, key)
+  const stored = await repo.listVersions({ limit: 100_000 })
+  trust.replay(stored.filter((v) => v.status !== 'stopped').map((v) => v.doc))
+  const desired = new DesiredService(ctx, repo, trust)
   const rollouts = new Rollouts(ctx, repo, desired)
   await rollouts.recover()
   const reports = followReports(ctx, repo, rollouts)

@@ -1,57 +1,53 @@
-import type { KeyObject } from 'node:crypto'
-import { createPublicKey } from 'node:crypto'
-import { readFileSync } from 'node:fs'
 import {
-  FoglineError,
-  generateDesiredKeyPair,
-  type KeyInput,
-  keyIdOf,
-  loadPrivateKey,
+  type DesiredState,
+  type KeyScope,
   publicKeyRaw,
+  type ResolvedKey,
+  resolveKeySet,
 } from '@fogline/protocol'
 
-export interface SigningKey {
-  privateKey: KeyObject
-  publicKeyPem: string
-  publicKeyRaw: string
+/** A trusted operator key as GET /api/keys shows it. */
+export interface TrustedKeyView {
   keyId: string
-  /** false when generated in memory (no signingKeyFile): nodes must fetch the public key again after a restart */
-  persistent: boolean
-  file: string | null
+  publicKeyRaw: string
+  scopes: KeyScope[]
+  notAfter: number
 }
 
 /**
- * The cloud's Ed25519 signing key: from `signingKeyFile` (PEM, PKCS#8), or generated in memory for the demo.
- * @example const key = loadSigningKey(config.signingKeyFile)
+ * The operator keys the cloud verifies posted documents with. The cloud holds no private key that can sign
+ * pipelines: operators sign on their own machines (`fogline push`), the cloud checks, stores and relays.
+ * The set starts from config `operatorKeys` and follows every rotation document it accepted (replayed from
+ * the stored versions at start), so it refuses what the nodes would refuse.
+ * Lifecycle: create(config) → replay(stored versions) → current() per request → rotate(keys) on a rotation.
  */
-export function loadSigningKey(file: string | undefined, pem?: KeyInput): SigningKey {
-  let privateKey: KeyObject
-  if (pem !== undefined) privateKey = loadPrivateKey(pem)
-  else if (file) {
-    let text: string
-    try {
-      text = readFileSync(file, 'utf8')
-    } catch (cause) {
-      throw new FoglineError(
-        'FOG_CONFIG_NOT_FOUND',
-        `the signing key file cannot be read: ${(cause as Error).message}`,
-        { file, field: 'signingKeyFile' },
-        { cause },
-      )
-    }
-    try {
-      privateKey = loadPrivateKey(text)
-    } catch (err) {
-      throw new FoglineError('FOG_CONFIG_INVALID', (err as Error).message, { file, field: 'signingKeyFile' })
-    }
-  } else privateKey = loadPrivateKey(generateDesiredKeyPair().privateKeyPem)
-  const pub = createPublicKey(privateKey)
-  return {
-    privateKey,
-    publicKeyPem: pub.export({ format: 'pem', type: 'spki' }).toString(),
-    publicKeyRaw: publicKeyRaw(pub),
-    keyId: keyIdOf(pub),
-    persistent: pem !== undefined || Boolean(file),
-    file: file ?? null,
+export class TrustedKeys {
+  private keys: Map<string, ResolvedKey>
+
+  constructor(entries: readonly unknown[] | undefined) {
+    this.keys = entries ? resolveKeySet(entries, 'operatorKeys') : new Map()
+  }
+
+  current(): ReadonlyMap<string, ResolvedKey> {
+    return this.keys
+  }
+
+  /** take the key set of an accepted rotation document */
+  rotate(entries: readonly unknown[]): void {
+    this.keys = resolveKeySet(entries, 'keys')
+  }
+
+  /** follow the rotations among stored documents, oldest first */
+  replay(docs: readonly DesiredState[]): void {
+    for (const d of [...docs].sort((a, b) => a.version - b.version)) if (d.keys) this.rotate(d.keys)
+  }
+
+  view(): TrustedKeyView[] {
+    return [...this.keys.values()].map((k) => ({
+      keyId: k.keyId,
+      publicKeyRaw: publicKeyRaw(k.key),
+      scopes: [...k.scopes],
+      notAfter: k.notAfter,
+    }))
   }
 }

@@ -20,12 +20,34 @@ const target = {
     },
   ],
 }
-const content = {
-  pipelines: { type: 'array', items: obj, description: 'the whole pipeline set (docs/pipeline.md)' },
-  models: { type: 'object', additionalProperties: true, description: 'anomaly model parameters by name' },
-  uplink: { type: 'object', additionalProperties: true, description: 'a subset of uplink settings' },
-  note: { type: 'string', maxLength: 1000 },
-  rollbackTo: { type: 'integer', minimum: 1, description: 'copy this version’s content, marked rollback' },
+const envelope = {
+  type: 'object',
+  required: ['doc', 'sig', 'keyId'],
+  description:
+    'a document signed on the operator machine (fogline push): sig = Ed25519 over canonical JSON of doc',
+  properties: {
+    doc: {
+      type: 'object',
+      required: ['version', 'target', 'createdAt'],
+      properties: {
+        version: { type: 'integer', description: 'GET /api/desired/next' },
+        target,
+        createdAt: { type: 'integer' },
+        pipelines: { type: 'array', items: { type: 'object', additionalProperties: true } },
+        models: { type: 'object', additionalProperties: true },
+        uplink: { type: 'object', additionalProperties: true },
+        keys: {
+          type: 'array',
+          items: { type: 'object', additionalProperties: true },
+          description: 'a key rotation',
+        },
+        rollback: { type: 'boolean' },
+        note: { type: 'string', maxLength: 1000 },
+      },
+    },
+    sig: { type: 'string' },
+    keyId: { type: 'string' },
+  },
 }
 const version = {
   type: 'object',
@@ -64,24 +86,16 @@ export const controlOpenApi: OpenApiEntries = {
       post: {
         'x-fogline-role': 'operator',
         'x-fogline-audit': 'desired.create',
-        summary: 'Create, sign and publish (retained) the next desired-state version for a node or a group',
-        requestBody: {
-          required: true,
-          content: {
-            'application/json': {
-              schema: {
-                type: 'object',
-                required: ['target'],
-                additionalProperties: false,
-                properties: { target, ...content },
-              },
-            },
-          },
-        },
+        summary:
+          'Store and publish (retained) an operator-signed document; the cloud verifies it against operatorKeys and signs nothing',
+        requestBody: { required: true, content: { 'application/json': { schema: envelope } } },
         responses: {
-          201: json(version, 'created and published'),
-          400: error('FOG_DESIRED_INVALID (field in where)'),
-          404: error('rollbackTo names no version'),
+          201: json(version, 'stored and published'),
+          400: error(
+            'FOG_SIGNATURE_MISSING, FOG_SIGNATURE_INVALID, FOG_KEY_UNKNOWN, FOG_KEY_EXPIRED or FOG_DESIRED_INVALID',
+          ),
+          403: error('FOG_KEY_SCOPE (or FOG_FORBIDDEN: the token role)'),
+          409: error('FOG_VERSION_REPLAY: not the next version (where.next names it)'),
         },
       },
       get: {
@@ -95,11 +109,31 @@ export const controlOpenApi: OpenApiEntries = {
         responses: { 200: json(obj), 400: error('neither or both of node and group') },
       },
     },
-    '/api/desired/public-key': {
+    '/api/desired/next': {
       get: {
         'x-fogline-role': 'viewer',
-        summary: 'The Ed25519 public key nodes verify desired state with',
-        responses: { 200: json(obj) },
+        summary: 'The version number the next signed document must carry',
+        responses: { 200: json({ type: 'object', properties: { version: { type: 'integer' } } }) },
+      },
+    },
+    '/api/keys': {
+      get: {
+        'x-fogline-role': 'viewer',
+        summary: 'The operator keys the cloud verifies documents with (after every accepted rotation)',
+        responses: {
+          200: json({
+            type: 'array',
+            items: {
+              type: 'object',
+              properties: {
+                keyId: { type: 'string' },
+                publicKeyRaw: { type: 'string' },
+                scopes: { type: 'array', items: { type: 'string', enum: ['pipelines', 'models', 'uplink'] } },
+                notAfter: { type: 'integer' },
+              },
+            },
+          }),
+        },
       },
     },
     '/api/desired/{version}': {
@@ -121,13 +155,13 @@ export const controlOpenApi: OpenApiEntries = {
             'application/json': {
               schema: {
                 type: 'object',
-                required: ['group', 'doc'],
+                required: ['group', 'envelope'],
                 properties: {
                   group: { type: 'string' },
                   canary: { type: 'array', items: { type: 'string' } },
                   canaryCount: { type: 'integer', minimum: 1 },
                   timeoutMs: { type: 'integer', minimum: 1, default: 60000 },
-                  doc: { type: 'object', properties: content },
+                  envelope,
                 },
               },
             },

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { downTopic, FoglineError, groupDesiredTopic } from '@fogline/protocol'
 import type { ControlContext } from './context.js'
-import type { DesiredContentInput, DesiredService } from './desired.js'
+import type { DesiredService } from './desired.js'
 import type { ControlRepo, ReportRow, RolloutRow } from './repo.js'
 
 export interface RolloutInput {
@@ -12,7 +12,8 @@ export interface RolloutInput {
   canaryCount?: number | undefined
   /** how long the canaries have to report applied and healthy */
   timeoutMs: number
-  doc: DesiredContentInput
+  /** the operator-signed group document */
+  envelope: unknown
 }
 
 /** A rollout as the API shows it. */
@@ -53,10 +54,12 @@ export class Rollouts {
     const canary = await this.pickCanary(input)
     const id = randomUUID()
     const now = this.ctx.clock.now()
-    const row = await this.desired.createVersion({ group: input.group }, input.doc, {
-      rolloutId: id,
-      hold: true,
-    })
+    const target = (input.envelope as { doc?: { target?: { group?: unknown } } } | null)?.doc?.target
+    if (target?.group !== input.group)
+      throw new FoglineError('FOG_API_BAD_REQUEST', `the signed document must target group ${input.group}`, {
+        field: 'envelope.doc.target',
+      })
+    const row = await this.desired.accept(input.envelope, { rolloutId: id, hold: true })
     const r: RolloutRow = {
       id,
       group: input.group,

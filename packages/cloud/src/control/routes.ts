@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { noteAudit } from '../shared/index.js'
 import type { ControlContext } from './context.js'
-import { DesiredContentInput, DesiredPostInput, type DesiredService, invalid, topicFor } from './desired.js'
+import { type DesiredService, invalid, topicFor } from './desired.js'
 import type { ControlRepo, DesiredRow } from './repo.js'
 import type { Rollouts } from './rollout.js'
 
@@ -15,7 +15,8 @@ const RolloutPost = z
     canary: z.array(Id).min(1).optional(),
     canaryCount: z.number().int().positive().optional(),
     timeoutMs: z.number().int().positive().max(86_400_000).default(60_000),
-    doc: DesiredContentInput,
+    /** the operator-signed group document { doc, sig, keyId } */
+    envelope: z.record(z.string(), z.unknown()),
   })
   .refine((v) => !(v.canary && v.canaryCount), {
     message: 'give canary or canaryCount, not both',
@@ -60,7 +61,8 @@ const versionView = (r: DesiredRow) => ({
 
 /**
  * Desired-state and rollout routes:
- * POST /api/desired, GET /api/desired?node=|group=, GET /api/desired/public-key, GET /api/desired/:version,
+ * POST /api/desired (a signed envelope), GET /api/desired?node=|group=, GET /api/desired/next, GET /api/keys,
+ * GET /api/desired/:version,
  * POST /api/rollouts, GET /api/rollouts?group=, GET /api/rollouts/:id.
  */
 export function registerRoutes(
@@ -70,19 +72,18 @@ export function registerRoutes(
   repo: ControlRepo,
   rollouts: Rollouts,
 ): void {
-  app.get('/api/desired/public-key', async () => ({
-    keyId: svc.key.keyId,
-    publicKeyPem: svc.key.publicKeyPem,
-    publicKeyRaw: svc.key.publicKeyRaw,
-    persistent: svc.key.persistent,
-  }))
+  app.get('/api/keys', async () => svc.trust.view())
+
+  app.get('/api/desired/next', async () => ({ version: await svc.nextVersion() }))
 
   app.post('/api/desired', async (req, reply) => {
-    const body = parseBody(DesiredPostInput, req.body, 'FOG_DESIRED_INVALID')
-    const { target, ...content } = body
-    noteAudit(req, { target: targetName(target) })
-    const row = await svc.createVersion(target, content)
-    noteAudit(req, { target: targetName(target), version: row.version })
+    const doc = (req.body as { doc?: { target?: unknown; version?: unknown } } | null)?.doc
+    const t = doc?.target as { node: string } | { group: string } | undefined
+    noteAudit(req, {
+      ...(t && typeof t === 'object' ? { target: targetName(t) } : {}),
+      ...(typeof doc?.version === 'number' ? { version: doc.version } : {}),
+    })
+    const row = await svc.accept(req.body)
     return reply.status(201).send(versionView(row))
   })
 
@@ -146,7 +147,7 @@ export function registerRoutes(
       canary: body.canary,
       canaryCount: body.canaryCount,
       timeoutMs: body.timeoutMs,
-      doc: body.doc,
+      envelope: body.envelope,
     })
     noteAudit(req, { target: `group:${body.group}`, version: r.version })
     return reply.status(201).send(await rollouts.view(r.id))

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { KeySet } from '../keyset.js'
 import { Duration, Id } from './common.js'
 
 /** The cloud aggregator's config file. */
@@ -69,8 +70,11 @@ export const CloudConfig = z.strictObject({
       z.literal(false),
     ])
     .prefault({}),
-  /** Ed25519 private key file used to sign desired state */
-  signingKeyFile: z.string().optional(),
+  /**
+   * The operator keys posted desired-state documents must be signed with (the nodes' `desiredKeys`). The
+   * cloud signs nothing itself; without keys it refuses every document (FOG_KEY_UNKNOWN).
+   */
+  operatorKeys: KeySet.optional(),
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
