@@ -129,7 +129,7 @@ describe('desired state end to end: startCloud → startNode (real engine, outbo
     const cloud = await testCloud()
     const n = await realNode(cloud.brokerUrl, cloud.publicKeyPem, nodeId, dataDir, 1500)
     await until(() => n.node.uplink.stats().connected, 'node connected')
-    await api(cloud.httpUrl, 'POST', '/api/desired', {
+    await push(cloud, {
       target: { node: nodeId },
       pipelines: [windowed('v1')],
     })
