@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { noise } from './anomaly-noise.js'
 import { harness } from './helpers.js'
 
 /**
@@ -8,14 +9,6 @@ import { harness } from './helpers.js'
  * see a stuck value inside the normal band, nor a changed period with the same amplitude; the context
  * detector does not see the faster cycle reliably yet either) is asserted as such, so a change shows up here.
  */
-function noise(seed: number): () => number {
-  let s = seed >>> 0
-  const u = () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0
-    return (s + 0.5) / 4294967296
-  }
-  return () => Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u())
-}
 
 const N = 4000
 const AT = 3000

@@ -1,17 +1,8 @@
 import { FoglineError } from '@fogline/protocol'
 import { describe, expect, it } from 'vitest'
 import { ModelRegistry } from '../src/index.js'
+import { noise } from './anomaly-noise.js'
 import { harness } from './helpers.js'
-
-/** Deterministic gaussian noise (Box–Muller on a seeded LCG). */
-function noise(seed: number): () => number {
-  let s = seed >>> 0
-  const u = () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0
-    return (s + 0.5) / 4294967296
-  }
-  return () => Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u())
-}
 
 const pipe = (model: unknown, extra: Record<string, unknown> = {}) => [
   {
