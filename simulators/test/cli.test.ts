@@ -1,10 +1,10 @@
 import { readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { loadConfigFile, SimConfig } from '@fogline/protocol'
-import { startTestBroker, tempDir, waitFor } from '@fogline/testkit'
+import { tempDir, waitFor } from '@fogline/testkit'
 import { describe, expect, it, onTestFinished, vi } from 'vitest'
 import { run } from '../src/cli.js'
-import { subscribeAll } from './helpers.js'
+import { brokerWithSubscriber } from './helpers.js'
 
 function capture() {
   let out = ''
@@ -26,11 +26,7 @@ function capture() {
 
 describe('fogline sim CLI', () => {
   it('runs a scenario file for --duration and prints status lines', async () => {
-    const broker = await startTestBroker()
-    onTestFinished(() => broker.close())
-    const sub = await subscribeAll(broker.url)
-    onTestFinished(() => sub.close())
-    const dir = tempDir('fogline-sim-', onTestFinished).path
+    const { broker, sub, dir } = await brokerWithSubscriber()
     const file = join(dir, 'sim.yaml')
     writeFileSync(file, `url: ${broker.url}\nsensors:\n  - { id: c, count: 5, rate: 20 }\n`)
     const io = capture()
@@ -42,11 +38,7 @@ describe('fogline sim CLI', () => {
   })
 
   it('--url sends a scenario to another broker than its file names, and a bad --url is refused', async () => {
-    const broker = await startTestBroker()
-    onTestFinished(() => broker.close())
-    const sub = await subscribeAll(broker.url)
-    onTestFinished(() => sub.close())
-    const dir = tempDir('fogline-sim-', onTestFinished).path
+    const { broker, sub, dir } = await brokerWithSubscriber()
     const file = join(dir, 'sim.yaml')
     // the file points at a port nothing listens on
     writeFileSync(file, `url: mqtt://127.0.0.1:9\nsensors:\n  - { id: u, count: 2, rate: 20 }\n`)

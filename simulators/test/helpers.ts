@@ -1,5 +1,7 @@
 import type { Socket } from 'node:net'
+import { startTestBroker, tempDir } from '@fogline/testkit'
 import mqtt from 'mqtt'
+import { onTestFinished } from 'vitest'
 
 export interface Received {
   topic: string
@@ -15,6 +17,16 @@ export async function subscribeAll(url: string, filter = 'sensors/#') {
   client.on('message', (topic, payload) => got.push({ topic, payload, at: Date.now() }))
   await client.subscribeAsync(filter, { qos: 0 })
   return { got, close: () => client.endAsync() }
+}
+
+/** A test broker, a subscriber recording `sensors/#` on it and a temp folder, all gone when the test ends. */
+export async function brokerWithSubscriber() {
+  const broker = await startTestBroker()
+  onTestFinished(() => broker.close())
+  const sub = await subscribeAll(broker.url)
+  onTestFinished(() => sub.close())
+  const dir = tempDir('fogline-sim-', onTestFinished).path
+  return { broker, sub, dir }
 }
 
 export function parseReading(p: Buffer): { value: number; ts: number; lat?: number; lon?: number } | null {

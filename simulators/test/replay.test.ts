@@ -1,18 +1,14 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { fakeClock, startTestBroker, tempDir, waitFor } from '@fogline/testkit'
-import { describe, expect, it, onTestFinished } from 'vitest'
+import { fakeClock, waitFor } from '@fogline/testkit'
+import { describe, expect, it } from 'vitest'
 import { startSimulators } from '../src/index.js'
 import { loadReplay } from '../src/replay.js'
-import { parseReading, subscribeAll } from './helpers.js'
+import { brokerWithSubscriber, parseReading } from './helpers.js'
 
 describe('replaying a labelled series (NAB format)', () => {
   it('publishes the rows in order and maps labelled windows onto the publish schedule', async () => {
-    const broker = await startTestBroker()
-    onTestFinished(() => broker.close())
-    const sub = await subscribeAll(broker.url)
-    onTestFinished(() => sub.close())
-    const dir = tempDir('fogline-sim-', onTestFinished).path
+    const { broker, sub, dir } = await brokerWithSubscriber()
     const rows = Array.from(
       { length: 100 },
       (_, i) =>

@@ -1,22 +1,13 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { fakeClock, startTestBroker, tempDir, waitFor } from '@fogline/testkit'
+import { fakeClock, startTestBroker, waitFor } from '@fogline/testkit'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { type GroundTruth, startSimulators } from '../src/index.js'
-import { parseReading, subscribeAll } from './helpers.js'
-
-async function setup() {
-  const broker = await startTestBroker()
-  onTestFinished(() => broker.close())
-  const sub = await subscribeAll(broker.url)
-  onTestFinished(() => sub.close())
-  const dir = tempDir('fogline-sim-', onTestFinished).path
-  return { broker, sub, dir }
-}
+import { brokerWithSubscriber, parseReading, subscribeAll } from './helpers.js'
 
 describe('simulator stream matches the scenario (real aedes, real mqtt.js subscriber)', () => {
   it('rates within 5 %, anomalies at their scheduled times, malformed at the set rate, dropouts silent', async () => {
-    const { broker, sub, dir } = await setup()
+    const { broker, sub, dir } = await brokerWithSubscriber()
     const gtFile = join(dir, 'truth.jsonl')
     const clock = fakeClock()
     const sim = await startSimulators(
@@ -150,7 +141,7 @@ describe('simulator stream matches the scenario (real aedes, real mqtt.js subscr
   }, 15_000)
 
   it('an injected clock drives the schedule: exactly rate × seconds readings per sensor', async () => {
-    const { broker, sub } = await setup()
+    const { broker, sub } = await brokerWithSubscriber()
     const clock = fakeClock()
     const sim = await startSimulators(
       { url: broker.url, sensors: [{ id: 'm', count: 50, rate: 10 }] },
@@ -168,7 +159,7 @@ describe('simulator stream matches the scenario (real aedes, real mqtt.js subscr
   })
 
   it('the same seed reproduces the stream; another seed does not', async () => {
-    const { broker } = await setup()
+    const { broker } = await brokerWithSubscriber()
     const runOnce = async (seed: number) => {
       const sub = await subscribeAll(broker.url)
       onTestFinished(() => sub.close())

@@ -82,6 +82,7 @@ describe('import rules (dependency-cruiser)', () => {
       'simulators',
       'test',
       'bench',
+      'eval',
     ])
     expect(r.violations).toEqual([])
     expect(r.output).toContain('no dependency violations found')

@@ -1,19 +1,9 @@
 import { FoglineError } from '@fogline/protocol'
-import { fakeClock } from '@fogline/testkit'
+import { errorOf, fakeClock } from '@fogline/testkit'
 import { describe, expect, it } from 'vitest'
 import { canonicalJson } from '../src/config.js'
 import { builtinStages, validatePipelines } from '../src/index.js'
 import { harness } from './helpers.js'
-
-function errorOf(fn: () => unknown): FoglineError {
-  try {
-    fn()
-  } catch (e) {
-    if (e instanceof FoglineError) return e
-    throw e
-  }
-  throw new Error('expected a FoglineError')
-}
 
 const ok = { id: 'a', input: ['s/+/+'], stages: [{ type: 'window', size: '5s' }] }
 
