@@ -1,30 +1,8 @@
-import { spawn } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { generateDesiredKeyPair, loadPublicKey, publicKeyRaw } from '@fogline/protocol'
 import { describe, expect, it } from 'vitest'
-import { api, dir, pipe, simNode, testCloud, until } from './helpers.js'
-
-/** Run `fogline keys|push …` (the command module) in a child Node process and collect its output. */
-async function cli(
-  cmd: 'keys' | 'push',
-  argv: string[],
-  env: Record<string, string> = {},
-): Promise<{ code: number; out: string; err: string }> {
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', CHILD, cmd, ...argv], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...env },
-  })
-  let out = ''
-  let err = ''
-  child.stdout.on('data', (d) => (out += d))
-  child.stderr.on('data', (d) => (err += d))
-  const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? -1)))
-  return { code, out, err }
-}
-
-const CHILD = join(dirname(fileURLToPath(import.meta.url)), 'cli-child.ts')
+import { api, cli, dir, pipe, simNode, testCloud, until } from './helpers.js'
 
 describe('fogline keys / fogline push', () => {
   it('keys writes a usable Ed25519 pair and refuses to overwrite it without --force', async () => {

@@ -76,14 +76,25 @@ describe('desired state through a real cloud (startCloud, aedes, SQLite) to a no
     await until(() => n1.agent.appliedVersion() === 1, 'version 1 applied')
 
     const attacker = await mqtt.connectAsync(cloud.brokerUrl, { reconnectPeriod: 0 })
+    const evil = generateDesiredKeyPair()
     try {
-      const evil = generateDesiredKeyPair()
       const forged = signDesired(
         { version: 99, target: { node: 'n1' }, createdAt: Date.now(), pipelines: [pipe('evil')] },
         evil.privateKeyPem,
       )
       await attacker.publishAsync(downTopic('n1', 'desired'), encodeMessage(forged), { qos: 1 })
       await until(() => n1.reports.some((r) => r.version === 99), 'report on the forged version')
+      // the same forgery claiming the operator's key id: the signature does not match that key
+      const v1env = (await api(cloud.httpUrl, 'GET', '/api/desired/1')).body.envelope
+      const claimed = {
+        ...signDesired(
+          { version: 98, target: { node: 'n1' }, createdAt: Date.now(), pipelines: [pipe('evil')] },
+          evil.privateKeyPem,
+        ),
+        keyId: v1env.keyId,
+      }
+      await attacker.publishAsync(downTopic('n1', 'desired'), encodeMessage(claimed), { qos: 1 })
+      await until(() => n1.reports.some((r) => r.version === 98), 'report on the claimed-key forgery')
       // replay: the genuine version 1 again, after version 2
       await push(cloud, {
         target: { node: 'n1' },
@@ -100,11 +111,17 @@ describe('desired state through a real cloud (startCloud, aedes, SQLite) to a no
     const view = await until(async () => {
       const r = await api<Reports>(cloud.httpUrl, 'GET', '/api/desired?node=n1')
       return r.body.reports.some((x) => x.version === 1 && x.status === 'rejected') &&
-        r.body.reports.some((x) => x.version === 99)
+        r.body.reports.some((x) => x.version === 99) &&
+        r.body.reports.some((x) => x.version === 98)
         ? r.body
         : null
     }, 'rejections in the API')
     expect(view.reports.find((x) => x.version === 99)).toMatchObject({
+      status: 'rejected',
+      code: 'FOG_KEY_UNKNOWN',
+    })
+    expect(view.reports.find((x) => x.version === 99)?.reason).toContain(`key ${evil.keyId} is not trusted`)
+    expect(view.reports.find((x) => x.version === 98)).toMatchObject({
       status: 'rejected',
       code: 'FOG_SIGNATURE_INVALID',
     })

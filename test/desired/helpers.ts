@@ -1,10 +1,13 @@
-import { join } from 'node:path'
+import { spawn } from 'node:child_process'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { type Cloud, startCloud } from '@fogline/cloud'
 import { createDesiredAgent, type DesiredAgent, engineHealth } from '@fogline/node'
 import { type Outbox, openSqliteOutbox } from '@fogline/outbox'
 import { createEngine } from '@fogline/pipeline'
 import {
   ALL_SCOPES,
+  type Clock,
   type DesiredEnvelope,
   type DesiredReport,
   type DesiredState,
@@ -96,7 +99,16 @@ export interface SimNode {
  */
 export async function simNode(
   brokerUrl: string,
-  o: { nodeId: string; group: string; publicKey: string; windowMs?: number; start?: boolean },
+  o: {
+    nodeId: string
+    group: string
+    /** trusted with every scope and no near expiry, unless `keys` gives the set */
+    publicKey: string
+    keys?: TrustedKey[]
+    windowMs?: number
+    start?: boolean
+    clock?: Clock
+  },
 ): Promise<SimNode> {
   const outbox = await openSqliteOutbox({ path: join(dir(), 'outbox.db') })
   const engine = createEngine(FILE_PIPELINES, { clock: systemClock, emit: () => {}, deadLetter: () => {} })
@@ -127,8 +139,8 @@ export async function simNode(
   agent = createDesiredAgent({
     nodeId: o.nodeId,
     group: o.group,
-    publicKey: o.publicKey,
-    clock: systemClock,
+    keys: o.keys ?? [{ publicKey: o.publicKey, scopes: [...ALL_SCOPES], notAfter: Date.UTC(2100, 0, 1) }],
+    clock: o.clock ?? systemClock,
     getState: (k) => outbox.getState(k),
     putState: (k, v) => outbox.putState(k, v),
     applyPipelines(p) {
@@ -225,6 +237,26 @@ export async function rollout(
   const envelope = await signNext(cloud, { group: body.group }, doc)
   return api(cloud.httpUrl, 'POST', '/api/rollouts', { ...rest, envelope })
 }
+
+/** Run `fogline keys|push …` (the command module) in a child Node process and collect its output. */
+export async function cli(
+  cmd: 'keys' | 'push',
+  argv: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; out: string; err: string }> {
+  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', CHILD, cmd, ...argv], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  })
+  let out = ''
+  let err = ''
+  child.stdout.on('data', (d) => (out += d))
+  child.stderr.on('data', (d) => (err += d))
+  const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? -1)))
+  return { code, out, err }
+}
+
+const CHILD = join(dirname(fileURLToPath(import.meta.url)), 'cli-child.ts')
 
 export const until = <T>(cond: () => T | Promise<T>, what: string, ms = 10_000) => waitFor(cond, what, ms, 20)
 

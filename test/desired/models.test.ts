@@ -3,7 +3,7 @@ import { startNode } from '@fogline/node'
 import { NodeConfig, parseConfig } from '@fogline/protocol'
 import mqtt from 'mqtt'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { api, dir, push, testCloud, until } from './helpers.js'
+import { api, dir, push, testCloud, trusted, until } from './helpers.js'
 
 describe('anomaly models sent from the cloud (desired state `models`)', () => {
   it('a node scores with the model it was pushed, keeps it across a restart, and the events reach the cloud store', async () => {
@@ -23,7 +23,7 @@ describe('anomaly models sent from the cloud (desired state `models`)', () => {
           output: [{ stream: 'event', priority: 0 }],
         },
       ],
-      desiredPublicKey: cloud.publicKeyPem,
+      desiredKeys: [trusted(cloud.operator)],
       log: { level: 'silent' },
     }) as NodeConfig
     const start = async () => {

@@ -25,7 +25,7 @@ async function realNode(
     broker: { port: 0 },
     uplink: { urls: [brokerUrl], heartbeat: '200ms' },
     pipelines: [windowed('from-file')],
-    desiredPublicKey: publicKey,
+    desiredKeys: [{ publicKey, scopes: ['pipelines', 'models', 'uplink'], notAfter: Date.UTC(2100, 0, 1) }],
     log: { level: 'silent' },
   }) as NodeConfig
   const node = await startNode(config, {

@@ -34,7 +34,13 @@ function setup(clock = fakeClock(at('2026-12-01T12:00:00Z')), kv = new Map<strin
   const agent = createDesiredAgent({
     nodeId: 'n1',
     group: 'g',
-    publicKey: keys.publicKeyPem,
+    keys: [
+      {
+        publicKey: keys.publicKeyPem,
+        scopes: ['pipelines', 'models', 'uplink'],
+        notAfter: at('2100-01-01T00:00:00Z'),
+      },
+    ],
     clock,
     getState: state.get,
     putState: state.put,

@@ -35,7 +35,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
     clock,
   })
   const deadLetters = new DeadLetterStore(join(config.dataDir, 'deadletters.db'))
-  const desiredOn = Boolean(config.desiredPublicKey) && opts.desired !== false
+  const desiredOn = Boolean(config.desiredKeys?.length) && opts.desired !== false
 
   // the writer reads the engine's snapshot and the engine emits into the writer: the arrow closes the loop
   const writer = new Writer({ outbox, snapshot: () => engine.snapshot(), clock, log })

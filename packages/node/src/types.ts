@@ -40,7 +40,7 @@ export interface FogNode {
   readonly outbox: Outbox
   readonly uplink: Uplink
   readonly deadLetters: DeadLetterStore
-  /** the desired-state agent, when the node is configured with desiredPublicKey */
+  /** the desired-state agent, when the node is configured with desiredKeys */
   readonly desired: DesiredAgent | undefined
   stats(): NodeStats
   /** hot-reload a new pipeline set; throws FoglineError and keeps the running one when invalid */
@@ -56,6 +56,6 @@ export interface StartNodeOptions {
   clock?: Clock
   /** how often due windows are closed; default 100 ms */
   tickMs?: number
-  /** desired-state agent options; false: do not attach one even when desiredPublicKey is set */
+  /** desired-state agent options; false: do not attach one even when desiredKeys is set */
   desired?: AttachDesiredOptions | false
 }

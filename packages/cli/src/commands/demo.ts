@@ -137,7 +137,7 @@ export async function run(argv: string[]): Promise<number> {
         uplink: { urls: [cloud.brokerUrl], heartbeat: '2s', ackTimeout: '3s' },
         checkpoint: { interval: '2s' },
         pipelines: spec.pipelines,
-        desiredPublicKey: keys.publicKeyPem,
+        desiredKeys: operatorKeys,
         log: { level: 'warn' },
       })
       const node = await startNode(config)

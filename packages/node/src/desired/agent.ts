@@ -8,8 +8,8 @@ import {
   FoglineError,
   isFoglineError,
   parseDownTopic,
-  verifyDesired,
 } from '@fogline/protocol'
+import { NodeKeys } from './keys.js'
 import type { DesiredAgent, DesiredAgentDeps } from './types.js'
 
 export type { DesiredAgent, DesiredAgentDeps, DesiredAgentLogger, DesiredAgentStatus } from './types.js'
@@ -41,10 +41,10 @@ interface Persisted {
 const empty = (): Persisted => ({ applied: null, lastGood: null, highest: 0, seen: {} })
 
 /**
- * The node's side of desired state: verify (signature, target, version, schema) → apply atomically →
+ * The node's side of desired state: verify (trusted key, signature, expiry, scopes, target, version, schema) → apply atomically →
  * report → watch health for healthWindowMs → keep, or roll back to the last good content.
  * Node and group documents share one version counter (the cloud's); whichever is higher wins.
- * @example const agent = createDesiredAgent({ nodeId, group, publicKey, clock, getState, putState, ... })
+ * @example const agent = createDesiredAgent({ nodeId, group, keys: config.desiredKeys, clock, getState, putState, ... })
  *          uplinkOnDown = (topic, payload) => void agent.handle(topic, payload)
  */
 export function createDesiredAgent(deps: DesiredAgentDeps): DesiredAgent {
@@ -56,6 +56,7 @@ export function createDesiredAgent(deps: DesiredAgentDeps): DesiredAgent {
     ...empty(),
     ...structuredClone((deps.getState(DESIRED_STATE_KEY) as Persisted | undefined) ?? {}),
   }
+  const keys = new NodeKeys(deps.keys, deps.getState, deps.putState)
   let chain: Promise<void> = Promise.resolve()
   let watch: { timer: unknown; version: number } | null = null
   let closed = false
@@ -210,18 +211,10 @@ export function createDesiredAgent(deps: DesiredAgentDeps): DesiredAgent {
       logger?.debug?.({ topic, version: claimed }, 'desired state already handled; ignored')
       return
     }
-    if (!deps.publicKey)
-      return reject(
-        new FoglineError(
-          'FOG_SIGNATURE_INVALID',
-          'this node has no desiredPublicKey configured; it accepts no desired state',
-        ),
-        claimed,
-        sig,
-      )
     let doc: DesiredState
     try {
-      doc = verifyDesired(env, deps.publicKey)
+      // signature, trusted key, its not-after on this node's clock, and its scopes for what the document changes
+      doc = keys.verify(env, clock.now()).doc
     } catch (err) {
       return reject(err, claimed, sig)
     }
@@ -296,6 +289,7 @@ export function createDesiredAgent(deps: DesiredAgentDeps): DesiredAgent {
     if (healthy) st.lastGood = { ...effective, version: doc.version, createdAt: doc.createdAt }
     st.highest = Math.max(st.highest, doc.version)
     st.seen[kind] = sig!
+    if (doc.keys) await keys.rotate(doc.keys)
     await persist()
     logger?.info({ version: doc.version, target: doc.target, ignored }, 'desired state applied')
     report({

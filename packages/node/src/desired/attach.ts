@@ -46,7 +46,7 @@ export function attachDesiredAgent(parts: DesiredParts, opts: AttachDesiredOptio
   return createDesiredAgent({
     nodeId: config.nodeId,
     group: config.group,
-    publicKey: config.desiredPublicKey,
+    keys: config.desiredKeys,
     clock: opts.clock ?? systemClock,
     logger: log,
     getState: (k) => outbox.getState(k),

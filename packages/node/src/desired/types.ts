@@ -9,8 +9,8 @@ export interface DesiredAgentLogger {
 export interface DesiredAgentDeps {
   nodeId: string
   group: string
-  /** Ed25519 public key (PEM or base64 raw); without one every document is refused */
-  publicKey?: string | undefined
+  /** the trusted key set (config desiredKeys: key, scopes, not-after); without one every document is refused */
+  keys?: readonly unknown[] | undefined
   clock: Clock
   logger?: DesiredAgentLogger | undefined
   /** the outbox's state KV */

@@ -1,5 +1,6 @@
 import { openSqliteOutbox } from '@fogline/outbox'
 import {
+  ALL_SCOPES,
   type Clock,
   type DesiredReport,
   type DesiredState,
@@ -16,6 +17,7 @@ import { describe, expect, it, onTestFinished } from 'vitest'
 import { createDesiredAgent, DESIRED_STATE_KEY } from '../../src/desired/agent.js'
 
 const keys = generateDesiredKeyPair()
+const FAR = Date.UTC(2100, 0, 1)
 const T0 = 1_764_374_400_000
 const NODE = 'node-a'
 const GROUP = 'line-1'
@@ -64,7 +66,10 @@ async function harness(dir: string, opts: { publicKey?: string; windowMs?: numbe
     createDesiredAgent({
       nodeId: NODE,
       group: GROUP,
-      publicKey: 'publicKey' in opts ? opts.publicKey : keys.publicKeyPem,
+      keys:
+        'publicKey' in opts
+          ? opts.publicKey && [{ publicKey: opts.publicKey, scopes: [...ALL_SCOPES], notAfter: FAR }]
+          : [{ publicKey: keys.publicKeyPem, scopes: [...ALL_SCOPES], notAfter: FAR }],
       clock,
       getState: (k) => outbox.getState(k),
       putState: (k, v) => outbox.putState(k, v),
@@ -166,7 +171,7 @@ describe('desired-state agent (real SQLite outbox state)', () => {
 
     const other = generateDesiredKeyPair()
     await h.agent.handle(nodeTopic, wire(doc(7), other.privateKeyPem))
-    expect(last(h.reports)).toMatchObject({ version: 7, status: 'rejected', code: 'FOG_SIGNATURE_INVALID' })
+    expect(last(h.reports)).toMatchObject({ version: 7, status: 'rejected', code: 'FOG_KEY_UNKNOWN' })
     expect(last(h.reports)?.reason).toContain(other.keyId)
 
     await h.agent.handle(nodeTopic, wire(doc(3)))
@@ -204,11 +209,11 @@ describe('desired-state agent (real SQLite outbox state)', () => {
     await h.agent.handle(nodeTopic, Buffer.from('{"doc":'))
     expect(last(h.reports)).toMatchObject({ status: 'rejected', code: 'FOG_DESIRED_INVALID' })
     expect(h.running()).toEqual([pipe('v1')])
-    // a node without a public key accepts nothing
+    // a node without keys accepts nothing
     using dir2 = tempDir()
     const nokey = await harness(dir2.path, { publicKey: undefined })
     await nokey.agent.handle(nodeTopic, wire(doc(1)))
-    expect(last(nokey.reports)).toMatchObject({ status: 'rejected', code: 'FOG_SIGNATURE_INVALID' })
+    expect(last(nokey.reports)).toMatchObject({ status: 'rejected', code: 'FOG_KEY_UNKNOWN' })
     expect(nokey.running()).toBe(FILE_PIPELINES)
   })
 

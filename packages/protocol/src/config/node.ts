@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { KeySet } from '../keyset.js'
 import { BrokerConfig } from './broker.js'
 import { Id } from './common.js'
 import { OpsConfig } from './ops.js'
@@ -19,8 +20,11 @@ export const NodeConfig = z.strictObject({
   outbox: OutboxConfig.prefault({}),
   uplink: UplinkConfig,
   checkpoint: CheckpointConfig.prefault({}),
-  /** Ed25519 public key (PEM or base64 raw) that desired-state documents must be signed with */
-  desiredPublicKey: z.string().optional(),
+  /**
+   * The keys desired-state documents must be signed with: each a public key with scopes (pipelines, models,
+   * uplink) and a not-after date. The initial set: a rotation document signed by a current key replaces it.
+   */
+  desiredKeys: KeySet.optional(),
   /** metrics and health endpoint, supervision, schedules, housekeeping, prediction (docs/gateway.md) */
   ops: OpsConfig.prefault({}),
   log: z
