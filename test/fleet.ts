@@ -3,6 +3,7 @@
  * real fog nodes in this process, on port 0, in the test's temp folder, each stopped when the test ends
  * (stop is idempotent, so a test may stop one earlier; `stopWith` hands the stop to a suite's own hook).
  */
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { type Cloud, type CloudOptions, startCloud } from '@fogline/cloud'
 import { type FogNode, type StartNodeOptions, startNode } from '@fogline/node'
@@ -75,6 +76,29 @@ export async function testNode(
   )
   ;(opts.stopWith ?? onTestFinished)(() => node.stop())
   return node
+}
+
+/**
+ * The same node as a config file for `fogline node --config` in a child process (JSON, which YAML reads),
+ * written to `dir/node.yaml`; returns its path.
+ */
+export function nodeConfigFile(
+  dir: string,
+  nodeId: string,
+  cloudUrl: string,
+  config: Partial<Omit<NodeConfigInput, 'uplink'>> & { uplink?: Partial<NodeConfigInput['uplink']> } = {},
+): string {
+  const file = join(dir, 'node.yaml')
+  const body = {
+    nodeId,
+    dataDir: join(dir, nodeId),
+    broker: { host: '127.0.0.1', port: 0 },
+    log: { level: 'warn' },
+    ...config,
+    uplink: { ...config.uplink, urls: [cloudUrl] },
+  }
+  writeFileSync(file, JSON.stringify(body, null, 2))
+  return file
 }
 
 /** An MQTT client standing for the sensors, on a node's broker; ended when the test ends. */

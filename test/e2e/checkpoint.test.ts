@@ -1,8 +1,6 @@
-import { writeFileSync } from 'node:fs'
-import { join } from 'node:path'
 import mqtt from 'mqtt'
 import { describe, expect, it } from 'vitest'
-import { testCloud } from '../fleet.js'
+import { AGGREGATES, nodeConfigFile, testCloud } from '../fleet.js'
 import { nodeChild, tempDir, until } from './helpers.js'
 
 const WINDOW_MS = 20_000
@@ -13,23 +11,25 @@ describe('checkpoint: the node is killed (-9) mid-window and restarted', () => {
   it('resumes the open window so it completes with the readings from before and after the kill', async () => {
     const dir = tempDir()
     const cloud = await testCloud(dir)
-    const file = join(dir, 'node.yaml')
-    writeFileSync(
-      file,
-      `nodeId: node-k
-dataDir: ${join(dir, 'node-k')}
-broker: { host: 127.0.0.1, port: 0 }
-uplink: { urls: ['${cloud.brokerUrl}'] }
-checkpoint: { interval: 100ms }
-log: { level: warn }
-pipelines:
-  - id: temps
-    input: ['sensors/+/+']
-    decoder: { type: json, value: '$.value', ts: '$.ts' }
-    stages:
-      - { type: window, kind: tumbling, size: ${WINDOW_MS}ms, time: event, aggregates: [count, min, max, mean, sum] }
-`,
-    )
+    const file = nodeConfigFile(dir, 'node-k', cloud.brokerUrl, {
+      checkpoint: { interval: '100ms' },
+      pipelines: [
+        {
+          id: 'temps',
+          input: ['sensors/+/+'],
+          decoder: { type: 'json', value: '$.value', ts: '$.ts' },
+          stages: [
+            {
+              type: 'window',
+              kind: 'tumbling',
+              size: `${WINDOW_MS}ms`,
+              time: 'event',
+              aggregates: AGGREGATES,
+            },
+          ],
+        },
+      ],
+    })
     // readings one second apart from the window's start, in the order given
     let at = windowStart
     const publish = async (url: string, values: number[]) => {

@@ -1,33 +1,9 @@
-import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { openSqliteOutbox } from '@fogline/outbox'
 import mqtt from 'mqtt'
 import { describe, expect, it } from 'vitest'
-import { testCloud } from '../fleet.js'
+import { nodeConfigFile, testCloud, windowPipeline } from '../fleet.js'
 import { nodeChild, tempDir, until } from './helpers.js'
-
-function nodeYaml(dir: string, cloudPort: number, window: string): string {
-  const file = join(dir, 'node.yaml')
-  writeFileSync(
-    file,
-    `nodeId: node-r
-dataDir: ${join(dir, 'node-r')}
-broker: { host: 127.0.0.1, port: 0 }
-uplink:
-  urls: ['mqtt://127.0.0.1:${cloudPort}']
-  ackTimeout: 1s
-  reconnect: { min: 100ms, max: 500ms }
-checkpoint: { interval: 200ms }
-log: { level: warn }
-pipelines:
-  - id: temps
-    input: ['sensors/+/+']
-    stages:
-      - { type: window, kind: tumbling, size: ${window}, aggregates: [count, min, max, mean, sum] }
-`,
-  )
-  return file
-}
 
 async function publish(url: string, n: number, offset: number): Promise<void> {
   const c = await mqtt.connectAsync(url)
@@ -44,7 +20,11 @@ describe('restart: the fog node process stops while its outbox holds unsent batc
     const probe = await testCloud(dir, { file: 'probe.db' })
     const port = Number(new URL(probe.brokerUrl).port)
     await probe.stop()
-    const config = nodeYaml(dir, port, '250ms')
+    const config = nodeConfigFile(dir, 'node-r', `mqtt://127.0.0.1:${port}`, {
+      uplink: { ackTimeout: '1s', reconnect: { min: '100ms', max: '500ms' } },
+      checkpoint: { interval: '200ms' },
+      pipelines: [windowPipeline('250ms', { id: 'temps' })],
+    })
 
     const first = await nodeChild(config, '0.05')
     await publish(first.url, 40, 0)
