@@ -20,6 +20,8 @@ export function holdQos1Ack(
   accept: AcceptQos1,
   maxPayload: number,
   onOversize: ((topic: string, size: number, clientId: string) => void) | undefined,
+  /** a packet the authorizer acknowledged but dropped (ACL denial): never handed to `accept` */
+  dropped?: WeakSet<object>,
 ): (packet: PublishPacket, client: Client | null) => boolean {
   const before = options.authorizePublish
   const take = (client: Client, packet: PublishPacket, done: (err?: Error | null) => void) => {
@@ -35,7 +37,7 @@ export function holdQos1Ack(
     if (packet.topic.startsWith('$SYS')) return done(new Error('$SYS topic is reserved'))
     if (!client || packet.qos !== 1) return before ? before(client, packet, done) : done(null)
     if (!before) return take(client, packet, done)
-    before(client, packet, (err) => (err ? done(err) : take(client, packet, done)))
+    before(client, packet, (err) => (err || dropped?.has(packet) ? done(err) : take(client, packet, done)))
   }
   return (packet, client) => client !== null && client !== undefined && packet.qos === 1
 }

@@ -31,6 +31,10 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'make an Ed25519 key pair for signing desired state',
     load: () => import('./commands/keys.js'),
   },
+  passwd: {
+    summary: "add, change or delete a user in the broker's password file",
+    load: () => import('./commands/passwd.js'),
+  },
 }
 
 export const usage = () => `Usage: fogline <command> [options]

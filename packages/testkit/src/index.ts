@@ -1,5 +1,6 @@
 export { type AckingStore, startAckingStore } from './acker.js'
 export { startTestBroker, type TestBroker } from './broker.js'
+export { type CertFiles, type CertOptions, makeTestCa, type TestCa } from './certs.js'
 export { type ChildRun, runTsChild } from './child.js'
 export { type FakeClock, fakeClock } from './clock.js'
 export { errorOf } from './errors.js'

@@ -15,7 +15,7 @@ export const NodeConfig = z.strictObject({
   group: Id.default('default'),
   /** outbox, checkpoints and dead letters live here */
   dataDir: z.string().min(1),
-  broker: BrokerConfig.default({ host: '127.0.0.1', port: 1883, maxPayload: 256 * 1024 }),
+  broker: BrokerConfig.prefault({}),
   pipelines: PipelinesConfig.min(1),
   outbox: OutboxConfig.prefault({}),
   uplink: UplinkConfig,

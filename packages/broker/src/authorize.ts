@@ -1,0 +1,87 @@
+import type { AedesOptions } from 'aedes'
+import type { Shared } from './hooks.js'
+import { topicLevels } from './limits.js'
+
+/** authorizePublish, authorizeSubscribe, authorizeForward: topic limits, ACLs, rate limits, topic MUSTs. */
+export function topicHooks(sh: Shared): Partial<AedesOptions> {
+  const { auth, limits, clock, log, counters, sessions, once, hit } = sh
+  return {
+    authorizePublish(client, packet, done) {
+      // a will of a client already gone: it passed these checks at CONNECT time
+      if (!client) return done(null)
+      // aedes' default hook refuses $SYS publishes (moscajs/aedes#597); replacing it keeps that
+      if (packet.topic.startsWith('$SYS')) return done(new Error('$SYS is read-only'))
+      const topic = packet.topic
+      if (Buffer.byteLength(topic) > limits.maxTopicLength) {
+        hit(client, 'maxTopicLength', { topic: topic.slice(0, 64) })
+        return done(new Error('topic too long'))
+      }
+      if (topicLevels(topic) > limits.maxTopicLevels) {
+        hit(client, 'maxTopicLevels', { topic: topic.slice(0, 64) })
+        return done(new Error('topic has too many levels'))
+      }
+      const bad = topicViolation(topic)
+      if (bad) return done(new Error(bad))
+      // [MQTT-3.3.1-2] DUP must be 0 on QoS 0
+      if (packet.qos === 0 && packet.dup) return done(new Error('[MQTT-3.3.1-2] DUP set on a QoS 0 PUBLISH'))
+      const s = sessions.get(client)
+      if (auth.acl && !auth.acl.canPublish(s?.user, client.id, topic)) {
+        counters.denied.publish++
+        if (once.due(`pub:${client.id}`))
+          log.warn(
+            { code: 'FOG_NOT_AUTHORIZED', clientId: client.id, username: s?.user ?? null, topic },
+            'a publish outside the client ACL was dropped (logged once a minute per client)',
+          )
+        // [MQTT-3.3.5-2] acknowledged but not delivered: the broker drops it instead of closing the connection
+        sh.dropped.add(packet)
+        return done(null)
+      }
+      const waitMsgs = s?.msgs?.take(1) ?? 0
+      const waitBytes = s?.bytes?.take((packet.payload as Buffer).length) ?? 0
+      if (waitMsgs === 0 && waitBytes === 0) return done(null)
+      hit(client, waitBytes > waitMsgs ? 'publishBytesPerSec' : 'publishRate', {})
+      // throttle: aedes reads this client's next packets only after this callback, so TCP backpressure holds it
+      clock.setTimeout(() => done(null), Math.max(waitMsgs, waitBytes))
+    },
+    authorizeSubscribe(client, sub, done) {
+      if (!client) return done(null, sub)
+      const filter = sub.topic
+      if (Buffer.byteLength(filter) > limits.maxTopicLength) {
+        hit(client, 'maxTopicLength', { filter: filter.slice(0, 64) })
+        return done(null, null as never)
+      }
+      if (topicLevels(filter) > limits.maxTopicLevels) {
+        hit(client, 'maxTopicLevels', { filter: filter.slice(0, 64) })
+        return done(null, null as never)
+      }
+      const s = sessions.get(client)
+      if (topicViolation(filter) || (auth.acl && !auth.acl.canSubscribe(s?.user, client.id, filter))) {
+        counters.denied.subscribe++
+        if (once.due(`sub:${client.id}`))
+          log.warn(
+            { code: 'FOG_NOT_AUTHORIZED', clientId: client.id, username: s?.user ?? null, filter },
+            'a subscription outside the client ACL was refused (SUBACK 0x80)',
+          )
+        // [MQTT-3.9.3-*] a null subscription makes aedes answer 0x80 (failure) for this filter
+        return done(null, null as never)
+      }
+      done(null, sub)
+    },
+    authorizeForward(client, packet) {
+      const acl = auth.acl
+      // only deny rules can cut a granted wider filter; without them the subscribe check was enough
+      if (!acl?.hasDeny) return packet
+      return acl.canRead(sessions.get(client)?.user, client.id, packet.topic) ? packet : null
+    },
+  }
+}
+
+/**
+ * [MQTT-4.7.3-2] no U+0000 in a topic; [MQTT-1.5.3-1] ill-formed UTF-8 must close the connection: mqtt-packet
+ * decodes it to U+FFFD, which is how it is seen here (a well-formed U+FFFD in a topic is refused too).
+ */
+export function topicViolation(topic: string): string | null {
+  if (topic.includes('\u0000')) return '[MQTT-4.7.3-2] topic holds U+0000'
+  if (topic.includes('\uFFFD')) return '[MQTT-1.5.3-1] topic is not well-formed UTF-8'
+  return null
+}

@@ -1,0 +1,54 @@
+import type { Duplex } from 'node:stream'
+import type { Clock } from '@fogline/protocol'
+import type { Aedes, Client } from 'aedes'
+import type { BrokerCounters, BrokerLogger } from './counters.js'
+import type { BrokerLimits } from './limits.js'
+import type { ConnInfo, ListenerSpec } from './listeners.js'
+
+/**
+ * What each listener does with an accepted stream (hand it to aedes, arm the connect timeout on the injected
+ * clock) and with a refused TLS handshake (count and log its reason).
+ */
+export function connectionHandlers(
+  broker: Aedes,
+  ctx: {
+    info: WeakMap<object, ConnInfo>
+    clock: Clock
+    limits: BrokerLimits
+    counters: BrokerCounters
+    log: BrokerLogger
+  },
+) {
+  const { info, clock, limits, counters, log } = ctx
+  const handle = (stream: Duplex, ci: ConnInfo, req?: unknown) => {
+    info.set(stream, ci)
+    const client = broker.handle(stream as never, req as never) as unknown as Client & {
+      connected: boolean
+      connecting: boolean
+      once(e: string, f: () => void): void
+    }
+    const timer = clock.setTimeout(() => {
+      // a CONNECT arrived in time (aedes sets `connecting` on it; a slow login is not this limit)
+      if (client.connected || client.connecting) return
+      counters.limits.connectTimeout++
+      log.warn({ limit: 'connectTimeout', remote: ci.remote }, 'no CONNECT in time: connection closed')
+      stream.destroy()
+    }, limits.connectTimeout)
+    client.once('connected', () => clock.clearTimeout(timer))
+    stream.once('close', () => clock.clearTimeout(timer))
+  }
+  const onTlsError = (err: Error & { code?: string }, remote: string, spec: ListenerSpec) => {
+    counters.refused.certificate++
+    log.warn(
+      {
+        code: 'FOG_AUTH_FAILED',
+        reason: 'certificate',
+        tls: err.code ?? err.message,
+        remote,
+        listener: spec.type,
+      },
+      `a TLS handshake was refused: ${err.code ?? err.message}`,
+    )
+  }
+  return { handle, onTlsError }
+}
