@@ -116,4 +116,20 @@ describe('topic ACLs (Mosquitto acl_file semantics, %u and %c)', () => {
     expect(handed).toEqual(['sensors/dev7/t'])
     expect(b.counters().denied.publish).toBe(1)
   })
+
+  it('a QoS 1 publish the ACL drops never reaches the durable ingest (acceptQos1)', async () => {
+    const accepted: string[] = []
+    const b = await broker({
+      acl: parseAcl('topic write ok/#\n'),
+      acceptQos1: (topic, _p, _c, done) => {
+        accepted.push(topic)
+        done()
+      },
+    })
+    const c = await connected(b.url, { clientId: 'anon' })
+    await c.publishAsync('denied/x', '1', { qos: 1 })
+    await c.publishAsync('ok/x', '1', { qos: 1 })
+    expect(accepted).toEqual(['ok/x'])
+    expect(b.counters().denied.publish).toBe(1)
+  })
 })

@@ -1,16 +1,8 @@
 import type { AedesOptions } from 'aedes'
 import { topicViolation } from './authorize.js'
-import type { Shared } from './hooks.js'
 import { verifyPassword } from './passwd.js'
 import { sameSecret } from './secret.js'
-
-// CONNACK return codes [MQTT-3.2.2-3]
-export const RC = { clientId: 2, unavailable: 3, badLogin: 4, notAuthorized: 5 } as const
-
-/** An error that makes aedes answer CONNACK `rc`. */
-export function refusal(rc: number, message: string) {
-  return Object.assign(new Error(message), { returnCode: rc }) as never
-}
+import { RC, refusal, type Shared } from './session.js'
 
 /** preConnect and authenticate: CONNECT checks, logins (certificate, password file, plaintext), anonymous policy. */
 export function authHooks(sh: Shared): Partial<AedesOptions> {

@@ -1,6 +1,6 @@
 import type { AedesOptions } from 'aedes'
-import type { Shared } from './hooks.js'
 import { topicLevels } from './limits.js'
+import type { Shared } from './session.js'
 
 /** authorizePublish, authorizeSubscribe, authorizeForward: topic limits, ACLs, rate limits, topic MUSTs. */
 export function topicHooks(sh: Shared): Partial<AedesOptions> {

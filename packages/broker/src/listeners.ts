@@ -46,6 +46,18 @@ export interface OpenListener {
   close(): Promise<void>
 }
 
+/** Server TLS options: client certificates are requested when required and verified by us (see infoOf). */
+function tlsOptions(spec: ListenerSpec) {
+  return {
+    cert: spec.tls!.cert,
+    key: spec.tls!.key,
+    ...(spec.tls!.ca ? { ca: spec.tls!.ca } : {}),
+    requestCert: spec.requireCertificate === true,
+    rejectUnauthorized: false,
+    minVersion: 'TLSv1.2' as const,
+  }
+}
+
 /** Whether a listener address accepts only this machine's own connections. */
 export function isLoopback(host: string): boolean {
   if (host === 'localhost' || host === '::1') return true
@@ -82,16 +94,7 @@ export async function openListener(
 ): Promise<OpenListener> {
   const full = { ...spec, anonymousAllowed: spec.anonymous ?? isLoopback(spec.host) }
   const secure = spec.type === 'mqtts' || spec.type === 'wss'
-  const tlsOpts = secure
-    ? {
-        cert: spec.tls!.cert,
-        key: spec.tls!.key,
-        ...(spec.tls!.ca ? { ca: spec.tls!.ca } : {}),
-        requestCert: spec.requireCertificate === true,
-        rejectUnauthorized: false,
-        minVersion: 'TLSv1.2' as const,
-      }
-    : undefined
+  const tlsOpts = secure ? tlsOptions(spec) : undefined
   const identity = spec.identity ?? 'cn'
   const track = (s: Socket) => {
     s.setNoDelay(true)

@@ -1,0 +1,91 @@
+import type { Clock } from '@fogline/protocol'
+import type { Client } from 'aedes'
+import type { Acl } from './acl.js'
+import type { BrokerCounters, BrokerLogger, RefusalReason } from './counters.js'
+import { type BrokerLimits, type LimitName, LogOnce, TokenBucket } from './limits.js'
+import type { ConnInfo } from './listeners.js'
+import type { PasswordFile } from './passwd.js'
+
+/** What the hooks read; `passwords` and `acl` may be swapped at run time (reload). */
+export interface AuthState {
+  passwords: PasswordFile | undefined
+  /** plaintext logins (programmatic use and the demo; the config layer refuses them elsewhere) */
+  users: Record<string, string> | undefined
+  acl: Acl | undefined
+}
+
+interface Session {
+  user: string | undefined
+  msgs: TokenBucket | undefined
+  bytes: TokenBucket | undefined
+}
+
+/** What the hooks are given. */
+export interface HookCtx {
+  auth: AuthState
+  limits: BrokerLimits
+  clock: Clock
+  log: BrokerLogger
+  counters: BrokerCounters
+  info: WeakMap<object, ConnInfo>
+  dropped: WeakSet<object>
+  connected: () => number
+  onAuthFailure?:
+    | ((clientId: string, username: string | undefined, reason: RefusalReason) => void)
+    | undefined
+}
+
+/** What the hooks share: sessions (user, token buckets), the once-a-minute log gate, counting helpers. */
+export type Shared = ReturnType<typeof shared>
+
+export function shared(ctx: HookCtx) {
+  const { limits, clock, log, counters } = ctx
+  const sessions = new WeakMap<Client, Session>()
+  const noId = new WeakSet<Client>()
+  const once = new LogOnce(clock)
+
+  const hit = (client: Client, name: LimitName, detail: object) => {
+    counters.limits[name]++
+    if (once.due(`${name}:${client.id}`))
+      log.warn(
+        { code: 'FOG_NOT_AUTHORIZED', limit: name, clientId: client.id, ...detail },
+        `limit ${name} hit`,
+      )
+  }
+
+  const refuse = (
+    client: Client,
+    username: string | undefined,
+    reason: RefusalReason,
+    done: (err: never, ok: boolean) => void,
+    rc: number,
+  ) => {
+    counters.refused[reason]++
+    const info = ctx.info.get(client.conn)
+    const remote = info?.remote ?? '?'
+    if (once.due(`refused:${reason}:${remote.slice(0, remote.lastIndexOf(':'))}`))
+      log.warn(
+        { code: 'FOG_AUTH_FAILED', reason, clientId: client.id, username: username ?? null, remote },
+        `a client was refused at CONNECT: ${reason}`,
+      )
+    ctx.onAuthFailure?.(client.id, username, reason)
+    done(refusal(rc, reason), false)
+  }
+
+  const begin = (client: Client, user: string | undefined) => {
+    sessions.set(client, {
+      user,
+      msgs: limits.publishRate > 0 ? new TokenBucket(limits.publishRate, clock) : undefined,
+      bytes: limits.publishBytesPerSec > 0 ? new TokenBucket(limits.publishBytesPerSec, clock) : undefined,
+    })
+  }
+  return { ...ctx, sessions, noId, once, hit, refuse, begin }
+}
+
+// CONNACK return codes [MQTT-3.2.2-3]
+export const RC = { clientId: 2, unavailable: 3, badLogin: 4, notAuthorized: 5 } as const
+
+/** An error that makes aedes answer CONNACK `rc`. */
+export function refusal(rc: number, message: string) {
+  return Object.assign(new Error(message), { returnCode: rc }) as never
+}
