@@ -32,7 +32,8 @@ export function topicHooks(sh: Shared): Partial<AedesOptions> {
             { code: 'FOG_NOT_AUTHORIZED', clientId: client.id, username: s?.user ?? null, topic },
             'a publish outside the client ACL was dropped (logged once a minute per client)',
           )
-        // [MQTT-3.3.5-2] acknowledged but not delivered: the broker drops it instead of closing the connection
+        // [MQTT-3.3.5-2] either close the connection, or acknowledge and not deliver
+        if (sh.deniedPublish === 'disconnect') return done(new Error('publish outside the client ACL'))
         sh.dropped.add(packet)
         return done(null)
       }

@@ -42,6 +42,8 @@ export interface BrokerOptions {
   passwords?: PasswordFile
   /** topic rights; unset: every admitted client may publish and subscribe anywhere */
   acl?: Acl
+  /** a publish the ACL denies: acknowledged and dropped (default), or the connection closed */
+  deniedPublish?: 'drop' | 'disconnect'
   /** limits; unset fields take DEFAULT_LIMITS (0 for a rate: unlimited) */
   limits?: Partial<BrokerLimits>
   /** time for limits, throttling and the connect timeout (default: the system clock) */
@@ -104,6 +106,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
     dropped,
     connected: () => aedes?.connectedClients ?? 0,
     onAuthFailure: opts.onAuthFailure,
+    deniedPublish: opts.deniedPublish ?? 'drop',
   })
   const options = aedesOptions(hooks, limits, opts, dropped)
   const broker = await Aedes.createBroker(options)

@@ -33,8 +33,7 @@ function readPem(path: string, field: string, file: string | undefined): Buffer 
  */
 export function brokerOptionsFromConfig(c: BrokerConfig, where: BrokerOptionsFromConfig = {}): BrokerOptions {
   const file = where.file
-  const base = file ? dirname(resolve(file)) : process.cwd()
-  const path = (p: string) => resolve(base, p)
+  const path = relativeTo(file)
   if (c.users && !where.demo)
     for (const [name, v] of Object.entries(c.users))
       if (!v.startsWith('env:'))
@@ -43,8 +42,34 @@ export function brokerOptionsFromConfig(c: BrokerConfig, where: BrokerOptionsFro
           `a plaintext password in the config is refused outside the demo: put it in broker.passwordFile (fogline passwd FILE ${name}) or use env:NAME`,
           { ...(file ? { file } : {}), field: `broker.users.${name}` },
         )
-  const listeners = c.listeners?.map((l, i): ListenerSpec => {
-    const at = `broker.listeners[${i}].tls`
+  const listeners = c.listeners && brokerListenersFromConfig(c.listeners, 'broker.listeners', file)
+  return {
+    host: c.host,
+    port: c.port,
+    ...(listeners ? { listeners } : {}),
+    maxPayload: c.maxPayload,
+    ...(c.users ? { users: Object.fromEntries(resolveSecrets(c.users, 'broker.users', file)) } : {}),
+    ...(c.passwordFile ? { passwords: readPasswordFile(path(c.passwordFile)) } : {}),
+    ...(c.aclFile ? { acl: readAclFile(path(c.aclFile)) } : {}),
+    limits: { ...c.limits },
+  }
+}
+
+const relativeTo = (file: string | undefined) => (p: string) =>
+  resolve(file ? dirname(resolve(file)) : process.cwd(), p)
+
+/**
+ * Listener specs from config listeners, PEM files read (paths relative to the config file's folder); a file
+ * that cannot be read is FOG_CONFIG_NOT_FOUND naming `{field}[i].tls.cert|key|ca`.
+ */
+export function brokerListenersFromConfig(
+  ls: NonNullable<BrokerConfig['listeners']>,
+  field: string,
+  file?: string,
+): ListenerSpec[] {
+  const path = relativeTo(file)
+  return ls.map((l, i): ListenerSpec => {
+    const at = `${field}[${i}].tls`
     return {
       type: l.type,
       host: l.host,
@@ -64,14 +89,4 @@ export function brokerOptionsFromConfig(c: BrokerConfig, where: BrokerOptionsFro
         : {}),
     }
   })
-  return {
-    host: c.host,
-    port: c.port,
-    ...(listeners ? { listeners } : {}),
-    maxPayload: c.maxPayload,
-    ...(c.users ? { users: Object.fromEntries(resolveSecrets(c.users, 'broker.users', file)) } : {}),
-    ...(c.passwordFile ? { passwords: readPasswordFile(path(c.passwordFile)) } : {}),
-    ...(c.aclFile ? { acl: readAclFile(path(c.aclFile)) } : {}),
-    limits: { ...c.limits },
-  }
 }

@@ -1,6 +1,6 @@
 export { type Acl, filterCovers, parseAcl, readAclFile, topicMatches } from './acl.js'
 export { type Broker, type BrokerOptions, startBroker } from './broker.js'
-export { type BrokerOptionsFromConfig, brokerOptionsFromConfig } from './config.js'
+export { type BrokerOptionsFromConfig, brokerListenersFromConfig, brokerOptionsFromConfig } from './config.js'
 export type { BrokerCounters, BrokerLogger, RefusalReason } from './counters.js'
 export type { AcceptQos1 } from './durable.js'
 export { type BrokerLimits, DEFAULT_LIMITS, TokenBucket } from './limits.js'

@@ -33,6 +33,8 @@ export interface HookCtx {
   onAuthFailure?:
     | ((clientId: string, username: string | undefined, reason: RefusalReason) => void)
     | undefined
+  /** a publish the ACL denies: acknowledged and dropped, or the connection closed */
+  deniedPublish: 'drop' | 'disconnect'
 }
 
 /** What the hooks share: sessions (user, token buckets), the once-a-minute log gate, counting helpers. */

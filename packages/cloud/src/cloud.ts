@@ -82,7 +82,7 @@ export async function startCloud(
     const ingest = await startIngest(
       { store, bus, fleet, clock, logger, metrics },
       config,
-      broker.url,
+      broker.internalUrl,
       broker.internal,
     )
     closers.add(() => ingest.close())

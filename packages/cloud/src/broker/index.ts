@@ -7,6 +7,8 @@ export type { EmbeddedBroker } from './embedded.js'
 export interface CloudBroker {
   /** where nodes uplink */
   url: string
+  /** where the cloud's own clients connect (the embedded broker's plain loopback listener, or `url`) */
+  internalUrl: string
   /** the embedded broker (null with an external one) */
   embedded: EmbeddedBroker | null
   /** credentials of the cloud's own MQTT client, when the embedded broker requires logins */
@@ -21,7 +23,7 @@ export interface CloudBroker {
  */
 export async function startCloudBroker(config: CloudConfig['broker']): Promise<CloudBroker> {
   if (!('embedded' in config))
-    return { url: config.url, embedded: null, internal: null, close: async () => {} }
+    return { url: config.url, internalUrl: config.url, embedded: null, internal: null, close: async () => {} }
   const b = await startEmbeddedBroker(config.embedded)
-  return { url: b.url, embedded: b, internal: b.internal, close: () => b.close() }
+  return { url: b.url, internalUrl: b.internalUrl, embedded: b, internal: b.internal, close: () => b.close() }
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { KeySet } from '../keyset.js'
+import { BrokerListener } from './broker.js'
 import { Duration, Id } from './common.js'
 
 /** The cloud aggregator's config file. */
@@ -18,6 +19,8 @@ export const CloudConfig = z.strictObject({
            * from the environment.
            */
           nodes: z.record(Id, z.string().min(1)).optional(),
+          /** when set, these replace host/port (mqtt, mqtts, ws, wss; as the fog broker's listeners) */
+          listeners: z.array(BrokerListener).min(1).optional(),
         }),
       }),
       z.strictObject({
