@@ -144,7 +144,7 @@ async function startHttp(
       demo: opts.demo,
       dashboardRoot: opts.dashboardRoot,
     },
-    { host: config.http.host, port: config.http.port },
+    config.http,
   )
   closers.add(() => api.close())
   return { api, access }

@@ -1,4 +1,5 @@
-import type { Clock } from '@fogline/protocol'
+import { readFileSync } from 'node:fs'
+import { type Clock, FoglineError } from '@fogline/protocol'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
 import type { Logger } from 'pino'
 import type { Fleet } from '../fleet/index.js'
@@ -57,8 +58,12 @@ export interface Api {
  * is built from the one registry they all went through. Lifecycle: startApi → requests → close.
  * @example const api = await startApi(deps, { host: '127.0.0.1', port: 0 }); fetch(`${api.url}/api/nodes`)
  */
-export async function startApi(d: ApiDeps, listen: { host: string; port: number }): Promise<Api> {
+export async function startApi(
+  d: ApiDeps,
+  listen: { host: string; port: number; tls?: { cert: string; key: string } },
+): Promise<Api> {
   const app = Fastify({
+    ...(listen.tls ? { https: readTls(listen.tls) } : {}),
     loggerInstance: d.logger.child({ part: 'api' }) as FastifyBaseLogger,
     // per-request lines would drown the log at info level; errors are still logged by the error handler
     logController: new LogController({ disableRequestLogging: true }),
@@ -97,7 +102,7 @@ export async function startApi(d: ApiDeps, listen: { host: string; port: number 
   }
   return {
     app,
-    url: baseUrl(app, listen),
+    url: baseUrl(app, listen, listen.tls ? 'https' : 'http'),
     async close() {
       closeStreams()
       await app.close()
@@ -105,9 +110,26 @@ export async function startApi(d: ApiDeps, listen: { host: string; port: number 
   }
 }
 
-function baseUrl(app: FastifyInstance, listen: { host: string; port: number }): string {
+/** The API's PEM files; one that cannot be read is FOG_CONFIG_NOT_FOUND naming http.tls.cert or .key. */
+function readTls(tls: { cert: string; key: string }): { cert: Buffer; key: Buffer } {
+  const read = (which: 'cert' | 'key') => {
+    try {
+      return readFileSync(tls[which])
+    } catch (cause) {
+      throw new FoglineError(
+        'FOG_CONFIG_NOT_FOUND',
+        `cannot read ${tls[which]}: ${(cause as NodeJS.ErrnoException).code}`,
+        { field: `http.tls.${which}` },
+        { cause },
+      )
+    }
+  }
+  return { cert: read('cert'), key: read('key') }
+}
+
+function baseUrl(app: FastifyInstance, listen: { host: string; port: number }, scheme: string): string {
   const addr = app.server.address()
   const port = typeof addr === 'object' && addr ? addr.port : listen.port
   const h = listen.host === '0.0.0.0' || listen.host === '::' ? '127.0.0.1' : listen.host
-  return `http://${h.includes(':') ? `[${h}]` : h}:${port}`
+  return `${scheme}://${h.includes(':') ? `[${h}]` : h}:${port}`
 }

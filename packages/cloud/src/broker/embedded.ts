@@ -17,7 +17,7 @@ export interface EmbeddedBroker {
   /** where the cloud's own clients connect: a plain loopback listener when TLS listeners are configured */
   internalUrl: string
   aedes: Aedes
-  /** credentials of the cloud's own clients when the broker requires logins (`nodes` set), else null */
+  /** credentials of the cloud's own clients when nodes must identify (`nodes` or client certificates), else null */
   internal: { username: string; password: string } | null
   /** logins refused, and publishes or subscriptions outside a node's own topics */
   refused(): { logins: number; publishes: number; subscriptions: number }
@@ -55,17 +55,22 @@ export async function startEmbeddedBroker(
   where: { file?: string; log?: BrokerLogger } = {},
 ): Promise<EmbeddedBroker> {
   const nodes = opts.nodes ? resolveSecrets(opts.nodes, 'broker.embedded.nodes', where.file) : null
-  const internal = nodes ? { username: INTERNAL_USER, password: randomBytes(18).toString('base64url') } : null
   const configured: ListenerSpec[] = opts.listeners
     ? brokerListenersFromConfig(opts.listeners, 'broker.embedded.listeners', where.file)
     : [{ type: 'mqtt', host: opts.host, port: opts.port }]
+  // node identity: a password (nodes) or a client certificate whose CN is the node id
+  const certs = configured.some((l) => l.requireCertificate)
   const open = configured.find((l) => l.anonymous === true || !isLoopback(l.host))
-  if (!nodes && open)
+  if (!nodes && !certs && open)
     throw new FoglineError(
       'FOG_CONFIG_INVALID',
-      `the cloud broker listens on ${open.host} without node logins: set broker.embedded.nodes (anonymous nodes only on a loopback listener)`,
+      `the cloud broker listens on ${open.host} without node logins: set broker.embedded.nodes or requireCertificate (anonymous nodes only on a loopback listener)`,
       { ...(where.file ? { file: where.file } : {}), field: 'broker.embedded.nodes' },
     )
+  const rights = nodes !== null || certs
+  const internal = rights
+    ? { username: INTERNAL_USER, password: randomBytes(18).toString('base64url') }
+    : null
   // the cloud's own clients need no certificate: with TLS listeners they get a plain one on loopback
   const plainFirst = configured[0]!.type === 'mqtt' && !configured[0]!.requireCertificate
   const listeners: ListenerSpec[] = plainFirst
@@ -73,9 +78,9 @@ export async function startEmbeddedBroker(
     : [...configured, { type: 'mqtt', host: '127.0.0.1', port: 0 }]
   const broker: Broker = await startBroker({
     listeners,
-    ...(nodes && internal
+    ...(internal
       ? {
-          users: { ...Object.fromEntries(nodes), [internal.username]: internal.password },
+          users: { ...Object.fromEntries(nodes ?? []), [internal.username]: internal.password },
           acl: parseAcl(NODE_ACL),
         }
       : {}),

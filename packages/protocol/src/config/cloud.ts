@@ -50,6 +50,8 @@ export const CloudConfig = z.strictObject({
     .strictObject({
       host: z.string().default('127.0.0.1'),
       port: z.number().int().min(0).max(65535).default(8080),
+      /** HTTPS: PEM files of the API's certificate and key (paths relative to the working folder) */
+      tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
       /** comment line sent on idle SSE streams so proxies keep them open */
       sseHeartbeat: Duration.prefault('15s'),
     })
