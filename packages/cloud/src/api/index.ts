@@ -60,7 +60,7 @@ export interface Api {
  */
 export async function startApi(
   d: ApiDeps,
-  listen: { host: string; port: number; tls?: { cert: string; key: string } },
+  listen: { host: string; port: number; tls?: { cert: string; key: string } | undefined },
 ): Promise<Api> {
   const app = Fastify({
     ...(listen.tls ? { https: readTls(listen.tls) } : {}),
@@ -95,7 +95,7 @@ export async function startApi(
   await registry.mount(app)
   await serveDashboard(app, d.dashboardRoot)
   try {
-    await app.listen(listen)
+    await app.listen({ host: listen.host, port: listen.port })
   } catch (err) {
     await app.close()
     throw err
