@@ -50,7 +50,7 @@ describe("the cloud's embedded broker and API over TLS", () => {
     onTestFinished(() => cloud.stop())
     expect(cloud.brokerUrl).toMatch(/^mqtts:\/\/127\.0\.0\.1:\d+$/)
     expect(cloud.httpUrl).toMatch(/^https:\/\//)
-    const res = await httpsGet(`${cloud.httpUrl}/api/nodes`, ca.cert)
+    const res = await httpsGet(`${cloud.httpUrl}/api/health`, ca.cert)
     expect(res.status).toBe(200)
 
     const tls = { ca: ca.cert, cert: n1.cert, key: n1.key }
