@@ -243,6 +243,49 @@ describe('desired state through a real cloud (startCloud, aedes, SQLite) to a no
     void c2
   })
 
+  it('canary rollout: a canary whose pipeline has a mistyped input gets no readings, is rolled back, and the rollout stops before the rest of the group', async () => {
+    const cloud = await testCloud()
+    // every node runs pipeline from-file on sensors/+/+ and gets a reading every 5 ms
+    const c1 = await simNode(cloud.brokerUrl, { nodeId: 'c1', group: 'line', publicKey: cloud.publicKeyPem })
+    const r1 = await simNode(cloud.brokerUrl, { nodeId: 'r1', group: 'line', publicKey: cloud.publicKeyPem })
+    const r2 = await simNode(cloud.brokerUrl, { nodeId: 'r2', group: 'line', publicKey: cloud.publicKeyPem })
+    await until(
+      async () => (await api<unknown[]>(cloud.httpUrl, 'GET', '/api/nodes')).body.length === 3,
+      'fleet knows 3 nodes',
+    )
+    // a valid config, so it passes every schema check: only its input is wrong
+    const typo = { id: 'from-file', input: ['sensros/+/+'] }
+    const res = await rollout(cloud, {
+      group: 'line',
+      canary: ['c1'],
+      timeoutMs: 10_000,
+      doc: { pipelines: [typo] },
+    })
+    expect(res.status).toBe(201)
+    await until(() => c1.agent.appliedVersion() === 1, 'the canary applied the typo')
+    const done = await until(async () => {
+      const r = await api(cloud.httpUrl, 'GET', `/api/rollouts/${res.body.id}`)
+      return r.body.state !== 'canary' ? r.body : null
+    }, 'rollout finished')
+    expect(done.state).toBe('stopped')
+    expect(done.reason).toMatch(
+      /canary c1 rolled-back: health check failed: pipeline from-file got no input in the health window \(it had \d+ readings in the [\d.]+ s before the change\)/,
+    )
+    expect(done.reason).toMatch(/pipeline from-file made 0 outputs in [\d.]+ s, expected about \d+/)
+    const back = c1.reports.find((r) => r.status === 'rolled-back')
+    expect(back).toMatchObject({ version: 1, code: 'FOG_HEALTH_FAILED' })
+    expect(c1.running()).toBe(FILE_PIPELINES)
+    // the rest of the group never got it, and nothing is left retained for them
+    expect(r1.agent.appliedVersion()).toBeNull()
+    expect(r2.agent.appliedVersion()).toBeNull()
+    expect(r1.reports).toEqual([])
+    const retained = await retainedOn(cloud.brokerUrl, [
+      groupDesiredTopic('line'),
+      downTopic('c1', 'desired'),
+    ])
+    expect([...retained.keys()]).toEqual([])
+  })
+
   it('canary rollout: a canary that does not report in time stops it; canaryCount picks known nodes', async () => {
     const cloud = await testCloud()
     const a = await simNode(cloud.brokerUrl, { nodeId: 'a', group: 'line', publicKey: cloud.publicKeyPem })

@@ -116,7 +116,13 @@ export async function simNode(
   let running: unknown = FILE_PIPELINES
   const reports: DesiredReport[] = []
   let agent: DesiredAgent | null = null
-  const probe = engineHealth(() => engine.counters(), { minReadings: 5 })
+  const clock = o.clock ?? systemClock
+  // the node's link is the uplink below (made after the probe, read only during health checks)
+  const probe = engineHealth(() => engine.counters(), {
+    minReadings: 5,
+    now: () => clock.now(),
+    connected: () => uplink.stats().connected,
+  })
   const uplink = createUplink({
     nodeId: o.nodeId,
     group: o.group,
@@ -140,7 +146,7 @@ export async function simNode(
     nodeId: o.nodeId,
     group: o.group,
     keys: o.keys ?? [{ publicKey: o.publicKey, scopes: [...ALL_SCOPES], notAfter: Date.UTC(2100, 0, 1) }],
-    clock: o.clock ?? systemClock,
+    clock,
     getState: (k) => outbox.getState(k),
     putState: (k, v) => outbox.putState(k, v),
     applyPipelines(p) {
@@ -149,6 +155,7 @@ export async function simNode(
     },
     currentPipelines: () => running,
     health: probe.check,
+    healthBeforeChange: probe.beforeChange,
     healthReset: probe.reset,
     report(body) {
       reports.push(body)

@@ -17,6 +17,8 @@ async function realNode(
   nodeId: string,
   dataDir = join(dir(), 'n'),
   healthWindowMs = 600,
+  /** false where a test cuts the link on purpose during the window (a lost link otherwise fails it) */
+  healthRequiresConnection = true,
 ) {
   const config = parseConfig(NodeConfig, {
     nodeId,
@@ -29,7 +31,7 @@ async function realNode(
     log: { level: 'silent' },
   }) as NodeConfig
   const node = await startNode(config, {
-    desired: { healthWindowMs, healthCheckMs: 50, minReadings: 5 },
+    desired: { healthWindowMs, healthCheckMs: 50, minReadings: 5, healthRequiresConnection },
   })
   const agent = node.desired!
   let stopped = false
@@ -127,7 +129,7 @@ describe('desired state end to end: startCloud → startNode (real engine, outbo
   /** push version 1, cut the link while its health window runs, and let the agent report "ok" offline */
   async function reportWhileCut(nodeId: string, dataDir: string) {
     const cloud = await testCloud()
-    const n = await realNode(cloud.brokerUrl, cloud.publicKeyPem, nodeId, dataDir, 1500)
+    const n = await realNode(cloud.brokerUrl, cloud.publicKeyPem, nodeId, dataDir, 1500, false)
     await until(() => n.node.uplink.stats().connected, 'node connected')
     await push(cloud, {
       target: { node: nodeId },

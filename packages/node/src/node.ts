@@ -68,7 +68,14 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
   })
   const desired = desiredOn
     ? attachDesiredAgent(
-        { config, outbox, engine, applyPipelines, applyUplink: (u) => uplink.reconfigure(u) },
+        {
+          config,
+          outbox,
+          engine,
+          applyPipelines,
+          applyUplink: (u) => uplink.reconfigure(u),
+          connected: () => uplink.stats().connected,
+        },
         { clock, logger: log, pipelines: started.pipelines, ...(opts.desired || {}) },
       )
     : undefined

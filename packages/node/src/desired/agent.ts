@@ -110,13 +110,14 @@ export function createDesiredAgent(deps: DesiredAgentDeps): DesiredAgent {
     const a = st.applied
     if (closed || !a || a.version !== version || a.health !== 'pending') return
     let h: { ok: boolean; reason?: string }
+    const final = clock.now() - startedAt >= windowMs
     try {
-      h = deps.health()
+      h = deps.health(final)
     } catch (err) {
       h = { ok: false, reason: `health check threw: ${(err as Error).message}` }
     }
     if (!h.ok) return rollBack(a, h.reason ?? 'health check failed')
-    if (clock.now() - startedAt >= windowMs) {
+    if (final) {
       watch = null
       a.health = 'ok'
       st.lastGood = { ...content(a), version: a.version, createdAt: a.createdAt }
@@ -261,6 +262,7 @@ export function createDesiredAgent(deps: DesiredAgentDeps): DesiredAgent {
     }
 
     const prev = deps.currentPipelines()
+    deps.healthBeforeChange?.()
     let ignored: string[]
     try {
       ignored = applyContent(content(doc), prev)

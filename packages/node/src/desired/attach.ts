@@ -15,6 +15,8 @@ export interface AttachDesiredOptions {
   minReadings?: number
   /** the pipelines the engine was started with (default config.pipelines) */
   pipelines?: unknown
+  /** a new version fails its health check when the node loses its cloud link in the window (default true) */
+  healthRequiresConnection?: boolean
 }
 
 /** What the agent works with, handed over by the composition root: functions and parts, never the node. */
@@ -26,6 +28,8 @@ export interface DesiredParts {
   /** hot-reload pipelines (the node's own reload, which also checkpoints) */
   applyPipelines(pipelines: unknown): void
   applyUplink(settings: DesiredUplink): void
+  /** true while the uplink is connected (a health check) */
+  connected(): boolean
 }
 
 /**
@@ -38,16 +42,18 @@ export interface DesiredParts {
 export function attachDesiredAgent(parts: DesiredParts, opts: AttachDesiredOptions = {}): DesiredAgent {
   const { config, outbox, engine } = parts
   let current: unknown = opts.pipelines ?? config.pipelines
-  const probe = engineHealth(
-    () => engine.counters(),
-    opts.minReadings !== undefined ? { minReadings: opts.minReadings } : {},
-  )
+  const clock = opts.clock ?? systemClock
+  const probe = engineHealth(() => engine.counters(), {
+    now: () => clock.now(),
+    ...(opts.minReadings !== undefined ? { minReadings: opts.minReadings } : {}),
+    ...(opts.healthRequiresConnection !== false ? { connected: parts.connected } : {}),
+  })
   const log = opts.logger
   return createDesiredAgent({
     nodeId: config.nodeId,
     group: config.group,
     keys: config.desiredKeys,
-    clock: opts.clock ?? systemClock,
+    clock,
     logger: log,
     getState: (k) => outbox.getState(k),
     putState: (k, v) => outbox.putState(k, v),
@@ -59,6 +65,7 @@ export function attachDesiredAgent(parts: DesiredParts, opts: AttachDesiredOptio
     applyModels: (m) => engine.models.set(m),
     applyUplink: parts.applyUplink,
     health: probe.check,
+    healthBeforeChange: probe.beforeChange,
     healthReset: probe.reset,
     report(body) {
       outbox.append([{ stream: 'reported', ts: body.ts, body }]).catch((err: unknown) => {

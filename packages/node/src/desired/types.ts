@@ -23,8 +23,10 @@ export interface DesiredAgentDeps {
   applyModels?: ((models: Record<string, unknown>) => void) | undefined
   /** uplink settings; absent → reported as not applied */
   applyUplink?: ((settings: DesiredUplink) => void) | undefined
-  /** the node's health right now (pipeline errors, everything dropped …) */
-  health(): { ok: boolean; reason?: string }
+  /** the new version's health (health.ts); `final` at the end of the window, when "no input" can be judged */
+  health(final: boolean): { ok: boolean; reason?: string }
+  /** called just before a document is applied, so a probe can take the running version's rates */
+  healthBeforeChange?: (() => void) | undefined
   /** called when a health window starts, so a probe can take its baseline */
   healthReset?: (() => void) | undefined
   /** hand a report to the cloud (the node appends it to the outbox's durable `reported` stream) */
