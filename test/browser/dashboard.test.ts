@@ -132,7 +132,7 @@ describe.skipIf(!hasChromium)(
         // the API itself says why: no token → 401 FOG_AUTH_REQUIRED
         const res = await p.evaluate(async () => {
           const r = await fetch('/api/nodes')
-          return { status: r.status, code: (await r.json()).code }
+          return { status: r.status, code: (await r.json()).error.code }
         })
         expect(res).toEqual({ status: 401, code: 'FOG_AUTH_REQUIRED' })
       } finally {
@@ -160,7 +160,7 @@ describe.skipIf(!hasChromium)(
             },
             body: '{"up":false}',
           })
-          return { status: r.status, code: (await r.json()).code }
+          return { status: r.status, code: (await r.json()).error.code }
         })
         expect(res).toEqual({ status: 403, code: 'FOG_FORBIDDEN' })
       } finally {

@@ -1,7 +1,9 @@
+import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import {
   MOSQUITTO_URL,
   mosquittoAvailable,
@@ -35,3 +37,24 @@ export function pgSchema(): string {
 }
 
 export const until = <T>(cond: () => T | Promise<T>, what: string, ms = 15_000) => waitFor(cond, what, ms, 25)
+
+const FOGLINE = join(dirname(fileURLToPath(import.meta.url)), 'fixtures/fogline.ts')
+
+/** Run `fogline ARGS` (the CLI from its sources) in a child process; its exit code, stdout and stderr. */
+export function fogline(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; out: string; err: string }> {
+  const p = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', FOGLINE, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  })
+  onTestFinished(() => {
+    if (p.exitCode === null) p.kill('SIGKILL')
+  })
+  let out = ''
+  let err = ''
+  p.stdout.on('data', (d: Buffer) => (out += d))
+  p.stderr.on('data', (d: Buffer) => (err += d))
+  return new Promise((resolve) => p.on('close', (code) => resolve({ code, out, err })))
+}

@@ -1,33 +1,11 @@
-import { spawn } from 'node:child_process'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { startCloud } from '@fogline/cloud'
 import { encodeMessage, upTopic } from '@fogline/protocol'
 import mqtt from 'mqtt'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { tempDir, until } from './helpers.js'
+import { fogline, tempDir, until } from './helpers.js'
 
-const here = dirname(fileURLToPath(import.meta.url))
-const repo = join(here, '../..')
-
-function status(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  const p = spawn(
-    process.execPath,
-    ['--conditions=source', '--import', 'tsx', join(here, 'fixtures/status-cli.ts'), ...args],
-    {
-      cwd: repo,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  )
-  onTestFinished(() => {
-    if (p.exitCode === null) p.kill('SIGKILL')
-  })
-  let out = ''
-  let err = ''
-  p.stdout.on('data', (d: Buffer) => (out += d))
-  p.stderr.on('data', (d: Buffer) => (err += d))
-  return new Promise((resolve) => p.on('exit', (code) => resolve({ code, out, err })))
-}
+const status = (args: string[]) => fogline(['status', ...args])
 
 describe('fogline status', () => {
   it('prints the fleet table and --json from GET /api/nodes, and a coded error when the cloud is not there', async () => {
@@ -54,9 +32,18 @@ describe('fogline status', () => {
       lastError: null,
     }
     await c.publishAsync(upTopic('node-a', 'heartbeat'), encodeMessage(hb), { qos: 1 })
-    await c.publishAsync(upTopic('node-b', 'heartbeat'), encodeMessage({ ...hb, group: 'line-2' }), {
-      qos: 1,
-    })
+    const lastError = {
+      code: 'FOG_DISK_FULL',
+      message: 'the disk is full',
+      where: { file: '/data/outbox.db' },
+    }
+    await c.publishAsync(
+      upTopic('node-b', 'heartbeat'),
+      encodeMessage({ ...hb, group: 'line-2', lastError }),
+      {
+        qos: 1,
+      },
+    )
     await c.publishAsync(upTopic('node-b', 'heartbeat'), encodeMessage({ online: false }), { qos: 1 })
     await until(
       async () => (await cloud.fleet.list()).filter((n) => !n.online).length === 1,
@@ -78,6 +65,8 @@ describe('fogline status', () => {
     expect(lines[0]).toMatch(/^NODE\s+GROUP\s+STATE\s+SEEN\s+READ\/S\s+BACKLOG/)
     expect(lines[1]).toMatch(/^node-a\s+line-1\s+online\s+.*12\.5\s+42\s+4\.0 KiB\s+9s\s+7s\s+raw:3\s+2/)
     expect(lines[2]).toMatch(/^node-b\s+line-2\s+OFFLINE/)
+    // the last error as data, in one line: code, where, sentence
+    expect(lines[2]).toMatch(/FOG_DISK_FULL \/data\/outbox\.db: the disk is full$/)
     expect(lines.at(-1)).toBe('1/2 online')
     expect(json.code).toBe(0)
     const nodes = JSON.parse(json.out) as Array<{ nodeId: string; online: boolean; backlogRecords: number }>

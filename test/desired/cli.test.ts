@@ -167,6 +167,6 @@ describe('fogline keys / fogline push', () => {
       keyFile,
     ])
     expect(none.code).not.toBe(0)
-    expect(none.err).toMatch(/FOG_API_BAD_REQUEST: no summaries of metric "pressure" match/)
+    expect(none.err).toMatch(/FOG_API_BAD_REQUEST field metric: no summaries of metric "pressure" match/)
   })
 })

@@ -323,16 +323,19 @@ describe('desired state through a real cloud (startCloud, aedes, SQLite) to a no
     ]
     for (const [method, path, body, status, code] of cases) {
       const r = await api(cloud.httpUrl, method as 'GET', path, body)
-      expect({ path, status: r.status, code: r.body.code }).toEqual({ path, status, code })
-      expect(typeof r.body.message).toBe('string')
+      expect({ path, status: r.status, code: r.body.error.code }).toEqual({ path, status, code })
+      expect(typeof r.body.error.message).toBe('string')
     }
     const none = await rollout(cloud, { group: 'nobody', canaryCount: 1, doc: { pipelines: [pipe('p')] } })
-    expect(none).toMatchObject({ status: 400, body: { code: 'FOG_API_BAD_REQUEST' } })
+    expect(none).toMatchObject({ status: 400, body: { error: { code: 'FOG_API_BAD_REQUEST' } } })
     // a stale version (another operator was first) names the next one
     const stale = await signed({ pipelines: [pipe('a')] })
     expect((await push(cloud, { target: { node: 'n1' }, pipelines: [pipe('b')] })).status).toBe(201)
     const replay = await api(cloud.httpUrl, 'POST', '/api/desired', stale)
-    expect(replay).toMatchObject({ status: 409, body: { code: 'FOG_VERSION_REPLAY', where: { next: 2 } } })
+    expect(replay).toMatchObject({
+      status: 409,
+      body: { error: { code: 'FOG_VERSION_REPLAY', where: { next: 2 } } },
+    })
     const doc = await api(cloud.httpUrl, 'GET', '/openapi.json')
     expect(Object.keys(doc.body.paths)).toEqual(
       expect.arrayContaining(['/api/desired', '/api/desired/next', '/api/keys', '/api/rollouts/{id}']),
@@ -361,7 +364,7 @@ describe('desired state through a real cloud (startCloud, aedes, SQLite) to a no
     ]
     for (const [body, code] of tries) {
       const r = await api(cloud.httpUrl, 'POST', '/api/desired', body)
-      expect({ status: r.status, code: r.body.code }).toEqual({ status: 400, code })
+      expect({ status: r.status, code: r.body.error.code }).toEqual({ status: 400, code })
     }
     // the rollout route checks the same way
     const viaRollout = await api(cloud.httpUrl, 'POST', '/api/rollouts', {
@@ -369,7 +372,7 @@ describe('desired state through a real cloud (startCloud, aedes, SQLite) to a no
       canary: ['n1'],
       envelope: await signNext(cloud, { group: 'g1' }, { pipelines: [pipe('evil')] }, evil.privateKeyPem),
     })
-    expect(viaRollout).toMatchObject({ status: 400, body: { code: 'FOG_KEY_UNKNOWN' } })
+    expect(viaRollout).toMatchObject({ status: 400, body: { error: { code: 'FOG_KEY_UNKNOWN' } } })
     expect((await api(cloud.httpUrl, 'GET', '/api/desired?node=n1')).body.versions).toEqual([])
     expect([...(await retainedOn(cloud.brokerUrl, [downTopic('n1', 'desired')])).keys()]).toEqual([])
     expect(n1.reports).toEqual([])
@@ -410,11 +413,11 @@ describe('desired state through a real cloud (startCloud, aedes, SQLite) to a no
       { models: { m: model }, pipelines: [pipe('x')] },
     ]) {
       const r = await as(content)
-      expect({ status: r.status, code: r.body.code }).toEqual({ status: 403, code: 'FOG_KEY_SCOPE' })
+      expect({ status: r.status, code: r.body.error.code }).toEqual({ status: 403, code: 'FOG_KEY_SCOPE' })
     }
     // nor rotate keys (it could drop the operator's key or add a pipelines key)
     const rot = await as({ keys: [trusted(modelsKey, { scopes: ['models', 'pipelines'] })] })
-    expect(rot.body.code).toBe('FOG_KEY_SCOPE')
+    expect(rot.body.error.code).toBe('FOG_KEY_SCOPE')
   })
 
   it('rollback: a new signed version with old content, marked rollback; a restarted cloud republishes', async () => {

@@ -1,6 +1,4 @@
-import { spawn } from 'node:child_process'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { type Cloud, startCloud } from '@fogline/cloud'
 import { createDesiredAgent, type DesiredAgent, engineHealth } from '@fogline/node'
 import { type Outbox, openSqliteOutbox } from '@fogline/outbox'
@@ -23,6 +21,7 @@ import { tempDir, waitFor } from '@fogline/testkit'
 import { createUplink, type Uplink } from '@fogline/uplink'
 import mqtt from 'mqtt'
 import { onTestFinished } from 'vitest'
+import { fogline } from '../cloud/helpers.js'
 
 export const pipe = (id: string) => ({ id, input: ['sensors/+/+'] })
 export const FILE_PIPELINES = [pipe('from-file')]
@@ -245,25 +244,9 @@ export async function rollout(
   return api(cloud.httpUrl, 'POST', '/api/rollouts', { ...rest, envelope })
 }
 
-/** Run `fogline keys|push …` (the command module) in a child Node process and collect its output. */
-export async function cli(
-  cmd: 'keys' | 'push',
-  argv: string[],
-  env: Record<string, string> = {},
-): Promise<{ code: number; out: string; err: string }> {
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', CHILD, cmd, ...argv], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...env },
-  })
-  let out = ''
-  let err = ''
-  child.stdout.on('data', (d) => (out += d))
-  child.stderr.on('data', (d) => (err += d))
-  const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? -1)))
-  return { code, out, err }
-}
-
-const CHILD = join(dirname(fileURLToPath(import.meta.url)), 'cli-child.ts')
+/** Run `fogline keys|push …` (the CLI from its sources) in a child Node process and collect its output. */
+export const cli = (cmd: 'keys' | 'push', argv: string[], env: Record<string, string> = {}) =>
+  fogline([cmd, ...argv], env)
 
 export const until = <T>(cond: () => T | Promise<T>, what: string, ms = 10_000) => waitFor(cond, what, ms, 20)
 

@@ -84,7 +84,7 @@ describe('key sets: rotation, expiry and scopes, end to end (cloud, broker, node
         old.privateKeyPem,
       ),
     )
-    expect(late).toMatchObject({ status: 400, body: { code: 'FOG_KEY_EXPIRED' } })
+    expect(late).toMatchObject({ status: 400, body: { error: { code: 'FOG_KEY_EXPIRED' } } })
     // … and the node refuses it straight from the broker (someone holding the old key past the API)
     await publishRaw(
       cloud.brokerUrl,

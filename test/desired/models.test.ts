@@ -76,8 +76,7 @@ describe('anomaly models sent from the cloud (desired state `models`)', () => {
     })
     expect(refused.status).toBe(400)
     expect(refused.body).toMatchObject({
-      code: 'FOG_DESIRED_INVALID',
-      where: { field: 'models.vibration.std' },
+      error: { code: 'FOG_DESIRED_INVALID', where: { field: 'models.vibration.std' } },
     })
     expect(second.node.engine.models.get('vibration')).toMatchObject({ std: 0.5 })
 

@@ -79,10 +79,10 @@ describe('API access: every route of the OpenAPI document × every role', () => 
         if (allowed) expect([401, 403], `${op} as ${who}`).not.toContain(res.status)
         else if (who === 'none') {
           expect(res.status, `${op} as ${who}`).toBe(401)
-          expect(body.code).toBe('FOG_AUTH_REQUIRED')
+          expect(body.error.code).toBe('FOG_AUTH_REQUIRED')
         } else {
           expect(res.status, `${op} as ${who}`).toBe(403)
-          expect(body.code).toBe('FOG_FORBIDDEN')
+          expect(body.error.code).toBe('FOG_FORBIDDEN')
         }
         seen.push(`${op} ${who} ${res.status}`)
       }
@@ -145,7 +145,7 @@ describe('API access: every route of the OpenAPI document × every role', () => 
     expect(statuses.slice(0, 10)).toEqual(Array(10).fill(401))
     const limited = await call(wrong)
     expect(limited.status).toBe(429)
-    expect(((await limited.json()) as { code: string }).code).toBe('FOG_RATE_LIMITED')
+    expect(((await limited.json()) as { error: { code: string } }).error.code).toBe('FOG_RATE_LIMITED')
     // while limited even the right token waits: guessing cannot go on in between
     expect((await call(token)).status).toBe(429)
     clock.advance(6_001) // one attempt back per 6 s

@@ -140,10 +140,11 @@ describe('HTTP API over a real socket', () => {
     ]
     for (const [path, status, code, field] of cases) {
       const r = await get(cloud, `${u}${path}`)
-      expect({ path, status: r.status, code: r.body.code }).toEqual({ path, status, code })
-      expect(typeof r.body.message).toBe('string')
-      expect(r.body.where).toBeTypeOf('object')
-      if (field) expect(r.body.where.field).toBe(field)
+      // every error is { error: { code, message, where } }
+      expect({ path, status: r.status, code: r.body.error.code }).toEqual({ path, status, code })
+      expect(typeof r.body.error.message).toBe('string')
+      expect(r.body.error.where).toBeTypeOf('object')
+      if (field) expect(r.body.error.where.field).toBe(field)
     }
     // demo controls exist only when the demo passes its hooks
     const post = await cloud.fetch(`${u}/api/demo/nodes/node-a/link`, {
@@ -152,14 +153,14 @@ describe('HTTP API over a real socket', () => {
       body: '{"up":false}',
     })
     expect(post.status).toBe(404)
-    expect(((await post.json()) as any).code).toBe('FOG_API_NOT_FOUND')
+    expect(((await post.json()) as any).error.code).toBe('FOG_API_NOT_FOUND')
     const broken = await cloud.fetch(`${u}/api/demo/nodes/node-a/link`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: '{"up":',
     })
     expect(broken.status).toBe(400)
-    expect(((await broken.json()) as any).code).toBe('FOG_API_BAD_REQUEST')
+    expect(((await broken.json()) as any).error.code).toBe('FOG_API_BAD_REQUEST')
   })
 
   it('drives the demo link hook: {up} validated, passed through', async () => {
@@ -173,7 +174,7 @@ describe('HTTP API over a real socket', () => {
       })
     const bad = await post('{"up":"no"}')
     expect(bad.status).toBe(400)
-    expect(((await bad.json()) as any).where.field).toBe('body.up')
+    expect(((await bad.json()) as any).error.where.field).toBe('body.up')
     const ok = await post('{"up":false}')
     expect(ok.status).toBe(200)
     expect(calls).toEqual([['node-b', false]])
@@ -232,7 +233,7 @@ describe('HTTP API over a real socket', () => {
     // the ticket was good for that one connection only
     const again = await fetch(`${cloud.httpUrl}/api/stream?ticket=${ticket}`)
     expect(again.status).toBe(401)
-    expect(((await again.json()) as any).code).toBe('FOG_AUTH_REQUIRED')
+    expect(((await again.json()) as any).error.code).toBe('FOG_AUTH_REQUIRED')
     ac.abort()
     await reading
     await until(
@@ -255,9 +256,9 @@ describe('dashboard files', () => {
     const js = await fetch(`${cloud.httpUrl}/app.js`)
     expect(js.headers.get('content-type')).toContain('javascript')
     const missing = await get(cloud, `${cloud.httpUrl}/api/nope`)
-    expect(missing).toMatchObject({ status: 404, body: { code: 'FOG_API_NOT_FOUND' } })
+    expect(missing).toMatchObject({ status: 404, body: { error: { code: 'FOG_API_NOT_FOUND' } } })
     const missingFile = await get(cloud, `${cloud.httpUrl}/nope.css`)
-    expect(missingFile).toMatchObject({ status: 404, body: { code: 'FOG_API_NOT_FOUND' } })
+    expect(missingFile).toMatchObject({ status: 404, body: { error: { code: 'FOG_API_NOT_FOUND' } } })
     expect((await get(cloud, `${cloud.httpUrl}/api/nodes`)).body).toEqual([])
   })
 })

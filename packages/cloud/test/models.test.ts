@@ -82,7 +82,8 @@ describe('fitting a gaussian anomaly model from stored summaries', () => {
     ] as const) {
       const r = await cloud.fetch(`${cloud.httpUrl}/api/models/fit?${qs}`)
       expect(r.status, qs).toBe(400)
-      const e = (await r.json()) as { code: string; where?: { field?: string }; message: string }
+      const e = ((await r.json()) as { error: { code: string; where?: { field?: string }; message: string } })
+        .error
       expect(e.code).toBe('FOG_API_BAD_REQUEST')
       expect(JSON.stringify(e)).toContain(field)
     }

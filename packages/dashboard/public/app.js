@@ -28,7 +28,11 @@ async function api(url, init = {}) {
 async function getJson(url) {
   const res = await api(url)
   if (res.status === 404) return undefined
-  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`)
+  if (!res.ok) {
+    // the API answers every error as { error: { code, message, where } }
+    const body = await res.json().catch(() => null)
+    throw new Error(body?.error ? fmtError(body.error) : `${url}: HTTP ${res.status}`)
+  }
   return res.json()
 }
 
@@ -40,6 +44,15 @@ function el(tag, attrs = {}, ...kids) {
   }
   for (const kid of kids) e.append(kid instanceof Node ? kid : document.createTextNode(String(kid ?? '')))
   return e
+}
+
+/** An error as data `{ code, message, where }` in one line: code, sentence, and where (file, field, topic). */
+const fmtError = (e) => {
+  if (!e || typeof e !== 'object') return String(e ?? '')
+  const where = Object.entries(e.where ?? {})
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ')
+  return `${e.code}: ${e.message}${where ? ` (${where})` : ''}`
 }
 
 const fmtAge = (ms) => {
@@ -182,7 +195,9 @@ function renderNodeStats() {
     el('span', {}, `${fmtNum(n.readingsPerSec)} readings/s`),
     el('span', { class: 'backlog' }, `backlog ${n.backlogRecords ?? 0}`),
     el('span', {}, `config ${n.configVersion ?? '–'}`),
-    ...(n.lastError ? [el('span', {}, `last error: ${n.lastError}`)] : []),
+    ...(n.lastError
+      ? [el('span', { class: 'last-error', title: n.lastError.code }, `last error: ${fmtError(n.lastError)}`)]
+      : []),
     ...(canOperate() ? [linkButton(n)] : []),
   )
 }

@@ -1,7 +1,5 @@
-import { parseArgs } from 'node:util'
-import { FoglineError } from '@fogline/protocol'
-import { apiToken, authHeader, cloudUrl } from '../api.js'
-import { reportError } from '../util.js'
+import { apiToken, callApi, cloudUrl } from '../api.js'
+import { defineCommand } from '../args.js'
 
 export const help = `Usage: fogline audit [options]
 
@@ -19,56 +17,28 @@ Options:
   -h, --help     this text
 `
 
-export async function run(argv: string[]): Promise<number> {
-  try {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
-        action: { type: 'string' },
-        by: { type: 'string' },
-        limit: { type: 'string', default: '50' },
-        url: { type: 'string' },
-        token: { type: 'string' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    })
-    if (values.help) {
-      process.stdout.write(help)
-      return 0
-    }
-    const url = cloudUrl(values.url)
-    const q = new URLSearchParams({ limit: values.limit })
-    if (values.action) q.set('action', values.action)
-    if (values.by) q.set('token', values.by)
-    const res = await fetch(`${url}/api/audit?${q}`, {
-      headers: authHeader(apiToken(values.token)),
-      signal: AbortSignal.timeout(10_000),
-    }).catch((cause) => {
-      throw new FoglineError(
-        'FOG_UPLINK_UNAVAILABLE',
-        `cannot reach the cloud API at ${url}`,
-        { url },
-        { cause },
-      )
-    })
-    const body = (await res.json().catch(() => null)) as any
-    if (!res.ok) {
-      process.stderr.write(`fogline: error ${body?.code ?? `HTTP ${res.status}`}: ${body?.message ?? ''}\n`)
-      return 1
-    }
-    if (values.json) process.stdout.write(`${JSON.stringify(body, null, 2)}\n`)
+export const run = defineCommand(
+  help,
+  {
+    action: { type: 'string' },
+    by: { type: 'string' },
+    limit: { type: 'string', default: '50' },
+    url: { type: 'string' },
+    token: { type: 'string' },
+    json: { type: 'boolean' },
+  },
+  async (flags) => {
+    const q = new URLSearchParams({ limit: flags.limit })
+    if (flags.action) q.set('action', flags.action)
+    if (flags.by) q.set('token', flags.by)
+    const api = { url: cloudUrl(flags.url), token: apiToken(flags.token) }
+    const body = await callApi<Array<Record<string, any>>>(api, 'GET', `/api/audit?${q}`)
+    if (flags.json) process.stdout.write(`${JSON.stringify(body, null, 2)}\n`)
     else
-      for (const a of body as Array<Record<string, any>>)
+      for (const a of body)
         process.stdout.write(
           `${new Date(a.at).toISOString()}  ${String(a.tokenName ?? '-').padEnd(16)} ${String(a.action).padEnd(15)} ${String(a.target ?? '-').padEnd(24)} ${a.version ?? '-'}  ${a.result}\n`,
         )
     return 0
-  } catch (err) {
-    if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`fogline: error FOG_CONFIG_INVALID: ${(err as Error).message}\n\n${help}`)
-      return 2
-    }
-    return reportError(err)
-  }
-}
+  },
+)

@@ -1,7 +1,7 @@
-import { parseArgs } from 'node:util'
 import { startCloud } from '@fogline/cloud'
 import { CloudConfig, loadConfigFile } from '@fogline/protocol'
-import { parseDurationFlag, reportError, waitForStop } from '../util.js'
+import { defineCommand, required } from '../args.js'
+import { parseDurationFlag, waitForStop } from '../util.js'
 
 export const help = `Usage: fogline cloud --config FILE [--duration S]
 
@@ -14,27 +14,13 @@ Options:
   -h, --help          this text
 `
 
-export async function run(argv: string[]): Promise<number> {
-  try {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
-        config: { type: 'string', short: 'c' },
-        duration: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    })
-    if (values.help) {
-      process.stdout.write(help)
-      return 0
-    }
-    if (!values.config) {
-      process.stderr.write(`fogline: error FOG_CONFIG_INVALID: --config FILE is required\n\n${help}`)
-      return 2
-    }
-    const duration = parseDurationFlag(values.duration)
-    const config = loadConfigFile(CloudConfig, values.config)
-    const cloud = await startCloud(config)
+export const run = defineCommand(
+  help,
+  { config: { type: 'string', short: 'c' }, duration: { type: 'string' } },
+  async (flags) => {
+    const file = required(flags.config, '--config FILE')
+    const duration = parseDurationFlag(flags.duration)
+    const cloud = await startCloud(loadConfigFile(CloudConfig, file))
     process.stdout.write(
       `fogline cloud: nodes uplink to ${cloud.brokerUrl}; API and dashboard at ${cloud.httpUrl}\n`,
     )
@@ -42,7 +28,5 @@ export async function run(argv: string[]): Promise<number> {
     await cloud.stop()
     process.stdout.write(`fogline cloud: stopped (${why})\n`)
     return 0
-  } catch (err) {
-    return reportError(err)
-  }
-}
+  },
+)

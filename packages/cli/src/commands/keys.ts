@@ -1,11 +1,18 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { parseArgs } from 'node:util'
-import { FoglineError, generateDesiredKeyPair, KeyScope, KeySet, loadConfigFile } from '@fogline/protocol'
+import {
+  FoglineError,
+  generateDesiredKeyPair,
+  KeyScope,
+  KeySet,
+  loadConfigFile,
+  systemClock,
+} from '@fogline/protocol'
 import { z } from 'zod'
-import { apiToken, cloudUrl } from '../api.js'
-import { ApiError, callApi, loadOperatorKey, signAndSend } from '../sign.js'
-import { reportError } from '../util.js'
+import { apiToken, callApi, cloudUrl } from '../api.js'
+import { defineCommand } from '../args.js'
+import { loadOperatorKey, signAndSend } from '../sign.js'
+import { badFlag } from '../util.js'
 
 export const help = `Usage: fogline keys generate [--out DIR] [--name NAME] [--scopes S] [--not-after DATE] [--force]
        fogline keys rotate (--node ID | --group G) --set KEYSET.yaml [--key F] [--url URL] [--token T]
@@ -45,15 +52,11 @@ function generate(values: Record<string, string | boolean | undefined>): number 
     .array(KeyScope)
     .min(1)
     .safeParse(String(values.scopes ?? 'pipelines,models,uplink').split(','))
-  if (!scopes.success)
-    throw new FoglineError('FOG_CONFIG_INVALID', '--scopes is a comma list of pipelines, models, uplink', {
-      field: '--scopes',
-    })
-  const notAfter = values['not-after'] ? Date.parse(String(values['not-after'])) : Date.now() + 365 * DAY
-  if (!Number.isFinite(notAfter))
-    throw new FoglineError('FOG_CONFIG_INVALID', '--not-after must be an ISO 8601 date', {
-      field: '--not-after',
-    })
+  if (!scopes.success) throw badFlag('--scopes', '--scopes is a comma list of pipelines, models, uplink')
+  const notAfter = values['not-after']
+    ? Date.parse(String(values['not-after']))
+    : systemClock.now() + 365 * DAY
+  if (!Number.isFinite(notAfter)) throw badFlag('--not-after', '--not-after must be an ISO 8601 date')
   const k = generateDesiredKeyPair()
   mkdirSync(dir, { recursive: true })
   writeFileSync(priv, k.privateKeyPem, { mode: 0o600 })
@@ -68,19 +71,17 @@ function generate(values: Record<string, string | boolean | undefined>): number 
 }
 
 async function rotate(values: Record<string, string | boolean | undefined>): Promise<number> {
-  if (!values.node === !values.group)
-    throw new FoglineError('FOG_CONFIG_INVALID', 'give exactly one of --node ID or --group G', {
-      field: '--node',
-    })
-  if (!values.set)
-    throw new FoglineError('FOG_CONFIG_INVALID', 'rotate needs --set KEYSET.yaml', { field: '--set' })
+  if (!values.node === !values.group) throw badFlag('--node', 'give exactly one of --node ID or --group G')
+  if (!values.set) throw badFlag('--set', 'rotate needs --set KEYSET.yaml')
   const keys = loadConfigFile(KeySet, String(values.set)) as Array<Record<string, unknown>>
-  const url = cloudUrl(values.url as string | undefined)
-  const token = apiToken(values.token as string | undefined)
+  const api = {
+    url: cloudUrl(values.url as string | undefined),
+    token: apiToken(values.token as string | undefined),
+  }
   const key = loadOperatorKey(values.key as string | undefined)
   const target = values.node ? { node: String(values.node) } : { group: String(values.group) }
-  const r = await signAndSend(url, token, key, target, { keys, note: 'key rotation' }, (env) =>
-    callApi(url, token, 'POST', '/api/desired', env),
+  const r = await signAndSend(api, key, target, { keys, note: 'key rotation' }, (env) =>
+    callApi<any>(api, 'POST', '/api/desired', env),
   )
   process.stdout.write(
     `rotation version ${r.version} (${keys.length} keys) signed with key ${r.keyId} and published on ${r.topic}\n`,
@@ -88,43 +89,26 @@ async function rotate(values: Record<string, string | boolean | undefined>): Pro
   return 0
 }
 
-export async function run(argv: string[]): Promise<number> {
-  try {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        out: { type: 'string' },
-        name: { type: 'string' },
-        scopes: { type: 'string' },
-        'not-after': { type: 'string' },
-        force: { type: 'boolean' },
-        set: { type: 'string' },
-        node: { type: 'string' },
-        group: { type: 'string' },
-        key: { type: 'string' },
-        url: { type: 'string' },
-        token: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    })
-    if (values.help) {
-      process.stdout.write(help)
-      return 0
-    }
+export const run = defineCommand(
+  help,
+  {
+    out: { type: 'string' },
+    name: { type: 'string' },
+    scopes: { type: 'string' },
+    'not-after': { type: 'string' },
+    force: { type: 'boolean' },
+    set: { type: 'string' },
+    node: { type: 'string' },
+    group: { type: 'string' },
+    key: { type: 'string' },
+    url: { type: 'string' },
+    token: { type: 'string' },
+  },
+  async (flags, positionals) => {
     const verb = positionals[0] ?? 'generate'
-    if (verb === 'generate') return generate(values)
-    if (verb === 'rotate') return await rotate(values)
+    if (verb === 'generate') return generate(flags)
+    if (verb === 'rotate') return await rotate(flags)
     throw new FoglineError('FOG_CONFIG_INVALID', `unknown keys command "${verb}" (generate, rotate)`, {})
-  } catch (err) {
-    if (err instanceof ApiError) {
-      process.stderr.write(`fogline: error ${err.code}: ${err.message}\n`)
-      return 1
-    }
-    if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`fogline: error FOG_CONFIG_INVALID: ${(err as Error).message}\n\n${help}`)
-      return 2
-    }
-    return reportError(err)
-  }
-}
+  },
+  { positionals: true },
+)

@@ -1,7 +1,7 @@
-import { parseArgs } from 'node:util'
-import { startNode } from '@fogline/node'
-import { FoglineError, loadConfigFile, NodeConfig } from '@fogline/protocol'
-import { parseDurationFlag, reportError, waitForStop } from '../util.js'
+import { type FogNode, startNode } from '@fogline/node'
+import { FoglineError, formatErrorData, loadConfigFile, NodeConfig, systemClock } from '@fogline/protocol'
+import { defineCommand, required } from '../args.js'
+import { parseDurationFlag, waitForStop } from '../util.js'
 
 export const help = `Usage: fogline node --config FILE [--duration S]
 
@@ -22,69 +22,57 @@ Options:
   -h, --help          this text
 `
 
-export async function run(argv: string[]): Promise<number> {
-  try {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
-        config: { type: 'string', short: 'c' },
-        duration: { type: 'string' },
-        'status-every': { type: 'string', default: '5' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    })
-    if (values.help) {
-      process.stdout.write(help)
-      return 0
-    }
-    if (!values.config) {
-      process.stderr.write(`fogline: error FOG_CONFIG_INVALID: --config FILE is required\n\n${help}`)
-      return 2
-    }
-    const duration = parseDurationFlag(values.duration)
-    const config = loadConfigFile(NodeConfig, values.config)
-    const node = await startNode(config, { configFile: values.config })
+export const run = defineCommand(
+  help,
+  {
+    config: { type: 'string', short: 'c' },
+    duration: { type: 'string' },
+    'status-every': { type: 'string', default: '5' },
+  },
+  async (flags) => {
+    const configFile = required(flags.config, '--config FILE')
+    const duration = parseDurationFlag(flags.duration)
+    const node = await startNode(loadConfigFile(NodeConfig, configFile), { configFile })
     process.stdout.write(`fogline node ${node.nodeId}: sensors publish to ${node.brokerUrl}\n`)
-    const every = Number(values['status-every']) * 1000
-    const timer =
-      every > 0
-        ? setInterval(() => {
-            const s = node.stats()
-            process.stdout.write(
-              `[${node.nodeId}] in=${s.readingsIn} (${s.readingsPerSec.toFixed(0)}/s) summaries=${s.outputs.summary ?? 0} events=${s.outputs.event ?? 0} backlog=${s.backlogRecords} sent=${s.sent} acked=${s.acked} ${s.connected ? 'online' : 'OFFLINE'}\n`,
-            )
-          }, every)
-        : undefined
-    const configFile = values.config
-    const onHup = () => {
-      try {
-        const applied = node.desired?.appliedVersion() ?? null
-        if (applied !== null)
-          throw new FoglineError(
-            'FOG_CONFIG_INVALID',
-            `pipelines are managed by the cloud's desired state (version ${applied}); push a new version instead`,
-            { file: configFile },
-          )
-        const next = loadConfigFile(NodeConfig, configFile)
-        const r = node.applyPipelines(next.pipelines, { file: configFile })
-        const list = (xs: string[]) => (xs.length ? xs.join(',') : '-')
-        process.stdout.write(
-          `fogline node ${node.nodeId}: reloaded ${configFile}: added=${list(r.added)} changed=${list(r.changed)} removed=${list(r.removed)} kept=${list(r.kept)}\n`,
-        )
-      } catch (err) {
-        const msg = err instanceof FoglineError ? err.toUserString() : String(err)
-        process.stderr.write(`fogline node ${node.nodeId}: reload refused, running pipelines kept: ${msg}\n`)
-      }
-    }
+    const every = Number(flags['status-every']) * 1000
+    const timer = every > 0 ? systemClock.setInterval(() => printStatus(node), every) : undefined
+    const onHup = () => reload(node, configFile)
     process.on('SIGHUP', onHup)
     process.stdout.write(`fogline node ${node.nodeId}: pid ${process.pid} (SIGHUP reloads pipelines)\n`)
     const why = await waitForStop(duration)
     process.off('SIGHUP', onHup)
-    if (timer) clearInterval(timer)
+    if (timer !== undefined) systemClock.clearInterval(timer)
     await node.stop()
     process.stdout.write(`fogline node ${node.nodeId}: stopped (${why})\n`)
     return 0
+  },
+)
+
+function printStatus(node: FogNode): void {
+  const s = node.stats()
+  process.stdout.write(
+    `[${node.nodeId}] in=${s.readingsIn} (${s.readingsPerSec.toFixed(0)}/s) summaries=${s.outputs.summary ?? 0} events=${s.outputs.event ?? 0} backlog=${s.backlogRecords} sent=${s.sent} acked=${s.acked} ${s.connected ? 'online' : 'OFFLINE'}\n`,
+  )
+}
+
+/** SIGHUP: re-read the config file and apply its pipelines; a refused reload keeps the running ones. */
+function reload(node: FogNode, configFile: string): void {
+  try {
+    const applied = node.desired?.appliedVersion() ?? null
+    if (applied !== null)
+      throw new FoglineError(
+        'FOG_CONFIG_INVALID',
+        `pipelines are managed by the cloud's desired state (version ${applied}); push a new version instead`,
+        { file: configFile },
+      )
+    const next = loadConfigFile(NodeConfig, configFile)
+    const r = node.applyPipelines(next.pipelines, { file: configFile })
+    const list = (xs: string[]) => (xs.length ? xs.join(',') : '-')
+    process.stdout.write(
+      `fogline node ${node.nodeId}: reloaded ${configFile}: added=${list(r.added)} changed=${list(r.changed)} removed=${list(r.removed)} kept=${list(r.kept)}\n`,
+    )
   } catch (err) {
-    return reportError(err)
+    const msg = err instanceof FoglineError ? formatErrorData(err.toJSON()) : String(err)
+    process.stderr.write(`fogline node ${node.nodeId}: reload refused, running pipelines kept: ${msg}\n`)
   }
 }

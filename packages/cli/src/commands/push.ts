@@ -1,14 +1,15 @@
-import { parseArgs } from 'node:util'
 import {
   DesiredContent,
   type DesiredState,
-  FoglineError,
   loadConfigFile,
   parseDuration,
+  sleep,
+  systemClock,
 } from '@fogline/protocol'
-import { apiToken } from '../api.js'
-import { ApiError, callApi, loadOperatorKey, signAndSend } from '../sign.js'
-import { reportError } from '../util.js'
+import { type ApiTarget, apiToken, callApi, cloudUrl } from '../api.js'
+import { defineCommand, type Flags } from '../args.js'
+import { loadOperatorKey, signAndSend } from '../sign.js'
+import { badFlag } from '../util.js'
 
 export const help = `Usage: fogline push (--node ID | --group G) --file desired.yaml [options]
 
@@ -39,6 +40,28 @@ Options:
   -h, --help           this text
 `
 
+const options = {
+  node: { type: 'string' },
+  group: { type: 'string' },
+  file: { type: 'string' },
+  'rollback-to': { type: 'string' },
+  fit: { type: 'string' },
+  k: { type: 'string' },
+  canary: { type: 'string' },
+  'canary-count': { type: 'string' },
+  timeout: { type: 'string' },
+  wait: { type: 'boolean' },
+  url: { type: 'string' },
+  token: { type: 'string' },
+  key: { type: 'string' },
+  json: { type: 'boolean' },
+} as const
+type PushFlags = Flags<typeof options>
+type Content = Omit<DesiredState, 'version' | 'target' | 'createdAt'>
+
+/** How often --wait asks the cloud about the rollout. */
+const WAIT_POLL_MS = 500
+
 function rolloutLine(r: any): string {
   const canary = Object.entries(
     (r.canaryStatus ?? {}) as Record<string, { status: string; health: string | null } | null>,
@@ -48,113 +71,75 @@ function rolloutLine(r: any): string {
   return `rollout ${r.id} group ${r.group} version ${r.version}: ${r.state}${r.reason ? ` (${r.reason})` : ''}; canary ${canary}\n`
 }
 
-export async function run(argv: string[]): Promise<number> {
-  try {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
-        node: { type: 'string' },
-        group: { type: 'string' },
-        file: { type: 'string' },
-        'rollback-to': { type: 'string' },
-        fit: { type: 'string' },
-        k: { type: 'string' },
-        canary: { type: 'string' },
-        'canary-count': { type: 'string' },
-        timeout: { type: 'string' },
-        wait: { type: 'boolean' },
-        url: { type: 'string' },
-        token: { type: 'string' },
-        key: { type: 'string' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    })
-    if (values.help) {
-      process.stdout.write(help)
-      return 0
-    }
-    const bad = (field: string, msg: string) => new FoglineError('FOG_CONFIG_INVALID', msg, { field })
-    if (!values.node === !values.group) throw bad('--node', 'give exactly one of --node ID or --group G')
-    if ([values.file, values['rollback-to'], values.fit].filter((v) => v !== undefined).length !== 1)
-      throw bad('--file', 'give exactly one of --file F, --rollback-to N or --fit NAME=METRIC')
-    const rollout = values.canary !== undefined || values['canary-count'] !== undefined
-    if (rollout && !values.group) throw bad('--canary', 'a canary rollout needs --group')
-    const url = (values.url ?? process.env.FOGLINE_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, '')
-    if (!/^https?:\/\//.test(url))
-      throw bad('--url', `--url must start with http:// or https://, got "${url}"`)
-
-    const token = apiToken(values.token)
-    let content: Omit<DesiredState, 'version' | 'target' | 'createdAt'>
-    if (values.file) content = loadConfigFile(DesiredContent, values.file) as DesiredContent
-    else if (values.fit !== undefined) {
-      const m = /^([A-Za-z0-9_.-]+)=(.+)$/.exec(values.fit)
-      if (!m)
-        throw bad('--fit', `--fit must look like NAME=METRIC, e.g. vibration=vibration, got "${values.fit}"`)
-      const q = new URLSearchParams({ metric: m[2]! })
-      if (values.node) q.set('node', values.node)
-      if (values.k !== undefined) q.set('k', values.k)
-      const fit = await callApi(url, token, 'GET', `/api/models/fit?${q}`)
-      if (!values.json)
-        process.stdout.write(
-          `model ${m[1]}: ${fit.model.note} (${fit.skipped} without a spread aggregate skipped), k ${fit.model.k}\n`,
-        )
-      content = { models: { [m[1]!]: fit.model }, note: `fitted model ${m[1]} from ${m[2]}` }
-    } else {
-      const n = Number(values['rollback-to'])
-      if (!Number.isInteger(n) || n <= 0) throw bad('--rollback-to', '--rollback-to must be a version number')
-      const old = await callApi(url, token, 'GET', `/api/desired/${n}`)
-      const { pipelines, models, uplink } = old.doc as DesiredState
-      content = { pipelines, models, uplink, rollback: true, note: `rollback to version ${n}` }
-    }
-    const key = loadOperatorKey(values.key)
-    const target = values.node ? { node: values.node } : { group: values.group! }
-
-    if (!rollout) {
-      const r = await signAndSend(url, token, key, target, content, (env) =>
-        callApi(url, token, 'POST', '/api/desired', env),
-      )
+/** The document content: from --file, a fitted model (--fit) or a rollback (--rollback-to). */
+async function desiredContent(flags: PushFlags, api: ApiTarget): Promise<Content> {
+  if (flags.file) return loadConfigFile(DesiredContent, flags.file) as DesiredContent
+  if (flags.fit !== undefined) {
+    const m = /^([A-Za-z0-9_.-]+)=(.+)$/.exec(flags.fit)
+    if (!m)
+      throw badFlag('--fit', `--fit must look like NAME=METRIC, e.g. vibration=vibration, got "${flags.fit}"`)
+    const q = new URLSearchParams({ metric: m[2]! })
+    if (flags.node) q.set('node', flags.node)
+    if (flags.k !== undefined) q.set('k', flags.k)
+    const fit = await callApi<any>(api, 'GET', `/api/models/fit?${q}`)
+    if (!flags.json)
       process.stdout.write(
-        values.json
-          ? `${JSON.stringify(r, null, 2)}\n`
-          : `version ${r.version} for ${values.node ? `node ${values.node}` : `group ${values.group}`} signed (key ${r.keyId}) and published on ${r.topic}\n`,
+        `model ${m[1]}: ${fit.model.note} (${fit.skipped} without a spread aggregate skipped), k ${fit.model.k}\n`,
       )
-      return 0
-    }
-
-    const timeoutMs = parseDuration(values.timeout ?? '60s')
-    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)
-      throw bad('--timeout', `--timeout "${values.timeout}" is not a duration`)
-    const body: Record<string, unknown> = { group: values.group, timeoutMs: Math.round(timeoutMs) }
-    if (values.canary !== undefined)
-      body.canary = values.canary
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean)
-    if (values['canary-count'] !== undefined) body.canaryCount = Number(values['canary-count'])
-    let r = await signAndSend(url, token, key, target, content, (envelope) =>
-      callApi(url, token, 'POST', '/api/rollouts', { ...body, envelope }),
-    )
-    if (!values.json) process.stdout.write(rolloutLine(r))
-    if (values.wait) {
-      while (r.state === 'canary') {
-        await new Promise((res) => setTimeout(res, 500))
-        r = await callApi(url, token, 'GET', `/api/rollouts/${encodeURIComponent(r.id)}`)
-      }
-      if (!values.json) process.stdout.write(rolloutLine(r))
-    }
-    if (values.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`)
-    return r.state === 'stopped' ? 1 : 0
-  } catch (err) {
-    if (err instanceof ApiError) {
-      const field = typeof err.where.field === 'string' ? ` (field ${err.where.field})` : ''
-      process.stderr.write(`fogline: error ${err.code}: ${err.message}${field}\n`)
-      return 1
-    }
-    if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`fogline: error FOG_CONFIG_INVALID: ${(err as Error).message}\n\n${help}`)
-      return 2
-    }
-    return reportError(err)
+    return { models: { [m[1]!]: fit.model }, note: `fitted model ${m[1]} from ${m[2]}` }
   }
+  const n = Number(flags['rollback-to'])
+  if (!Number.isInteger(n) || n <= 0) throw badFlag('--rollback-to', '--rollback-to must be a version number')
+  const old = await callApi<{ doc: DesiredState }>(api, 'GET', `/api/desired/${n}`)
+  const { pipelines, models, uplink } = old.doc
+  return { pipelines, models, uplink, rollback: true, note: `rollback to version ${n}` }
 }
+
+/** A staged rollout to the group, signed here; with --wait, until it completes or stops. */
+async function rollout(flags: PushFlags, api: ApiTarget, send: Send): Promise<number> {
+  const timeoutMs = parseDuration(flags.timeout ?? '60s')
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)
+    throw badFlag('--timeout', `--timeout "${flags.timeout}" is not a duration`)
+  const body: Record<string, unknown> = { group: flags.group, timeoutMs: Math.round(timeoutMs) }
+  if (flags.canary !== undefined)
+    body.canary = flags.canary
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
+  if (flags['canary-count'] !== undefined) body.canaryCount = Number(flags['canary-count'])
+  let r = await send((envelope) => callApi<any>(api, 'POST', '/api/rollouts', { ...body, envelope }))
+  if (!flags.json) process.stdout.write(rolloutLine(r))
+  if (flags.wait) {
+    while (r.state === 'canary') {
+      await sleep(systemClock, WAIT_POLL_MS)
+      r = await callApi<any>(api, 'GET', `/api/rollouts/${encodeURIComponent(r.id)}`)
+    }
+    if (!flags.json) process.stdout.write(rolloutLine(r))
+  }
+  if (flags.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`)
+  return r.state === 'stopped' ? 1 : 0
+}
+
+/** Sign the document for the next version and post it (again on a version race). */
+type Send = (post: (envelope: unknown) => Promise<any>) => Promise<any>
+
+export const run = defineCommand(help, options, async (flags) => {
+  if (!flags.node === !flags.group) throw badFlag('--node', 'give exactly one of --node ID or --group G')
+  if ([flags.file, flags['rollback-to'], flags.fit].filter((v) => v !== undefined).length !== 1)
+    throw badFlag('--file', 'give exactly one of --file F, --rollback-to N or --fit NAME=METRIC')
+  const staged = flags.canary !== undefined || flags['canary-count'] !== undefined
+  if (staged && !flags.group) throw badFlag('--canary', 'a canary rollout needs --group')
+  const api = { url: cloudUrl(flags.url), token: apiToken(flags.token) }
+  const content = await desiredContent(flags, api)
+  const key = loadOperatorKey(flags.key)
+  const target = flags.node ? { node: flags.node } : { group: flags.group! }
+  const send: Send = (post) => signAndSend(api, key, target, content, post)
+  if (staged) return rollout(flags, api, send)
+  const r = await send((env) => callApi<any>(api, 'POST', '/api/desired', env))
+  process.stdout.write(
+    flags.json
+      ? `${JSON.stringify(r, null, 2)}\n`
+      : `version ${r.version} for ${flags.node ? `node ${flags.node}` : `group ${flags.group}`} signed (key ${r.keyId}) and published on ${r.topic}\n`,
+  )
+  return 0
+})

@@ -1,8 +1,8 @@
-import { parseArgs } from 'node:util'
 import type { NodeView } from '@fogline/cloud'
-import { ERROR_CODES, type ErrorCode, FoglineError } from '@fogline/protocol'
-import { apiToken, authHeader } from '../api.js'
-import { fmtBytes, reportError } from '../util.js'
+import { FoglineError, formatErrorData } from '@fogline/protocol'
+import { type ApiTarget, apiToken, callApi, cloudUrl } from '../api.js'
+import { defineCommand } from '../args.js'
+import { fmtBytes } from '../util.js'
 
 export const help = `Usage: fogline status [--url URL] [--token T] [--json]
 
@@ -17,34 +17,12 @@ Options:
 `
 
 /** GET {url}/api/nodes; a coded error when the cloud cannot be reached or answers with an error. */
-export async function fetchNodes(url: string, timeoutMs = 5000, token?: string): Promise<NodeView[]> {
-  const base = url.replace(/\/+$/, '')
-  let res: Response
-  try {
-    res = await fetch(`${base}/api/nodes`, {
-      headers: authHeader(token),
-      signal: AbortSignal.timeout(timeoutMs),
+async function fetchNodes(api: ApiTarget, timeoutMs = 5000): Promise<NodeView[]> {
+  const body = await callApi<unknown>(api, 'GET', '/api/nodes', undefined, timeoutMs)
+  if (!Array.isArray(body))
+    throw new FoglineError('FOG_INTERNAL', `${api.url}/api/nodes did not answer a list of nodes`, {
+      url: api.url,
     })
-  } catch (cause) {
-    const why = (cause as { cause?: { code?: string } }).cause?.code ?? (cause as Error).message
-    throw new FoglineError(
-      'FOG_UPLINK_UNAVAILABLE',
-      `cannot reach the cloud API at ${base} (${why})`,
-      { url: base },
-      { cause },
-    )
-  }
-  const body = (await res.json().catch(() => null)) as unknown
-  if (!res.ok || !Array.isArray(body)) {
-    const e = body as { code?: string; message?: string } | null
-    // the API's own code (FOG_AUTH_REQUIRED, FOG_FORBIDDEN …) is what the user acts on
-    const code = e?.code && e.code in ERROR_CODES ? (e.code as ErrorCode) : 'FOG_INTERNAL'
-    throw new FoglineError(
-      code,
-      `${base}/api/nodes answered ${res.status}: ${e?.code ?? ''} ${e?.message ?? ''}`.trim(),
-      { url: base },
-    )
-  }
   return body as NodeView[]
 }
 
@@ -92,7 +70,7 @@ export function renderStatus(nodes: readonly NodeView[], now = Date.now()): stri
       dropped || '0',
       n.configVersion === null ? '-' : String(n.configVersion),
       String(n.summaries),
-      n.lastError ?? '',
+      n.lastError ? formatErrorData(n.lastError) : '',
     ]
   })
   const width = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
@@ -105,36 +83,12 @@ export function renderStatus(nodes: readonly NodeView[], now = Date.now()): stri
   return `${[line(head), ...rows.map(line)].join('\n')}\n${online}/${nodes.length} online\n`
 }
 
-export async function run(argv: string[]): Promise<number> {
-  try {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
-        url: { type: 'string' },
-        token: { type: 'string' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    })
-    if (values.help) {
-      process.stdout.write(help)
-      return 0
-    }
-    const url = values.url ?? process.env.FOGLINE_URL ?? 'http://127.0.0.1:8080'
-    if (!/^https?:\/\//.test(url))
-      throw new FoglineError(
-        'FOG_CONFIG_INVALID',
-        `--url must start with http:// or https://, got "${url}"`,
-        { field: '--url' },
-      )
-    const nodes = await fetchNodes(url, 5000, apiToken(values.token))
-    process.stdout.write(values.json ? `${JSON.stringify(nodes, null, 2)}\n` : renderStatus(nodes))
+export const run = defineCommand(
+  help,
+  { url: { type: 'string' }, token: { type: 'string' }, json: { type: 'boolean' } },
+  async (flags) => {
+    const nodes = await fetchNodes({ url: cloudUrl(flags.url), token: apiToken(flags.token) })
+    process.stdout.write(flags.json ? `${JSON.stringify(nodes, null, 2)}\n` : renderStatus(nodes))
     return 0
-  } catch (err) {
-    if ((err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
-      process.stderr.write(`fogline: error FOG_CONFIG_INVALID: ${(err as Error).message}\n\n${help}`)
-      return 2
-    }
-    return reportError(err)
-  }
-}
+  },
+)

@@ -1,7 +1,6 @@
-import { parseArgs } from 'node:util'
 import { openAccessRepo, ROLES, TokenService } from '@fogline/cloud'
-import { CloudConfig, FoglineError, loadConfigFile, parseConfig } from '@fogline/protocol'
-import { reportError } from '../util.js'
+import { CloudConfig, FoglineError, loadConfigFile, parseConfig, systemClock } from '@fogline/protocol'
+import { defineCommand } from '../args.js'
 
 export const help = `Usage: fogline token <create|list|revoke> [options]
 
@@ -40,31 +39,26 @@ function storeOf(values: { config?: string | undefined; store?: string | undefin
   return config.store
 }
 
-export async function run(argv: string[]): Promise<number> {
-  try {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        config: { type: 'string', short: 'c' },
-        store: { type: 'string' },
-        role: { type: 'string' },
-        name: { type: 'string' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    })
-    const [verb, arg] = positionals
-    if (values.help || !verb) {
+export const run = defineCommand(
+  help,
+  {
+    config: { type: 'string', short: 'c' },
+    store: { type: 'string' },
+    role: { type: 'string' },
+    name: { type: 'string' },
+    json: { type: 'boolean' },
+  },
+  async (flags, [verb, arg]) => {
+    if (!verb) {
       process.stdout.write(help)
-      return values.help ? 0 : 2
+      return 2
     }
-    const repo = await openAccessRepo(storeOf(values))
+    const repo = await openAccessRepo(storeOf(flags))
     try {
-      const tokens = new TokenService(repo, Date.now)
+      const tokens = new TokenService(repo, () => systemClock.now())
       const audit = (action: string, target: string, result = 'ok') =>
         repo.addAudit({
-          at: Date.now(),
+          at: systemClock.now(),
           tokenName: 'local-cli',
           role: null,
           action,
@@ -73,28 +67,8 @@ export async function run(argv: string[]): Promise<number> {
           result,
           client: 'fogline token',
         })
-      if (verb === 'create') {
-        if (!values.name || !values.role)
-          throw new FoglineError('FOG_CONFIG_INVALID', 'create needs --role and --name', { field: '--role' })
-        const { token, row } = await tokens.create({ name: values.name, role: values.role })
-        await audit('token.create', `token:${row.name}`)
-        process.stdout.write(
-          values.json
-            ? `${JSON.stringify({ ...row, token })}\n`
-            : `token ${row.name} (${row.role}, id ${row.id}); shown once, keep it secret:\n${token}\n`,
-        )
-        return 0
-      }
-      if (verb === 'list') {
-        const rows = await tokens.list()
-        if (values.json) process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`)
-        else
-          for (const r of rows)
-            process.stdout.write(
-              `${r.id}  ${r.name.padEnd(20)} ${r.role.padEnd(8)} created ${new Date(r.createdAt).toISOString()}${r.revokedAt ? `  revoked ${new Date(r.revokedAt).toISOString()}` : ''}\n`,
-            )
-        return 0
-      }
+      if (verb === 'create') return await create(tokens, flags, audit)
+      if (verb === 'list') return await list(tokens, flags.json)
       if (verb === 'revoke') {
         if (!arg) throw new FoglineError('FOG_CONFIG_INVALID', 'revoke needs a token id or name', {})
         const row = await tokens.revoke(arg)
@@ -111,11 +85,34 @@ export async function run(argv: string[]): Promise<number> {
     } finally {
       await repo.close()
     }
-  } catch (err) {
-    if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`fogline: error FOG_CONFIG_INVALID: ${(err as Error).message}\n\n${help}`)
-      return 2
-    }
-    return reportError(err)
-  }
+  },
+  { positionals: true },
+)
+
+async function create(
+  tokens: TokenService,
+  flags: { name?: string | undefined; role?: string | undefined; json?: boolean | undefined },
+  audit: (action: string, target: string) => Promise<unknown>,
+): Promise<number> {
+  if (!flags.name || !flags.role)
+    throw new FoglineError('FOG_CONFIG_INVALID', 'create needs --role and --name', { field: '--role' })
+  const { token, row } = await tokens.create({ name: flags.name, role: flags.role })
+  await audit('token.create', `token:${row.name}`)
+  process.stdout.write(
+    flags.json
+      ? `${JSON.stringify({ ...row, token })}\n`
+      : `token ${row.name} (${row.role}, id ${row.id}); shown once, keep it secret:\n${token}\n`,
+  )
+  return 0
+}
+
+async function list(tokens: TokenService, json: boolean | undefined): Promise<number> {
+  const rows = await tokens.list()
+  if (json) process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`)
+  else
+    for (const r of rows)
+      process.stdout.write(
+        `${r.id}  ${r.name.padEnd(20)} ${r.role.padEnd(8)} created ${new Date(r.createdAt).toISOString()}${r.revokedAt ? `  revoked ${new Date(r.revokedAt).toISOString()}` : ''}\n`,
+      )
+  return 0
 }

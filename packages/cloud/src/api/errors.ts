@@ -1,4 +1,4 @@
-import { type ErrorCode, FoglineError, isFoglineError } from '@fogline/protocol'
+import { type ErrorCode, type ErrorData, FoglineError, isFoglineError } from '@fogline/protocol'
 import type { FastifyError, FastifyInstance } from 'fastify'
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
@@ -25,35 +25,37 @@ export const badRequest = (message: string, field?: string) =>
 export const notFound = (message: string, where: Record<string, unknown> = {}) =>
   new FoglineError('FOG_API_NOT_FOUND', message, where)
 
-/** Every error leaves as JSON { code, message, where } with a 4xx for the caller's mistakes. */
+/** The one shape of every error the API sends: `{ error: { code, message, where } }`. */
+export const errorBody = (e: ErrorData) => ({ error: e })
+
+/** HTTP status of a coded error: 4xx for the caller's mistakes, 5xx otherwise. */
+export const statusOf = (code: ErrorCode): number => STATUS[code] ?? 500
+
+/** Every error leaves as JSON `{ error: { code, message, where } }` with a 4xx for the caller's mistakes. */
 export function installErrorHandlers(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | FoglineError, req, reply) => {
     if (isFoglineError(err)) {
-      const status = STATUS[err.code] ?? 500
+      const status = statusOf(err.code)
       // the audit entry of a refused control action names the code the caller got
       ;(req as { fogError?: string }).fogError = err.code
       if (status === 401) reply.header('www-authenticate', 'Bearer')
       if (status >= 500) req.log.error({ err }, 'request failed')
-      return reply.status(status).send(err.toJSON())
+      return reply.status(status).send(errorBody(err.toJSON()))
     }
     const fe = err as FastifyError
     if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
-      return reply.status(fe.statusCode === 404 ? 404 : 400).send({
-        code: fe.statusCode === 404 ? 'FOG_API_NOT_FOUND' : 'FOG_API_BAD_REQUEST',
-        message: fe.message,
-        where: { path: req.url },
-      })
+      const code = fe.statusCode === 404 ? 'FOG_API_NOT_FOUND' : 'FOG_API_BAD_REQUEST'
+      return reply
+        .status(fe.statusCode === 404 ? 404 : 400)
+        .send(errorBody({ code, message: fe.message, where: { path: req.url } }))
     }
     req.log.error({ err }, 'request failed')
     return reply
       .status(500)
-      .send({ code: 'FOG_INTERNAL', message: 'internal error', where: { path: req.url } })
+      .send(errorBody({ code: 'FOG_INTERNAL', message: 'internal error', where: { path: req.url } }))
   })
   app.setNotFoundHandler((req, reply) => {
-    reply.status(404).send({
-      code: 'FOG_API_NOT_FOUND',
-      message: `no route ${req.method} ${req.url.split('?')[0]}`,
-      where: { path: req.url },
-    })
+    const message = `no route ${req.method} ${req.url.split('?')[0]}`
+    reply.status(404).send(errorBody({ code: 'FOG_API_NOT_FOUND', message, where: { path: req.url } }))
   })
 }

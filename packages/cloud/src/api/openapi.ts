@@ -198,7 +198,7 @@ export const apiOpenApi: OpenApiEntries = {
         diskFreeBytes: nullable(num),
         dropped: { type: 'object', additionalProperties: int },
         configVersion: nullable({ oneOf: [int, str] }),
-        lastError: nullable(str),
+        lastError: { allOf: [ref('ErrorData')], nullable: true, description: 'the node’s last error' },
         sent: int,
         acked: int,
         resent: int,

@@ -23,6 +23,14 @@ type Q = Record<string, unknown>
 
 /** The read API over the store and the fleet registry (see openapi.ts for the document). */
 export function registerRoutes(app: FastifyInstance, d: RouteDeps): void {
+  fleetRoutes(app, d)
+  recordRoutes(app, d)
+  app.get('/api/models/fit', async (req) => fitModel(d.store, req.query as Q))
+  opsRoutes(app, d)
+}
+
+/** Liveness and the fleet. */
+function fleetRoutes(app: FastifyInstance, d: RouteDeps): void {
   app.get('/api/health', async () => {
     const nodes = await d.fleet.list()
     return {
@@ -48,7 +56,10 @@ export function registerRoutes(app: FastifyInstance, d: RouteDeps): void {
     if (!v) throw notFound(`no node "${id}" has reported yet`, { nodeId: id })
     return v
   })
+}
 
+/** Stored summaries, events and dead letters. */
+function recordRoutes(app: FastifyInstance, d: RouteDeps): void {
   app.get('/api/summaries', async (req) => {
     const q = req.query as Q
     onlyKeys(q, ['node', 'sensor', 'metric', 'pipeline', 'from', 'to', 'resolution', 'limit'])
@@ -65,38 +76,6 @@ export function registerRoutes(app: FastifyInstance, d: RouteDeps): void {
       resolution: durationParam(q, 'resolution'),
       limit: limitParam(q),
     })
-  })
-
-  // a gaussian anomaly model per sensor from stored summaries (with a stddev or variance aggregate), ready to
-  // push as desired state `models: { name: <this> }`
-  app.get('/api/models/fit', async (req) => {
-    const q = req.query as Q
-    onlyKeys(q, ['node', 'sensor', 'metric', 'pipeline', 'from', 'to', 'k'])
-    const metric = textParam(q, 'metric')
-    if (!metric) throw badRequest('metric is required (the model is fitted per metric)', 'metric')
-    const k = q.k === undefined ? 4 : Number(q.k)
-    if (!(k > 0) || !Number.isFinite(k)) throw badRequest(`k must be a positive number, got "${q.k}"`, 'k')
-    const from = timeParam(q, 'from')
-    const to = timeParam(q, 'to')
-    checkRange(from, to)
-    const rows = await d.store.querySummaries({
-      nodeId: idParam(q, 'node'),
-      sensorId: textParam(q, 'sensor'),
-      metric,
-      pipelineId: textParam(q, 'pipeline'),
-      from,
-      to,
-      limit: 100_000,
-    })
-    const fit = fitGaussian(rows, { k })
-    if (fit.used === 0)
-      throw badRequest(
-        rows.length === 0
-          ? `no summaries of metric "${metric}" match`
-          : `${rows.length} summaries of metric "${metric}" match, but none has a stddev or variance aggregate: add one to the window`,
-        'metric',
-      )
-    return fit
   })
 
   app.get('/api/events', async (req) => {
@@ -119,7 +98,10 @@ export function registerRoutes(app: FastifyInstance, d: RouteDeps): void {
     onlyKeys(q, ['node', 'limit'])
     return d.store.listDeadLetters({ nodeId: idParam(q, 'node'), limit: limitParam(q) })
   })
+}
 
+/** The demo's link switch and Prometheus metrics. */
+function opsRoutes(app: FastifyInstance, d: RouteDeps): void {
   app.post('/api/demo/nodes/:id/link', async (req) => {
     const id = idParam(req.params as Q, 'id')!
     if (!d.demo) throw notFound('demo controls are only available under `fogline demo`', { path: req.url })
@@ -138,4 +120,37 @@ export function registerRoutes(app: FastifyInstance, d: RouteDeps): void {
     reply.header('content-type', d.metrics.registry.contentType)
     return d.metrics.registry.metrics()
   })
+}
+
+/**
+ * A gaussian anomaly model per sensor from stored summaries (with a stddev or variance aggregate), ready to
+ * push as desired state `models: { name: <this> }`.
+ */
+async function fitModel(store: Store, q: Q) {
+  onlyKeys(q, ['node', 'sensor', 'metric', 'pipeline', 'from', 'to', 'k'])
+  const metric = textParam(q, 'metric')
+  if (!metric) throw badRequest('metric is required (the model is fitted per metric)', 'metric')
+  const k = q.k === undefined ? 4 : Number(q.k)
+  if (!(k > 0) || !Number.isFinite(k)) throw badRequest(`k must be a positive number, got "${q.k}"`, 'k')
+  const from = timeParam(q, 'from')
+  const to = timeParam(q, 'to')
+  checkRange(from, to)
+  const rows = await store.querySummaries({
+    nodeId: idParam(q, 'node'),
+    sensorId: textParam(q, 'sensor'),
+    metric,
+    pipelineId: textParam(q, 'pipeline'),
+    from,
+    to,
+    limit: 100_000,
+  })
+  const fit = fitGaussian(rows, { k })
+  if (fit.used === 0)
+    throw badRequest(
+      rows.length === 0
+        ? `no summaries of metric "${metric}" match`
+        : `${rows.length} summaries of metric "${metric}" match, but none has a stddev or variance aggregate: add one to the window`,
+      'metric',
+    )
+  return fit
 }

@@ -2,6 +2,7 @@ import { FoglineError } from '@fogline/protocol'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { noteAudit } from '../shared/index.js'
+import type { Store } from '../store/index.js'
 import type { ControlContext } from './context.js'
 import { type DesiredService, invalid, topicFor } from './desired.js'
 import type { ControlRepo, DesiredRow } from './repo.js'
@@ -94,36 +95,7 @@ export function registerRoutes(
     const { node, group, limit } = q.data
     if (!node && !group) throw bad('give ?node=ID or ?group=NAME', 'node')
     if (node && group) throw bad('give ?node=ID or ?group=NAME, not both', 'group')
-    if (node) {
-      const n = await ctx.store.getNode(node)
-      const g = n?.group ?? null
-      const versions = await repo.listVersions(g ? { node, group: g, limit } : { node, limit })
-      // the higher version of the node's and its group's published documents is the one that applies
-      const current = versions.find((v) => v.status === 'published') ?? null
-      const reports = await repo.listReports({ nodeId: node, limit })
-      return {
-        node,
-        group: g,
-        current: current ? versionView(current) : null,
-        appliedVersion: n?.heartbeat?.configVersion ?? null,
-        versions: versions.map(versionView),
-        reports,
-      }
-    }
-    const versions = await repo.listVersions({ group: group!, limit })
-    const current = versions.find((v) => v.status === 'published') ?? null
-    const nodes = (await ctx.store.listNodes()).filter((n) => n.group === group)
-    const reports = current ? await repo.listReports({ version: current.version, limit: 10_000 }) : []
-    return {
-      group,
-      current: current ? versionView(current) : null,
-      versions: versions.map(versionView),
-      nodes: nodes.map((n) => ({
-        nodeId: n.nodeId,
-        appliedVersion: n.heartbeat?.configVersion ?? null,
-        report: reports.find((r) => r.nodeId === n.nodeId) ?? null,
-      })),
-    }
+    return node ? nodeDesired(ctx.store, repo, node, limit) : groupDesired(ctx.store, repo, group!, limit)
   })
 
   app.get('/api/desired/:version', async (req) => {
@@ -139,6 +111,11 @@ export function registerRoutes(
     }
   })
 
+  rolloutRoutes(app, repo, rollouts)
+}
+
+/** POST /api/rollouts, GET /api/rollouts?group=, GET /api/rollouts/:id. */
+function rolloutRoutes(app: FastifyInstance, repo: ControlRepo, rollouts: Rollouts): void {
   app.post('/api/rollouts', async (req, reply) => {
     const body = parseBody(RolloutPost, req.body, 'FOG_API_BAD_REQUEST')
     noteAudit(req, { target: `group:${body.group}` })
@@ -166,4 +143,40 @@ export function registerRoutes(
     if (!v) throw new FoglineError('FOG_API_NOT_FOUND', `there is no rollout ${id}`, { rollout: id })
     return v
   })
+}
+
+/** GET /api/desired?node=: the node's versions (with its group's), the one that applies, and its reports. */
+async function nodeDesired(store: Store, repo: ControlRepo, node: string, limit: number) {
+  const n = await store.getNode(node)
+  const g = n?.group ?? null
+  const versions = await repo.listVersions(g ? { node, group: g, limit } : { node, limit })
+  // the higher version of the node's and its group's published documents is the one that applies
+  const current = versions.find((v) => v.status === 'published') ?? null
+  const reports = await repo.listReports({ nodeId: node, limit })
+  return {
+    node,
+    group: g,
+    current: current ? versionView(current) : null,
+    appliedVersion: n?.heartbeat?.configVersion ?? null,
+    versions: versions.map(versionView),
+    reports,
+  }
+}
+
+/** GET /api/desired?group=: the group's versions, the current one, and each member's applied version and report. */
+async function groupDesired(store: Store, repo: ControlRepo, group: string, limit: number) {
+  const versions = await repo.listVersions({ group, limit })
+  const current = versions.find((v) => v.status === 'published') ?? null
+  const nodes = (await store.listNodes()).filter((n) => n.group === group)
+  const reports = current ? await repo.listReports({ version: current.version, limit: 10_000 }) : []
+  return {
+    group,
+    current: current ? versionView(current) : null,
+    versions: versions.map(versionView),
+    nodes: nodes.map((n) => ({
+      nodeId: n.nodeId,
+      appliedVersion: n.heartbeat?.configVersion ?? null,
+      report: reports.find((r) => r.nodeId === n.nodeId) ?? null,
+    })),
+  }
 }

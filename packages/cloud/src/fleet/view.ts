@@ -1,9 +1,33 @@
-import { type ErrorData, formatErrorData } from '@fogline/protocol'
+import { ERROR_CODES, type ErrorCode, type ErrorData } from '@fogline/protocol'
 import type { NodeView } from '../shared/index.js'
 import type { NodeRow } from '../store/index.js'
 
 const n = (v: unknown, d = 0): number => (typeof v === 'number' && Number.isFinite(v) ? v : d)
 const nOrNull = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null)
+
+const isCode = (c: unknown): c is ErrorCode => typeof c === 'string' && c in ERROR_CODES
+
+/**
+ * A heartbeat's lastError as data. Current nodes send `{ code, message, where }`; nodes from before errors
+ * were data send one string `"FOG_CODE: sentence"`, read once here into the same shape (an unknown or missing
+ * code becomes FOG_INTERNAL with the whole string as the message).
+ */
+export function lastErrorOf(v: unknown): ErrorData | null {
+  if (v === null || v === undefined || v === '') return null
+  if (typeof v === 'string') {
+    const m = /^(FOG_[A-Z_]+):\s*(.*)$/s.exec(v)
+    return m && isCode(m[1])
+      ? { code: m[1], message: m[2]!, where: {} }
+      : { code: 'FOG_INTERNAL', message: v, where: {} }
+  }
+  if (typeof v !== 'object') return null
+  const o = v as { code?: unknown; message?: unknown; where?: unknown }
+  return {
+    code: isCode(o.code) ? o.code : 'FOG_INTERNAL',
+    message: typeof o.message === 'string' ? o.message : String(o.code ?? 'unknown error'),
+    where: o.where && typeof o.where === 'object' ? (o.where as ErrorData['where']) : {},
+  }
+}
 
 /**
  * The offline rule: a node is online while it last declared itself online (heartbeat, not its last will)
@@ -38,7 +62,7 @@ export function toNodeView(row: NodeRow, now: number, offlineAfter: number): Nod
     diskFreeBytes: nOrNull(hb.diskFreeBytes),
     dropped,
     configVersion: typeof cv === 'number' || typeof cv === 'string' ? cv : null,
-    lastError: lastErrorText(hb.lastError),
+    lastError: lastErrorOf(hb.lastError),
     sent: n(hb.sent),
     acked: n(hb.acked),
     resent: n(hb.resent),
@@ -55,17 +79,4 @@ export function toNodeView(row: NodeRow, now: number, offlineAfter: number): Nod
     reported: row.reported,
     reportedAt: row.reportedAt,
   }
-}
-
-const isErrorData = (e: unknown): e is ErrorData =>
-  typeof e === 'object' &&
-  e !== null &&
-  typeof (e as ErrorData).code === 'string' &&
-  typeof (e as ErrorData).message === 'string'
-
-/** A node's lastError: ErrorData from current nodes (a string from older ones), shown as one line. */
-function lastErrorText(e: unknown): string | null {
-  if (typeof e === 'string') return e
-  if (isErrorData(e)) return formatErrorData(e)
-  return null
 }

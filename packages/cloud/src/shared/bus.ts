@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events'
+import type { ErrorData } from '@fogline/protocol'
 import type { DeadLetterRow, EventRow, SummaryRow } from '../store/index.js'
 
 /** Fleet view of one node as the API returns it. */
@@ -17,7 +18,8 @@ export interface NodeView {
   diskFreeBytes: number | null
   dropped: Record<string, number>
   configVersion: number | string | null
-  lastError: string | null
+  /** the node's last error as data; an old node's string is read as `{ code, message, where: {} }` */
+  lastError: ErrorData | null
   sent: number
   acked: number
   resent: number

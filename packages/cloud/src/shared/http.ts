@@ -17,8 +17,8 @@ export interface HttpRoom {
   routes(app: FastifyInstance): void | Promise<void>
 }
 
-/** The OpenAPI schema every error response uses. */
-export const ERROR_SCHEMA = {
+/** An error as data (`ErrorData` of @fogline/protocol): a stable code, a plain sentence, and where. */
+export const ERROR_DATA_SCHEMA = {
   type: 'object',
   required: ['code', 'message', 'where'],
   properties: {
@@ -26,6 +26,13 @@ export const ERROR_SCHEMA = {
     message: { type: 'string' },
     where: { type: 'object', additionalProperties: true },
   },
+} as const
+
+/** The body of every error response: `{ error: { code, message, where } }`. */
+export const ERROR_SCHEMA = {
+  type: 'object',
+  required: ['error'],
+  properties: { error: { $ref: '#/components/schemas/ErrorData' } },
 } as const
 
 /** OpenAPI helpers shared by the rooms' documents. */
@@ -66,7 +73,7 @@ export class ApiRegistry {
   /** A fresh OpenAPI 3 document of every registered room. */
   document(): Record<string, unknown> {
     const paths: Record<string, unknown> = {}
-    const schemas: Record<string, unknown> = { Error: ERROR_SCHEMA }
+    const schemas: Record<string, unknown> = { Error: ERROR_SCHEMA, ErrorData: ERROR_DATA_SCHEMA }
     for (const r of this.rooms) {
       Object.assign(paths, r.openapi.paths)
       Object.assign(schemas, r.openapi.schemas ?? {})

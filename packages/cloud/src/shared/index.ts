@@ -3,6 +3,7 @@ export { Closers } from './closers.js'
 export {
   ApiRegistry,
   type AuditNote,
+  ERROR_DATA_SCHEMA,
   ERROR_SCHEMA,
   type HttpRoom,
   noteAudit,

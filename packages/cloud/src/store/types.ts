@@ -1,4 +1,4 @@
-import type { Batch, DataStream } from '@fogline/protocol'
+import type { Batch, DataStream, ErrorData } from '@fogline/protocol'
 import type { RetentionCutoffs, RetentionResult } from './retention.js'
 
 /** One stored summary (stream 'summary'); `seq` is the node's delivery seq. */
@@ -84,8 +84,8 @@ export interface HeartbeatBody {
   dropped?: Record<string, number>
   configVersion?: number | string | null
   diskFreeBytes?: number | null
-  /** ErrorData from current nodes, a string from older ones */
-  lastError?: unknown
+  /** ErrorData from current nodes; a `"FOG_…: sentence"` string from older ones */
+  lastError?: ErrorData | string | null
   sent?: number
   acked?: number
   [k: string]: unknown
