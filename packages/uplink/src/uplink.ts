@@ -264,7 +264,10 @@ export function createUplink(o: UplinkOptions): Uplink {
       o.logger?.warn({ batchId: ack.batchId, ...ack.rejected }, 'cloud rejected a batch')
       if (f) ranges = f.seqs.map((q) => [q, q] as [number, number])
     }
-    // acks of known batches are deleted together, one transaction per turn of the event loop
+    // acks of known batches are deleted together, one transaction per turn of the event loop. An ack of an
+    // unknown batch (the resend of one acked already, or a batch sent before a restart) counts only what it
+    // deletes, after the queued deletes ran: else the same records were counted acked twice
+    if (!f) flushAcks()
     const n = f ? 0 : outbox.ack(s, ranges)
     if (f) queueAck(s, ranges)
     if (f) {

@@ -1,4 +1,4 @@
-import { decodeMessage, upTopic } from '@fogline/protocol'
+import { decodeBatch, decodeMessage, downTopic, encodeAck, toRanges, upTopic } from '@fogline/protocol'
 import { startAckingStore, startTestBroker, waitFor } from '@fogline/testkit'
 import { connect } from 'mqtt'
 import { describe, expect, it, onTestFinished } from 'vitest'
@@ -105,5 +105,39 @@ describe('uplink against a real aedes broker and an acking store', () => {
       await new Promise((r) => setTimeout(r, 50))
       return got.includes('fogline/v1/n1/down/desired') && got.includes('fogline/v1/group/g1/down/desired')
     }, 'down messages')
+  })
+
+  it('counts a batch acked once when the acks of the batch and of its resends arrive together (issue 12: acked > sent)', async () => {
+    const d = dir()
+    const broker = await startTestBroker()
+    onTestFinished(() => broker.close())
+    // a cloud that holds its acks while the node resends, then acks every copy it got, back to back
+    const cloud = connect(broker.url, { protocolVersion: 4 })
+    onTestFinished(() => void cloud.end(true))
+    const copies: Array<{ batchId: string; seqs: number[] }> = []
+    cloud.on('message', (topic, payload) => {
+      const b = decodeBatch(payload, { topic })
+      copies.push({ batchId: b.batchId, seqs: b.records.map((r) => r.seq) })
+    })
+    await cloud.subscribeAsync(upTopic('n1', 'summary'), { qos: 1 })
+    const ob = await outboxIn(d)
+    const up = uplinkFor(ob, { urls: [broker.url], ackTimeout: 100 })
+    up.start()
+    await ob.append(
+      Array.from({ length: 20 }, (_, i) => ({ stream: 'summary' as const, ts: i, body: summary(i) })),
+    )
+    await waitFor(() => copies.length >= 3, 'the batch and two resends')
+    for (const c of copies.splice(0))
+      cloud.publish(
+        downTopic('n1', 'ack'),
+        encodeAck({ stream: 'summary', batchId: c.batchId, ranges: toRanges(c.seqs) }),
+        { qos: 1 },
+      )
+    await waitFor(() => ob.stats().records === 0, 'outbox empty')
+    // every further copy (a resend in flight while the acks came) is acked too; nothing is counted twice
+    await waitFor(() => up.stats().inFlight === 0, 'nothing in flight')
+    expect(up.stats().sent).toBe(20)
+    expect(up.stats().acked).toBe(20)
+    expect(ob.stats().acked).toBe(20)
   })
 })
