@@ -1,9 +1,8 @@
 import { type Broker, startBroker } from '@fogline/broker'
 import type { Engine } from '@fogline/pipeline'
-import { type Clock, type NodeConfig, resolveSecrets } from '@fogline/protocol'
+import { type Clock, type NodeConfig, RateWindow, resolveSecrets } from '@fogline/protocol'
 import type { DeadLetterStore } from './deadletters.js'
 import type { Logger } from './logger.js'
-import { RateMeter } from './rate.js'
 
 export interface IngestStats {
   readingsIn: number
@@ -39,7 +38,7 @@ export async function startIngest(o: IngestOptions): Promise<Ingest> {
   const users = config.broker.users
     ? Object.fromEntries(resolveSecrets(config.broker.users, 'broker.users', o.configFile))
     : undefined
-  const rate = new RateMeter(clock)
+  const rate = new RateWindow(clock, 5_000)
   const c = { readingsIn: 0, oversize: 0, authFailures: 0 }
   const broker = await startBroker({
     host: config.broker.host,

@@ -1,5 +1,3 @@
-export { endClient, Link } from './link.js'
-export { RateWindow } from './rate.js'
-export type { Uplink, UplinkLogger, UplinkOptions, UplinkStats } from './types.js'
+export type { Uplink, UplinkLogger, UplinkOptions, UplinkStats, UplinkTunables } from './types.js'
 export { createUplink } from './uplink.js'
 export { encodeBatchSpliced, type WireOptions } from './wire.js'

@@ -1,4 +1,4 @@
-import { type ErrorData, FoglineError, type UplinkConfig } from '@fogline/protocol'
+import { type Clock, type ErrorData, FoglineError, systemClock, type UplinkConfig } from '@fogline/protocol'
 import {
   BrokenCircuitError,
   type CircuitBreakerPolicy,
@@ -23,6 +23,8 @@ export interface LinkOptions {
   subscriptions: string[]
   will: () => { topic: string; payload: Buffer }
   logger?: UplinkLogger | undefined
+  /** reconnect and probe timers; mqtt.js keeps its own (connectTimeout, keepalive pings) */
+  clock?: Clock | undefined
 }
 
 /**
@@ -31,6 +33,8 @@ export interface LinkOptions {
  * Each endpoint has a circuit breaker (cockatiel): after `breakerThreshold` failed connects it is skipped
  * until `probeInterval` has passed; the half-open trial is the periodic probe that brings us back.
  * All endpoints failing → exponential backoff with decorrelated jitter (cockatiel) before the next round.
+ * Timers: reconnects and probes on the injected clock; cockatiel's breaker reads real time for its half-open
+ * wait, and mqtt.js owns its connect timeout and keepalive pings (library timers).
  */
 export class Link {
   client: MqttClient | null = null
@@ -44,8 +48,9 @@ export class Link {
   private readonly versions = new Map<string, 4 | 5>()
   private readonly backoffs: ExponentialBackoff<unknown>
   private backoff: IBackoff<unknown> | null = null
-  private timer: NodeJS.Timeout | null = null
-  private probeTimer: NodeJS.Timeout | null = null
+  private readonly clock: Clock
+  private timer: unknown = null
+  private probeTimer: unknown = null
   private probing = false
 
   constructor(
@@ -53,6 +58,7 @@ export class Link {
     private readonly ev: LinkEvents,
   ) {
     const c = opts.config
+    this.clock = opts.clock ?? systemClock
     this.breakers = c.urls.map(() =>
       circuitBreaker(handleAll, {
         halfOpenAfter: c.probeInterval,
@@ -80,7 +86,7 @@ export class Link {
     this.client = null
     if (c) {
       this.ev.disconnected(graceful ? 'stopped' : 'paused')
-      await endClient(c, graceful)
+      await endClient(c, graceful, this.clock)
     }
   }
 
@@ -91,13 +97,13 @@ export class Link {
     this.lastError = { code: 'FOG_UPLINK_TIMEOUT', message: reason, where: { url: this.endpoint } }
     this.client = null
     this.ev.disconnected(reason)
-    void endClient(c, false)
+    void endClient(c, false, this.clock)
     this.schedule(this.jitter(this.opts.config.reconnect.min))
   }
 
   private clearTimers(): void {
-    if (this.timer) clearTimeout(this.timer)
-    if (this.probeTimer) clearInterval(this.probeTimer)
+    if (this.timer !== null) this.clock.clearTimeout(this.timer)
+    if (this.probeTimer !== null) this.clock.clearInterval(this.probeTimer)
     this.timer = null
     this.probeTimer = null
   }
@@ -108,12 +114,11 @@ export class Link {
 
   private schedule(ms: number): void {
     if (!this.running) return
-    if (this.timer) clearTimeout(this.timer)
-    this.timer = setTimeout(() => {
+    if (this.timer !== null) this.clock.clearTimeout(this.timer)
+    this.timer = this.clock.setTimeout(() => {
       this.timer = null
       void this.loop()
     }, ms)
-    this.timer.unref?.()
   }
 
   private async loop(): Promise<void> {
@@ -126,7 +131,7 @@ export class Link {
         try {
           const c = await this.breakers[i]!.execute(() => this.connectOnce(urls[i]!))
           if (!this.running) {
-            await endClient(c, true)
+            await endClient(c, true, this.clock)
             return
           }
           this.attach(c, i)
@@ -235,12 +240,10 @@ export class Link {
       { url: this.opts.config.urls[i], version: this.versions.get(this.opts.config.urls[i]!) },
       'cloud link up',
     )
-    if (this.probeTimer) clearInterval(this.probeTimer)
+    if (this.probeTimer !== null) this.clock.clearInterval(this.probeTimer)
     this.probeTimer = null
-    if (i > 0) {
-      this.probeTimer = setInterval(() => void this.probe(), this.opts.config.probeInterval)
-      this.probeTimer.unref?.()
-    }
+    if (i > 0)
+      this.probeTimer = this.clock.setInterval(() => void this.probe(), this.opts.config.probeInterval)
     this.ev.connected(c, this.opts.config.urls[i]!)
   }
 
@@ -257,7 +260,7 @@ export class Link {
           const p = await this.breakers[j]!.execute(() =>
             this.tryConnect(url, v, `${this.opts.clientId}-probe`, true),
           )
-          await endClient(p, true)
+          await endClient(p, true, this.clock)
         } catch {
           continue
         }
@@ -266,7 +269,7 @@ export class Link {
         if (!old || !this.running) return
         this.client = null
         this.ev.disconnected('failback')
-        await endClient(old, true)
+        await endClient(old, true, this.clock)
         this.clearTimers()
         void this.loop()
         return
@@ -283,15 +286,15 @@ function isSocketError(err: unknown): boolean {
 }
 
 /** end() waits for in-flight QoS 1 acks when not forced; never wait more than a second for that */
-export function endClient(c: MqttClient, graceful: boolean): Promise<void> {
+export function endClient(c: MqttClient, graceful: boolean, clock: Clock = systemClock): Promise<void> {
   return new Promise((resolve) => {
     if (!graceful) {
       c.end(true, () => resolve())
       return
     }
-    const t = setTimeout(() => c.end(true, () => resolve()), 1000)
+    const t = clock.setTimeout(() => c.end(true, () => resolve()), 1000)
     c.end(false, () => {
-      clearTimeout(t)
+      clock.clearTimeout(t)
       resolve()
     })
   })

@@ -1,6 +1,6 @@
 import { deflateRawSync } from 'node:zlib'
 import type { EncodedRecord } from '@fogline/outbox'
-import { CODEC_VERSION, FLAG_DEFLATE } from '@fogline/protocol'
+import { CODEC_VERSION, FLAG_DEFLATE, FoglineError } from '@fogline/protocol'
 import { Packr } from 'msgpackr'
 
 const packr = new Packr({ useRecords: false, moreTypes: false, int64AsType: 'number' })
@@ -65,7 +65,7 @@ export function encodeBatchSpliced(
   let entries: Buffer
   if ((h[0]! & 0xf0) === 0x80) entries = h.subarray(1)
   else if (h[0] === 0xde) entries = h.subarray(3)
-  else throw new Error(`unexpected msgpack map header 0x${h[0]!.toString(16)}`)
+  else throw new FoglineError('FOG_INTERNAL', `unexpected msgpack map header 0x${h[0]!.toString(16)}`)
   const parts: Buffer[] = [Buffer.from([0x85]), entries, K_RECORDS, arrayHeader(records.length)]
   const rec = Buffer.from([0x83])
   for (const r of records) parts.push(rec, K_SEQ, num(r.seq), K_TS, num(r.ts), K_BODY, r.body)

@@ -1,6 +1,10 @@
-import type { Clock } from '@fogline/protocol'
+import type { Clock } from './clock.js'
 
-/** Events per second over a sliding window, in one-second buckets (no allocation per event). */
+/**
+ * Events per second over a sliding window, in one-second buckets (no allocation per event); on the injected
+ * clock. The one rate meter: node readings/s, uplink acks/s.
+ * @example const r = new RateWindow(clock, 5_000); r.add(1); r.perSecond()
+ */
 export class RateWindow {
   private readonly buckets: Float64Array
   private first = -1
