@@ -1,3 +1,4 @@
+import { type Clock, systemClock } from '@fogline/protocol'
 import Database from 'better-sqlite3'
 
 export interface DeadLetterRow {
@@ -20,13 +21,14 @@ export class DeadLetterStore {
   private readonly insert: Database.Statement
   private readonly trim: Database.Statement
   private pending: DeadLetterRow[] = []
-  private flushTimer: NodeJS.Timeout | undefined
+  private flushTimer: unknown = undefined
   readonly counts: Record<string, number> = {}
   total = 0
 
   constructor(
     path: string,
     private readonly max = 1000,
+    private readonly clock: Clock = systemClock,
   ) {
     this.db = new Database(path)
     this.db.pragma('journal_mode = WAL')
@@ -53,11 +55,11 @@ export class DeadLetterStore {
     this.total++
     // keep at most `max` rows in memory between flushes: a garbage flood must not grow the heap
     if (this.pending.length < this.max) this.pending.push(d)
-    this.flushTimer ??= setTimeout(() => this.flush(), 200)
+    this.flushTimer ??= this.clock.setTimeout(() => this.flush(), 200)
   }
 
   flush(): void {
-    if (this.flushTimer) clearTimeout(this.flushTimer)
+    if (this.flushTimer !== undefined) this.clock.clearTimeout(this.flushTimer)
     this.flushTimer = undefined
     if (this.pending.length === 0) return
     const rows = this.pending

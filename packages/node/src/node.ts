@@ -34,7 +34,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
     config: config.outbox,
     clock,
   })
-  const deadLetters = new DeadLetterStore(join(config.dataDir, 'deadletters.db'))
+  const deadLetters = new DeadLetterStore(join(config.dataDir, 'deadletters.db'), 1000, clock)
   const desiredOn = Boolean(config.desiredKeys?.length) && opts.desired !== false
 
   // the writer reads the engine's snapshot and the engine emits into the writer: the arrow closes the loop

@@ -9,6 +9,7 @@ import {
 import Database from 'better-sqlite3'
 import { Packr } from 'msgpackr'
 import { createDegrader } from './degrade.js'
+import { GroupCommit } from './group-commit.js'
 import { APP_ID, checkFile, type Db, prepareStatements, quarantine, SCHEMA, salvageMaxSeq } from './open.js'
 import { RangeSet } from './ranges.js'
 import {
@@ -28,6 +29,11 @@ export interface OpenSqliteOutboxOptions {
   path: string
   config?: OutboxConfigInput
   clock?: Clock
+  /**
+   * the clock of group commit's interval; real time by default, also when `clock` is a test's fake clock:
+   * committing is I/O pacing, and a stopped fake clock must not stall appends
+   */
+  commitClock?: Clock
   /** called when the file found at open was corrupt and has been moved aside */
   onCorrupt?: (info: QuarantineInfo) => void
   logger?: { warn(obj: object, msg?: string): void }
@@ -245,28 +251,14 @@ export async function openSqliteOutbox(opts: OpenSqliteOutboxOptions): Promise<O
     return results
   })
 
-  // ---- group commit: appends within commitInterval share one transaction (one fsync) ----
-  let queue: Pending[] = []
-  let queued = 0
-  let timer: NodeJS.Timeout | NodeJS.Immediate | null = null
-  let urgentTimer = false
   let closed = false
   let commits = 0
+  const listeners = new Set<(c: CommitInfo) => void>()
   const snapshot = () => ({
     last: new Map(last),
     usage: new Map([...usage].map(([k, v]) => [k, { ...v }])),
   })
-  const flush = () => {
-    urgentTimer = false
-    if (timer) {
-      clearTimeout(timer as NodeJS.Timeout)
-      clearImmediate(timer as NodeJS.Immediate)
-      timer = null
-    }
-    if (queue.length === 0) return
-    const batch = queue
-    queue = []
-    queued = 0
+  const commitBatch = (batch: Pending[]) => {
     const snap = snapshot()
     let results: Array<Array<{ stream: OutboxStream; seq: number }>>
     try {
@@ -291,24 +283,14 @@ export async function openSqliteOutbox(opts: OpenSqliteOutboxOptions): Promise<O
     }
     if (records > 0) for (const l of listeners) l({ records, urgent })
   }
-  const listeners = new Set<(c: CommitInfo) => void>()
-  // real timers, not the injected clock: group commit is about I/O, and a paused fake clock must not stall appends
-  // an append holding a priority-0 record (an event) commits on the next turn, not after commitInterval:
-  // events are few and wait for nothing; summaries and raw readings still share one commit per interval
-  const schedule = (urgent = false) => {
-    if (queued >= config.commitMaxRecords) return flush()
-    if (urgent && !urgentTimer) {
-      if (timer) {
-        clearTimeout(timer as NodeJS.Timeout)
-        clearImmediate(timer as NodeJS.Immediate)
-      }
-      urgentTimer = true
-      timer = setImmediate(flush)
-      return
-    }
-    if (timer) return
-    timer = config.commitInterval > 0 ? setTimeout(flush, config.commitInterval) : setImmediate(flush)
-  }
+  const group = new GroupCommit<Pending>(
+    {
+      interval: config.commitInterval,
+      maxQueued: config.commitMaxRecords,
+      clock: opts.commitClock ?? systemClock,
+    },
+    commitBatch,
+  )
 
   const txnSmall = <A extends unknown[]>(fn: (...a: A) => void) =>
     db.transaction((...a: A) => {
@@ -424,9 +406,7 @@ export async function openSqliteOutbox(opts: OpenSqliteOutboxOptions): Promise<O
       // urgency is decided here, once: it sets when the batch commits and tells listeners to send at once
       const urgent = encoded.some((e) => e.priority === 0)
       return new Promise((resolve, reject) => {
-        queue.push({ items: encoded, state: o?.state, urgent, resolve, reject })
-        queued += encoded.length
-        schedule(urgent)
+        group.add({ items: encoded, state: o?.state, urgent, resolve, reject }, encoded.length, urgent)
       })
     },
     read(stream, afterSeq, max, maxBytes = Number.POSITIVE_INFINITY, ro: ReadOptions = {}) {
@@ -491,7 +471,7 @@ export async function openSqliteOutbox(opts: OpenSqliteOutboxOptions): Promise<O
     },
     async close() {
       if (closed) return
-      flush()
+      group.flush()
       closed = true
       try {
         db.pragma('wal_checkpoint(TRUNCATE)')

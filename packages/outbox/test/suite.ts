@@ -1,5 +1,5 @@
 import type { Clock, OutboxConfigInput } from '@fogline/protocol'
-import { tempDir } from '@fogline/testkit'
+import { fakeClock, tempDir } from '@fogline/testkit'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import type { AppendItem, Outbox } from '../src/index.js'
 
@@ -10,17 +10,6 @@ export interface SuiteContext {
   clock?: Clock
 }
 export type OutboxFactory = (ctx: SuiteContext) => Promise<Outbox>
-
-/** A clock the test moves by hand; timers are real (group commit must not depend on it). */
-export function manualClock(start = 1_700_000_000_000): Clock & { t: number } {
-  const c = {
-    t: start,
-    now: () => c.t,
-    setTimeout: (fn: () => void, ms: number) => setTimeout(fn, ms),
-    clearTimeout: (h: unknown) => clearTimeout(h as NodeJS.Timeout),
-  }
-  return c
-}
 
 export function summaryBody(i: number, sensor = 's1', width = 60_000): Record<string, unknown> {
   return {
@@ -170,9 +159,10 @@ export function runOutboxSuite(name: string, factory: OutboxFactory): void {
     })
 
     it('expired records (TTL per stream) are never read and are counted', async () => {
-      const clock = manualClock()
+      // the one fake clock: TTLs read it; group commit keeps real time (the outbox's commitClock)
+      const clock = fakeClock()
       const { ob } = await open({ clock, config: { ttl: { raw: '1m' } } })
-      const now = clock.t
+      const now = clock.now()
       await ob.append([
         { stream: 'raw', ts: now - 120_000, body: { v: 1 } },
         { stream: 'raw', ts: now - 10_000, body: { v: 2 } },
@@ -180,7 +170,7 @@ export function runOutboxSuite(name: string, factory: OutboxFactory): void {
         { stream: 'summary', ts: now - 3_600_000, body: summaryBody(1) },
       ])
       expect(ob.read('raw', 0, 10).map((r) => r.body.v)).toEqual([2])
-      clock.t += 60_000
+      clock.advance(60_000)
       expect(ob.read('raw', 0, 10)).toEqual([])
       expect(ob.stats().dropped['expired-raw']).toBe(3)
       // no TTL on summaries: kept however old

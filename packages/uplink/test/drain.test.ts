@@ -37,7 +37,7 @@ describe('adaptive drain', () => {
     })
     proxy.cut()
     up.start()
-    await new Promise((r) => setTimeout(r, 100))
+    await waitFor(() => up.stats().lastError, 'a connect refused while the link is cut')
     proxy.pass()
     await waitFor(() => up.stats().connected, 'connected')
     const live = await ob.append([

@@ -102,7 +102,7 @@ describe('uplink against a real aedes broker and an acking store', () => {
     await waitFor(async () => {
       pub.publish('fogline/v1/n1/down/desired', Buffer.from([1, 0, 0xc0]), { qos: 1 })
       pub.publish('fogline/v1/group/g1/down/desired', Buffer.from([1, 0, 0xc0]), { qos: 1 })
-      await new Promise((r) => setTimeout(r, 50))
+      // the next poll of waitFor looks again (and publishes again, until the subscription is in place)
       return got.includes('fogline/v1/n1/down/desired') && got.includes('fogline/v1/group/g1/down/desired')
     }, 'down messages')
   })

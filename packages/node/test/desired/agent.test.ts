@@ -1,7 +1,6 @@
 import { openSqliteOutbox } from '@fogline/outbox'
 import {
   ALL_SCOPES,
-  type Clock,
   type DesiredReport,
   type DesiredState,
   downTopic,
@@ -12,7 +11,7 @@ import {
   PipelinesConfig,
   signDesired,
 } from '@fogline/protocol'
-import { tempDir } from '@fogline/testkit'
+import { fakeClock, tempDir } from '@fogline/testkit'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { createDesiredAgent, DESIRED_STATE_KEY } from '../../src/desired/agent.js'
 
@@ -27,31 +26,6 @@ const groupTopic = groupDesiredTopic(GROUP)
 const pipe = (id: string) => ({ id, input: ['sensors/+/+'] })
 const FILE_PIPELINES = [pipe('from-file')]
 
-function manualClock(start = T0): Clock & { advance(ms: number): void } {
-  let now = start
-  let id = 0
-  const timers = new Map<number, { at: number; fn: () => void }>()
-  return {
-    now: () => now,
-    setTimeout(fn, ms) {
-      timers.set(++id, { at: now + ms, fn })
-      return id
-    },
-    clearTimeout: (h) => void timers.delete(h as number),
-    advance(ms) {
-      const end = now + ms
-      for (;;) {
-        const due = [...timers].filter(([, t]) => t.at <= end).sort((a, b) => a[1].at - b[1].at)[0]
-        if (!due) break
-        timers.delete(due[0])
-        now = Math.max(now, due[1].at)
-        due[1].fn()
-      }
-      now = end
-    },
-  }
-}
-
 /**
  * A node stand-in with a real SQLite outbox for the agent's state. Pipelines are checked with the shared
  * PipelinesConfig schema (the engine's own check is stricter) and a pipeline whose id starts with "bad"
@@ -59,7 +33,7 @@ function manualClock(start = T0): Clock & { advance(ms: number): void } {
  */
 async function harness(dir: string, opts: { publicKey?: string; windowMs?: number } = {}) {
   const outbox = await openSqliteOutbox({ path: `${dir}/outbox.db` })
-  const clock = manualClock()
+  const clock = fakeClock(T0)
   let running: unknown = FILE_PIPELINES
   const reports: DesiredReport[] = []
   const make = () =>
