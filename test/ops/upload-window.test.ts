@@ -81,7 +81,8 @@ describe('upload windows (uplink.schedule)', () => {
     up.notify?.(true)
     await waitFor(() => store.seqs('n1', 'event').length === 1, 'the event stored')
     expect(store.seqs('n1', 'summary')).toEqual([])
-    expect(up.stats().backlogRecords).toBe(50)
+    // the store has the event before its ack reaches the node: wait for the ack, then only the summaries wait
+    await waitFor(() => up.stats().backlogRecords === 50, 'the event acked, the 50 summaries held')
 
     clock.set(at('2026-12-02T01:00:00Z')) // the window opens
     await waitFor(() => store.seqs('n1', 'summary').length === 50, 'the backlog drained in the window')
