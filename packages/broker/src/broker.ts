@@ -79,6 +79,7 @@ const clone = <T>(v: T): T => structuredClone(v)
 
 // the mqtt-packet aedes itself loads (resolved from aedes' folder, not ours)
 const aedesRequire = createRequire(createRequire(import.meta.url).resolve('aedes'))
+const mqttPacketRequire = createRequire(aedesRequire.resolve('mqtt-packet'))
 
 /**
  * Start an aedes broker on its listeners with logins, ACLs and limits. Nagle is off on every socket (aedes
@@ -87,7 +88,7 @@ const aedesRequire = createRequire(createRequire(import.meta.url).resolve('aedes
  */
 export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
   const { Aedes } = await import('aedes')
-  fastPuback(aedesRequire('mqtt-packet'))
+  fastPuback(aedesRequire('mqtt-packet'), mqttPacketRequire('bl').BufferList)
   const clock = opts.clock ?? systemClock
   const log = opts.log ?? silentLogger
   const limits: BrokerLimits = { ...DEFAULT_LIMITS, publishRate: 0, publishBytesPerSec: 0, ...opts.limits }

@@ -76,6 +76,7 @@ type WriteToStream = ((
 
 interface MqttPacketModule {
   writeToStream: WriteToStream
+  parser(opt?: unknown): { _list: unknown }
   __foglineFastPuback?: true
 }
 
@@ -85,12 +86,23 @@ interface MqttPacketModule {
  * buffers, a nextTick and the Writable buffering around them; at 10,000 QoS 1 readings/s that is a visible
  * share of the node's CPU (docs/benchmarks.md). Patched on the mqtt-packet module aedes imports (its `write`
  * looks `writeToStream` up at each call); anything but a plain v3/v4 PUBACK goes to the original. Idempotent.
+ * Per connection, the parser gets a plain BufferList instead of a Duplex stream (see below).
  * Also turns off mqtt-packet's number cache: on its first write it builds 65,536 two-byte Buffers (6 MiB of
  * heap, 65k objects every major GC walks; heap snapshot of bare aedes at 1,000 connections), to save one
  * 2-byte allocation per packet id written — and this node writes few packets (CONNACK, SUBACK, PUBACK here).
  */
-export function fastPuback(mqttPacket: MqttPacketModule): void {
+export function fastPuback(mqttPacket: MqttPacketModule, BufferList?: new () => unknown): void {
   if (mqttPacket.__foglineFastPuback) return
+  // each client's parser buffers its input in a `bl` BufferListStream, a readable-stream Duplex (two stream
+  // states, listeners) it never uses as a stream; the plain BufferList of the same package does the same job
+  if (BufferList) {
+    const parser = mqttPacket.parser
+    mqttPacket.parser = (opt) => {
+      const p = parser(opt)
+      p._list = new BufferList()
+      return p
+    }
+  }
   const original = mqttPacket.writeToStream
   original.cacheNumbers = false
   const patched: WriteToStream = (packet, stream, opts) => {

@@ -104,5 +104,10 @@ describe('fastPuback: one 4-byte write per PUBACK', () => {
     const { createRequire } = await import('node:module')
     const mp = createRequire(createRequire(import.meta.url).resolve('aedes'))('mqtt-packet')
     expect(mp.__foglineFastPuback).toBe(true)
+    // the client's parser buffers into a plain BufferList, not a Duplex stream
+    const client = (b.aedes as unknown as { clients: Record<string, { _parser: { _list: object } }> })
+      .clients['r']
+    expect(client?._parser._list).toBeDefined()
+    expect('pipe' in client!._parser._list).toBe(false)
   })
 })
