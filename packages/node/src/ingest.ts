@@ -2,6 +2,7 @@ import { type Broker, startBroker } from '@fogline/broker'
 import type { Engine } from '@fogline/pipeline'
 import { type Clock, type NodeConfig, RateWindow, resolveSecrets } from '@fogline/protocol'
 import type { DeadLetterStore } from './deadletters.js'
+import type { DurableIngest } from './journal/ingest.js'
 import type { Logger } from './logger.js'
 
 export interface IngestStats {
@@ -25,6 +26,8 @@ export interface IngestOptions {
   deadLetters: DeadLetterStore
   clock: Clock
   log: Logger
+  /** the ingest journal: QoS 1 publishes go through it and their PUBACK waits for its commit */
+  durable?: DurableIngest | undefined
 }
 
 /**
@@ -57,6 +60,7 @@ export async function startIngest(o: IngestOptions): Promise<Ingest> {
       rate.add(1)
       engine.ingest(topic, payload)
     },
+    ...(o.durable ? { acceptQos1: durableAccept(o.durable, c, rate) } : {}),
     onOversize(topic, size) {
       c.oversize++
       deadLetters.add({
@@ -70,4 +74,12 @@ export async function startIngest(o: IngestOptions): Promise<Ingest> {
     },
   })
   return { broker, stats: () => ({ ...c, readingsPerSec: rate.perSecond() }) }
+}
+
+function durableAccept(durable: DurableIngest, c: { readingsIn: number }, rate: RateMeter) {
+  return (topic: string, payload: Buffer, _clientId: string, done: (err?: Error | null) => void) => {
+    c.readingsIn++
+    rate.add(1)
+    durable.accept(topic, payload, done)
+  }
 }

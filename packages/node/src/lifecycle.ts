@@ -5,6 +5,7 @@ import type { Uplink } from '@fogline/uplink'
 import type { DeadLetterStore } from './deadletters.js'
 import type { DesiredAgent } from './desired/agent.js'
 import type { Ingest } from './ingest.js'
+import type { DurableIngest } from './journal/ingest.js'
 import type { Logger } from './logger.js'
 import type { NodeStatus } from './status.js'
 import type { FogNode } from './types.js'
@@ -20,6 +21,8 @@ export interface NodeParts {
   ingest: Ingest
   status: NodeStatus
   applyPipelines: FogNode['applyPipelines']
+  /** the ingest journal, when `ingest.journal` is on */
+  durable?: DurableIngest | undefined
 }
 
 /**
@@ -33,11 +36,13 @@ export function runNode(
 ): FogNode {
   const { clock, log } = run
   const { writer, engine, outbox, uplink } = p
+  // a committed checkpoint holds every journaled reading up to the position read before it was asked for
+  const checkpoint = () => {
+    const pos = p.durable?.position() ?? 0
+    return writer.checkpoint().then(() => p.durable?.committed(pos))
+  }
   const tickTimer = clock.setInterval(() => engine.tick(clock.now()), run.tickMs)
-  const checkpointTimer = clock.setInterval(
-    () => writer.checkpoint().catch(() => {}),
-    config.checkpoint.interval,
-  )
+  const checkpointTimer = clock.setInterval(() => checkpoint().catch(() => {}), config.checkpoint.interval)
   let stopping: Promise<void> | undefined
   const stop = async () => {
     p.desired?.close()
@@ -45,8 +50,9 @@ export function runNode(
     clock.clearInterval(checkpointTimer)
     await p.ingest.broker.close()
     // open windows are not flushed on stop: they are checkpointed and resume on the next start
-    await writer.checkpoint().catch(() => {})
+    await checkpoint().catch(() => {})
     await writer.close()
+    p.durable?.close()
     await p.uplink.stop()
     engine.close()
     p.deadLetters.close()
@@ -67,7 +73,7 @@ export function runNode(
     },
     applyPipelines: p.applyPipelines,
     checkpoint: () =>
-      writer.checkpoint().catch((err: unknown) => {
+      checkpoint().catch((err: unknown) => {
         log.error({ err }, 'checkpoint failed')
         throw err
       }),

@@ -1,15 +1,16 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { openSqliteOutbox, type QuarantineInfo } from '@fogline/outbox'
-import { validatePipelines } from '@fogline/pipeline'
-import { type ErrorData, type NodeConfig, systemClock } from '@fogline/protocol'
+import { type Outbox, openSqliteOutbox, type QuarantineInfo } from '@fogline/outbox'
+import { type Engine, validatePipelines } from '@fogline/pipeline'
+import { type Clock, type ErrorData, type NodeConfig, systemClock } from '@fogline/protocol'
 import { createUplink } from '@fogline/uplink'
 import { DeadLetterStore } from './deadletters.js'
 import { attachDesiredAgent } from './desired/attach.js'
 import { startEngine } from './engine.js'
 import { startIngest } from './ingest.js'
+import { openDurableIngest, replayJournal } from './journal/ingest.js'
 import { runNode } from './lifecycle.js'
-import { createLogger } from './logger.js'
+import { createLogger, type Logger } from './logger.js'
 import { createStatus } from './status.js'
 import type { FogNode, StartNodeOptions } from './types.js'
 import { Writer } from './writer.js'
@@ -38,16 +39,17 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
   const desiredOn = Boolean(config.desiredKeys?.length) && opts.desired !== false
 
   // the writer reads the engine's snapshot and the engine emits into the writer: the arrow closes the loop
-  const writer = new Writer({ outbox, snapshot: () => engine.snapshot(), clock, log })
+  const { durable, writer, emit, engineClock } = journaledWriter(config, outbox, clock, log, () => engine)
   const started = startEngine({
     configPipelines: config.pipelines,
     outbox,
     desired: desiredOn,
-    host: { clock, emit: writer.write, deadLetter: (d) => deadLetters.add(d) },
+    host: { clock: engineClock, emit, deadLetter: (d) => deadLetters.add(d) },
     where,
     log,
   })
   const engine = started.engine
+  replayJournal(durable, log)
   const applyPipelines: FogNode['applyPipelines'] = (raw, w) => {
     const r = engine.reload(raw, w)
     log.info(r, 'pipelines reloaded')
@@ -79,7 +81,8 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
         { clock, logger: log, pipelines: started.pipelines, ...(opts.desired || {}) },
       )
     : undefined
-  const ingest = await startIngest({ config, configFile: opts.configFile, engine, deadLetters, clock, log })
+  const sensors = { configFile: opts.configFile, engine, deadLetters, clock, log, durable }
+  const ingest = await startIngest({ config, ...sensors })
   const status = createStatus({
     config,
     clock,
@@ -92,10 +95,30 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
   })
 
   const parts = { outbox, deadLetters, writer, engine, uplink, desired, ingest, status, applyPipelines }
-  const node = runNode(config, { clock, log, tickMs: opts.tickMs ?? 100 }, parts)
+  const node = runNode(config, { clock, log, tickMs: opts.tickMs ?? 100 }, { ...parts, durable })
   // last: the desired agent is listening before the retained desired document can arrive
   uplink.start()
   return node
+}
+
+/**
+ * The one writer, and with `ingest.journal` on the ingest journal: QoS 1 readings go through it, and what the
+ * writer commits carries its positions (the snapshot's, and raw outputs'), see docs/delivery.md.
+ */
+function journaledWriter(
+  config: NodeConfig,
+  outbox: Outbox,
+  clock: Clock,
+  log: Logger,
+  engine: () => Engine,
+) {
+  const getState = (k: string) => outbox.getState(k)
+  const durable = openDurableIngest({ config, clock, getState, ingest: (t, p) => engine().ingest(t, p) })
+  const snapshot = () => (durable ? durable.stamp(engine().snapshot()) : engine().snapshot())
+  const rawState = durable && (() => durable.rawState())
+  const writer = new Writer({ outbox, snapshot, ...(rawState ? { rawState } : {}), clock, log })
+  const emit = durable ? durable.emitter(writer.write) : writer.write
+  return { durable, writer, emit, engineClock: durable?.clock ?? clock }
 }
 
 /** How the node did not start as it was left, as data for its stats and heartbeat. */

@@ -14,6 +14,8 @@ export interface WriterOptions {
   outbox: Outbox
   /** the engine's state, committed with every summary so a crash neither loses nor repeats one */
   snapshot: () => unknown
+  /** state committed with raw outputs (the ingest journal's raw position), cut with the commit */
+  rawState?: () => Record<string, unknown>
   clock: Clock
   log: Logger
 }
@@ -54,22 +56,24 @@ export class Writer {
   private closed = false
 
   constructor(private readonly o: WriterOptions) {
-    this.lazyState = () => ({ [CHECKPOINT_KEY]: o.snapshot() })
+    this.lazyState = () => ({ [CHECKPOINT_KEY]: o.snapshot(), ...o.rawState?.() })
   }
 
   /** the engine's emit: bound, so it can be handed over as is */
   readonly write = (outs: EngineOutput[]): void => {
     const items: AppendItem[] = []
     let withState = false
+    let raw = false
     for (const out of outs) {
       this.outputs[out.stream] = (this.outputs[out.stream] ?? 0) + 1
       items.push({ stream: out.stream, ts: out.ts, priority: out.priority, body: out.body })
       // a window closed: its summary and the engine state commit together
       if (out.stream !== 'raw') withState = true
+      else raw = true
     }
     if (items.length === 0) return
     if (this.held) this.hold(items, withState)
-    else this.append(items, withState).catch(() => {})
+    else this.append(items, withState, raw).catch(() => {})
   }
 
   /** commit the engine state now, after every output written before this call */
@@ -103,8 +107,9 @@ export class Writer {
     this.waiters = []
   }
 
-  private append(items: AppendItem[], withState: boolean): Promise<void> {
-    const p = this.o.outbox.append(items, withState ? { state: this.lazyState } : undefined).then(
+  private append(items: AppendItem[], withState: boolean, raw = false): Promise<void> {
+    const state = withState ? this.lazyState : raw ? this.o.rawState : undefined
+    const p = this.o.outbox.append(items, state ? { state } : undefined).then(
       () => {
         this.error = null
       },

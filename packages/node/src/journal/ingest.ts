@@ -1,4 +1,9 @@
-import type { Clock } from '@fogline/protocol'
+import { rmSync } from 'node:fs'
+import { join } from 'node:path'
+import type { EngineOutput } from '@fogline/pipeline'
+import type { Clock, NodeConfig } from '@fogline/protocol'
+import type { Logger } from '../logger.js'
+import { CHECKPOINT_KEY } from '../writer.js'
 import { type Committed, type IngestJournal, type JournalStats, openJournal } from './log.js'
 
 /** Field of the pipeline checkpoint: the journal position the snapshot holds (committed with it). */
@@ -87,6 +92,11 @@ export class DurableIngest {
     return this.replayingSeq !== 0 && this.replayingSeq <= this.rawPos
   }
 
+  /** The engine's emit, minus raw outputs that replay would write a second time. */
+  emitter(emit: (outs: EngineOutput[]) => void): (outs: EngineOutput[]) => void {
+    return (outs) => emit(this.skipRaw() ? outs.filter((o) => o.stream !== 'raw') : outs)
+  }
+
   /** Broker hook for a QoS 1 publish: journal it, hand it to the engine, `done` (the PUBACK) after the commit. */
   accept(topic: string, payload: Buffer, done: Committed): void {
     this.pos = this.journal.append(this.opts.clock.now(), topic, payload, done)
@@ -121,4 +131,38 @@ export class DurableIngest {
   close(): void {
     this.journal.close()
   }
+}
+
+/**
+ * The node's ingest journal per its config (`ingest.journal`, folder `<dataDir>/journal`), or undefined
+ * when it is off — then a journal left by an earlier run is removed, so it can never be replayed later
+ * against newer checkpoints.
+ * @example const durable = openDurableIngest({ config, clock, getState, ingest: (t, p) => engine.ingest(t, p) })
+ */
+export function openDurableIngest(o: {
+  config: Pick<NodeConfig, 'dataDir' | 'ingest' | 'outbox'>
+  clock: Clock
+  getState: (key: string) => unknown
+  ingest: (topic: string, payload: Buffer) => void
+}): DurableIngest | undefined {
+  const dir = join(o.config.dataDir, 'journal')
+  if (!o.config.ingest.journal) {
+    rmSync(dir, { recursive: true, force: true })
+    return undefined
+  }
+  return new DurableIngest({
+    dir,
+    synchronous: o.config.outbox.synchronous,
+    commitInterval: o.config.ingest.commitInterval,
+    clock: o.clock,
+    checkpoint: o.getState(CHECKPOINT_KEY),
+    getState: o.getState,
+    ingest: o.ingest,
+  })
+}
+
+/** Replay what the checkpoint does not hold (before the broker listens), and say how much. */
+export function replayJournal(durable: DurableIngest | undefined, log: Logger): void {
+  const n = durable?.replay() ?? 0
+  if (n > 0) log.info({ replayed: n }, 'ingest journal replayed after the checkpoint')
 }

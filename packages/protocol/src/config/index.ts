@@ -1,6 +1,7 @@
 export * from './broker.js'
 export * from './cloud.js'
 export * from './common.js'
+export * from './ingest.js'
 export * from './json-schema.js'
 export * from './load.js'
 export * from './models.js'

@@ -2,6 +2,7 @@ import { z } from 'zod'
 import { KeySet } from '../keyset.js'
 import { BrokerConfig } from './broker.js'
 import { Id } from './common.js'
+import { IngestConfig } from './ingest.js'
 import { OpsConfig } from './ops.js'
 import { OutboxConfig } from './outbox.js'
 import { CheckpointConfig, PipelinesConfig } from './pipeline.js'
@@ -17,6 +18,7 @@ export const NodeConfig = z.strictObject({
   dataDir: z.string().min(1),
   broker: BrokerConfig.prefault({}),
   pipelines: PipelinesConfig.min(1),
+  ingest: IngestConfig.prefault({}),
   outbox: OutboxConfig.prefault({}),
   uplink: UplinkConfig,
   checkpoint: CheckpointConfig.prefault({}),
