@@ -80,18 +80,26 @@ export function parseConfigText<S extends z.ZodType>(
   return parseConfig(schema, doc.toJS(), { file, lineOf })
 }
 
-/** Read and validate a config file. @example const cfg = loadConfigFile(NodeConfig, 'configs/node-a.yaml') */
-export function loadConfigFile<S extends z.ZodType>(schema: S, file: string): z.output<S> {
-  let text: string
+/**
+ * Read a text file the user named (a config, an ACL, a key): a missing or unreadable one is
+ * FOG_CONFIG_NOT_FOUND saying what it is, with the file and the setting that named it.
+ * @example const text = readUserFile('/etc/fogline/acl.txt', 'the ACL file', { field: 'broker.aclFile' })
+ */
+export function readUserFile(file: string, what: string, where: { field?: string } = {}): string {
   try {
-    text = readFileSync(file, 'utf8')
+    return readFileSync(file, 'utf8')
   } catch (cause) {
+    const why = (cause as NodeJS.ErrnoException).code ?? (cause as Error).message
     throw new FoglineError(
       'FOG_CONFIG_NOT_FOUND',
-      `cannot read config file: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`,
-      { file },
+      `cannot read ${what}: ${why}`,
+      { file, ...where },
       { cause },
     )
   }
-  return parseConfigText(schema, text, file)
+}
+
+/** Read and validate a config file. @example const cfg = loadConfigFile(NodeConfig, 'configs/node-a.yaml') */
+export function loadConfigFile<S extends z.ZodType>(schema: S, file: string): z.output<S> {
+  return parseConfigText(schema, readUserFile(file, 'config file'), file)
 }
