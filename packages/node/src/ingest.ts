@@ -76,7 +76,7 @@ export async function startIngest(o: IngestOptions): Promise<Ingest> {
   return { broker, stats: () => ({ ...c, readingsPerSec: rate.perSecond() }) }
 }
 
-function durableAccept(durable: DurableIngest, c: { readingsIn: number }, rate: RateMeter) {
+function durableAccept(durable: DurableIngest, c: { readingsIn: number }, rate: RateWindow) {
   return (topic: string, payload: Buffer, _clientId: string, done: (err?: Error | null) => void) => {
     c.readingsIn++
     rate.add(1)
