@@ -1,4 +1,4 @@
-import { encodeMessage, upTopic } from '@fogline/protocol'
+import { encodeBatch, encodeMessage, upTopic } from '@fogline/protocol'
 import { fakeClock } from '@fogline/testkit'
 import { describe, expect, it } from 'vitest'
 import type { NodeView } from '../src/index.js'
@@ -120,9 +120,11 @@ describe('fleet registry', () => {
     const reported: unknown[] = []
     cloud.bus.on('reported', (_id, b) => reported.push(b))
     const node = await testClient(cloud.brokerUrl)
+    // the node's one route: a batch of its outbox's reported stream
+    const records = [{ seq: 1, ts: 1, body: { appliedVersion: 3, status: 'applied' } }]
     await node.publishAsync(
       upTopic('node-r', 'reported'),
-      encodeMessage({ appliedVersion: 3, status: 'applied' }),
+      encodeBatch({ nodeId: 'node-r', stream: 'reported', batchId: 'b1', sentAt: 1, records }),
       { qos: 1 },
     )
     const v = await until(() => cloud.fleet.get('node-r'), 'node-r')

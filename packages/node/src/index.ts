@@ -1,5 +1,11 @@
-export * from './deadletters.js'
-export * from './desired/index.js'
-export * from './logger.js'
-export * from './node.js'
+// The node's public API: start a node; the desired-state agent and its health probe for embedders and tests.
+export { createDesiredAgent } from './desired/agent.js'
+export { type EngineHealthOptions, engineHealth, type HealthProbe } from './desired/health.js'
+export type {
+  DesiredAgent,
+  DesiredAgentDeps,
+  DesiredAgentLogger,
+  DesiredAgentStatus,
+} from './desired/types.js'
+export { type FogNode, type NodeStats, type StartNodeOptions, startNode } from './node.js'
 export * from './ops/index.js'

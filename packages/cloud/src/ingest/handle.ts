@@ -48,7 +48,7 @@ export async function handleUp(
   return handleNodeMessage(deps, client, topic, payload, t.nodeId, t.stream)
 }
 
-/** heartbeat and reported: one map per message (or, for reported, a batch from the node's outbox). */
+/** heartbeat: one map per message; reported: a batch from the node's outbox, stored and acked. */
 async function handleNodeMessage(
   deps: IngestDeps,
   client: AckClient,
@@ -72,10 +72,12 @@ async function handleNodeMessage(
     return
   }
   if (stream === 'heartbeat') await deps.store.recordHeartbeat(nodeId, body as HeartbeatBody, at)
+  // reported state has one route: batches from the node's outbox (durable, acked); a lone map is refused
   else if (isBatchShape(body)) return handleReportedBatch(deps, client, topic, payload, nodeId)
   else {
-    await deps.store.recordReported(nodeId, body as Record<string, unknown>, at)
-    deps.bus.emit('reported', nodeId, body as Record<string, unknown>)
+    const reason = 'reported state must come as a batch from the node outbox (reported stream)'
+    await deadLetter(deps, { nodeId, stream, topic, code: 'FOG_BATCH_INVALID', reason, payload, at })
+    return
   }
   await deps.fleet.touched(nodeId)
 }
