@@ -1,14 +1,6 @@
-import { mkdirSync } from 'node:fs'
-import { dirname } from 'node:path'
-import { FoglineError } from '@fogline/protocol'
-import Database from 'better-sqlite3'
-import { CONTROL_SCHEMA, type ControlDb, controlRepoOver, NEXT_VERSION_SQL, type Row } from './core.js'
+import { openSideSqlite, sqliteSideRun, storeFailed } from '../store/index.js'
+import { CONTROL_SCHEMA, type ControlDb, controlRepoOver, NEXT_VERSION_SQL } from './core.js'
 import type { ControlRepo } from './repo.js'
-
-const failed = (cause: unknown) =>
-  cause instanceof FoglineError
-    ? cause
-    : new FoglineError('FOG_STORE_FAILED', `control tables: ${(cause as Error).message}`, {}, { cause })
 
 /**
  * SQLite implementation: its own connection to the cloud's SQLite file (WAL lets it share the file with
@@ -16,44 +8,24 @@ const failed = (cause: unknown) =>
  * @example const repo = openSqliteControlRepo('.fogline/cloud.db')
  */
 export function openSqliteControlRepo(path: string): ControlRepo {
-  let db: Database.Database
-  try {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
-    db = new Database(path)
-    db.pragma('journal_mode = WAL')
-    db.pragma('busy_timeout = 5000')
-    db.exec(CONTROL_SCHEMA)
-  } catch (cause) {
-    throw new FoglineError(
-      'FOG_STORE_FAILED',
-      `cannot open the control tables: ${(cause as Error).message}`,
-      { file: path },
-      { cause },
-    )
-  }
-  const run = (sql: string, args: readonly unknown[]): Row[] => {
-    const st = db.prepare(sql)
-    if (st.reader) return st.all(...args) as Row[]
-    st.run(...args)
-    return []
-  }
+  const db = openSideSqlite(path, [CONTROL_SCHEMA], 'control tables')
+  const all = sqliteSideRun(db, 'control tables')
   // better-sqlite3 is synchronous: the whole "next number, insert" runs as one IMMEDIATE transaction
   const create = db.transaction((insert: Parameters<ControlDb['createVersion']>[0]) => {
-    const next = Number(run(NEXT_VERSION_SQL, [])[0]?.v)
+    const next = Number((db.prepare(NEXT_VERSION_SQL).get() as { v: number }).v)
     const ins = insert(next)
-    run(ins.sql, ins.args)
+    db.prepare(ins.sql).run(...ins.args)
     return ins.row
   })
-  const attempt = <T>(fn: () => T): Promise<T> => {
-    try {
-      return Promise.resolve(fn())
-    } catch (cause) {
-      return Promise.reject(failed(cause))
-    }
-  }
   return controlRepoOver({
-    all: (sql, args) => attempt(() => run(sql, args)),
-    createVersion: (insert) => attempt(() => create.immediate(insert)),
-    close: () => attempt(() => void db.close()),
+    all,
+    async createVersion(insert) {
+      try {
+        return create.immediate(insert)
+      } catch (cause) {
+        throw storeFailed('control tables', cause)
+      }
+    },
+    close: async () => void db.close(),
   })
 }

@@ -1,4 +1,13 @@
-import { type Ack, decodeMessage, downTopic, encodeAck } from '@fogline/protocol'
+import {
+  type Ack,
+  type Batch,
+  decodeBatch,
+  decodeMessage,
+  downTopic,
+  encodeAck,
+  FoglineError,
+  isFoglineError,
+} from '@fogline/protocol'
 import type { Logger } from 'pino'
 import type { AckClient, IngestDeps } from './deps.js'
 
@@ -60,4 +69,40 @@ export async function deadLetter(deps: IngestDeps, d: DeadLetterInfo): Promise<v
     reason: d.reason,
     bytes: d.payload.length,
   })
+}
+
+/**
+ * Decode a batch and check it is the node's own on this stream; otherwise dead-letter it and ack it as
+ * rejected (when its batchId is readable) so the node stops resending it, and return null.
+ */
+export async function decodeOwnBatch(
+  deps: IngestDeps,
+  client: AckClient,
+  m: { topic: string; payload: Buffer; nodeId: string; stream: string; at: number },
+): Promise<Batch | null> {
+  const { topic, payload, nodeId, stream, at } = m
+  try {
+    const batch = decodeBatch(payload, { topic })
+    if (batch.nodeId !== nodeId || batch.stream !== stream)
+      throw new FoglineError(
+        'FOG_BATCH_INVALID',
+        `batch says ${batch.nodeId}/${batch.stream} but came on ${topic}`,
+        { topic },
+      )
+    return batch
+  } catch (err) {
+    const code = isFoglineError(err) ? err.code : 'FOG_BATCH_INVALID'
+    const reason = (err as Error).message
+    await deadLetter(deps, { nodeId, stream, topic, code, reason, payload, at })
+    const batchId = readBatchId(payload)
+    // without a batchId the node cannot match an ack; it will resend and be dead-lettered again (bounded by its retries)
+    if (batchId !== null)
+      publishAck(
+        client,
+        nodeId,
+        { stream: stream as Ack['stream'], batchId, ranges: [], rejected: { code, message: reason } },
+        deps.logger,
+      )
+    return null
+  }
 }

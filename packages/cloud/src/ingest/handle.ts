@@ -3,15 +3,13 @@ import {
   type Batch,
   DATA_STREAMS,
   type DataStream,
-  decodeBatch,
   decodeMessage,
-  FoglineError,
   isFoglineError,
   parseUpTopic,
   toRanges,
 } from '@fogline/protocol'
 import type { HeartbeatBody, InsertResult } from '../store/index.js'
-import { deadLetter, publishAck, readBatchId } from './dead-letter.js'
+import { deadLetter, decodeOwnBatch, publishAck } from './dead-letter.js'
 import type { AckClient, IngestDeps } from './deps.js'
 import { handleReportedBatch } from './reported.js'
 
@@ -94,24 +92,9 @@ async function handleDataBatch(
   const { store, clock, logger, metrics } = deps
   const at = clock.now()
   const t0 = performance.now() // latency on the monotonic clock, not the injected one
-  let batch: Batch
-  try {
-    batch = decodeBatch(payload, { topic })
-    if (batch.nodeId !== nodeId || batch.stream !== stream)
-      throw new FoglineError(
-        'FOG_BATCH_INVALID',
-        `batch says ${batch.nodeId}/${batch.stream} but came on ${topic}`,
-        { topic },
-      )
-  } catch (err) {
-    const code = isFoglineError(err) ? err.code : 'FOG_BATCH_INVALID'
-    const reason = (err as Error).message
-    await deadLetter(deps, { nodeId, stream, topic, code, reason, payload, at })
+  const batch = await decodeOwnBatch(deps, client, { topic, payload, nodeId, stream, at })
+  if (!batch) {
     metrics.batches.inc({ stream, result: 'rejected' })
-    const batchId = readBatchId(payload)
-    // without a batchId the node cannot match an ack; it will resend and be dead-lettered again (bounded by its retries)
-    if (batchId !== null)
-      publishAck(client, nodeId, { stream, batchId, ranges: [], rejected: { code, message: reason } }, logger)
     return
   }
 

@@ -1,5 +1,5 @@
-import { type Batch, decodeBatch, FoglineError, isFoglineError, toRanges } from '@fogline/protocol'
-import { deadLetter, publishAck, readBatchId } from './dead-letter.js'
+import { toRanges } from '@fogline/protocol'
+import { decodeOwnBatch, publishAck } from './dead-letter.js'
 import type { AckClient, IngestDeps } from './deps.js'
 
 /**
@@ -14,29 +14,8 @@ export async function handleReportedBatch(
   nodeId: string,
 ): Promise<void> {
   const at = deps.clock.now()
-  let batch: Batch
-  try {
-    batch = decodeBatch(payload, { topic })
-    if (batch.nodeId !== nodeId || batch.stream !== 'reported')
-      throw new FoglineError(
-        'FOG_BATCH_INVALID',
-        `batch says ${batch.nodeId}/${batch.stream} but came on ${topic}`,
-        { topic },
-      )
-  } catch (err) {
-    const code = isFoglineError(err) ? err.code : 'FOG_BATCH_INVALID'
-    const reason = (err as Error).message
-    await deadLetter(deps, { nodeId, stream: 'reported', topic, code, reason, payload, at })
-    const batchId = readBatchId(payload)
-    if (batchId !== null)
-      publishAck(
-        client,
-        nodeId,
-        { stream: 'reported', batchId, ranges: [], rejected: { code, message: reason } },
-        deps.logger,
-      )
-    return
-  }
+  const batch = await decodeOwnBatch(deps, client, { topic, payload, nodeId, stream: 'reported', at })
+  if (!batch) return
   try {
     for (const r of batch.records) {
       const body = r.body as Record<string, unknown>

@@ -2,7 +2,7 @@ import { FoglineError, toRanges } from '@fogline/protocol'
 import type pg from 'pg'
 import { type PgInsert, pgUnnestInsert } from './columns.js'
 import { recordDeadLetter, touchNode } from './node-sql.js'
-import { type SplitBatch, splitBatch } from './rows.js'
+import { emptyResult, type SplitBatch, splitBatch } from './rows.js'
 import type { InsertResult, Store, StoreChange } from './types.js'
 
 type BatchIn = Parameters<Store['insertBatch']>[0]
@@ -33,15 +33,6 @@ const notCommitted = (batch: BatchIn, cause: unknown) =>
     { nodeId: batch.nodeId, stream: batch.stream },
     { cause },
   )
-
-const emptyResult = (parts: SplitBatch): InsertResult => ({
-  seqs: parts.seqs,
-  bad: parts.bad,
-  inserted: 0,
-  duplicates: 0,
-  summaries: [],
-  events: [],
-})
 
 /**
  * Store one batch in PostgreSQL: each batch is one transaction, rows are written with one multi-row INSERT

@@ -1,5 +1,5 @@
 import type { Batch, WireRecord } from '@fogline/protocol'
-import type { EventRow, SummaryRow } from './types.js'
+import type { EventRow, InsertResult, SummaryRow } from './types.js'
 
 /** A record the store cannot keep (its body is not a summary/event); dead-lettered, never stored. */
 export interface BadRecord {
@@ -115,3 +115,13 @@ export function clampLimit(limit: number | undefined, def: number, max: number):
   if (limit === undefined || !Number.isFinite(limit) || limit <= 0) return def
   return Math.min(Math.floor(limit), max)
 }
+
+/** What a batch did before anything is written: every seq acked, the bad records named, nothing stored yet. */
+export const emptyResult = (parts: SplitBatch): InsertResult => ({
+  seqs: parts.seqs,
+  bad: parts.bad,
+  inserted: 0,
+  duplicates: 0,
+  summaries: [],
+  events: [],
+})

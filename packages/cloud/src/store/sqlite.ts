@@ -6,7 +6,7 @@ import { sqliteInsertSql, sqliteRowArgs } from './columns.js'
 import { recordDeadLetter, type Stmt, touchNode } from './node-sql.js'
 import { type Row, storeCore } from './reads.js'
 import { retentionSql } from './retention.js'
-import { splitBatch } from './rows.js'
+import { emptyResult, splitBatch } from './rows.js'
 import { schemaSql } from './sql.js'
 import type { InsertResult, Store } from './types.js'
 
@@ -57,14 +57,7 @@ function batchWriter(db: Database.Database) {
   const exec = (s: Stmt) => run(s.sql, s.params)
   return db.transaction((batch: BatchIn, at: number): InsertResult => {
     const parts = splitBatch(batch)
-    const res: InsertResult = {
-      seqs: parts.seqs,
-      bad: parts.bad,
-      inserted: 0,
-      duplicates: 0,
-      summaries: [],
-      events: [],
-    }
+    const res = emptyResult(parts)
     for (const r of parts.summaries)
       if (insSummary.run(...sqliteRowArgs('summaries', r.nodeId, r, at)).changes) res.summaries.push(r)
     for (const r of parts.corrections)
