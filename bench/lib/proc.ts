@@ -47,7 +47,8 @@ export interface Plain {
   pid: number
   line(re: RegExp, ms?: number): Promise<RegExpExecArray>
   output(): string
-  stop(): Promise<void>
+  /** SIGKILL unless told otherwise (SIGTERM lets the node write its --cpu-prof) */
+  stop(signal?: NodeJS.Signals): Promise<void>
 }
 
 /** A plain `node` child (no tsx, so its RSS is what the program costs, not a loader thread). */

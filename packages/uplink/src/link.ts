@@ -9,6 +9,7 @@ import {
   type IBackoff,
 } from 'cockatiel'
 import { connect, type IClientOptions, type MqttClient } from 'mqtt'
+import { ReachProbe } from './reach.js'
 import type { UplinkLogger } from './types.js'
 
 export interface LinkEvents {
@@ -32,7 +33,11 @@ export interface LinkOptions {
  * preference. Lifecycle: start → (connected ⇄ disconnected, failover, failback) → stop.
  * Each endpoint has a circuit breaker (cockatiel): after `breakerThreshold` failed connects it is skipped
  * until `probeInterval` has passed; the half-open trial is the periodic probe that brings us back.
- * All endpoints failing → exponential backoff with decorrelated jitter (cockatiel) before the next round.
+ * All endpoints failing → exponential backoff with decorrelated jitter (cockatiel) before the next round;
+ * and while they were only *unreachable* (refused TCP, reset, timeout) rather than *refusing* (a CONNACK
+ * code: credentials, authorization, protocol), a cheap TCP-connect probe every `reachProbe` ms as well: the
+ * first endpoint that answers is connected at once with its breaker reset, so a flapping cellular link is
+ * used within about a second of coming back, not after a 4–10 s backoff (issue 12).
  * Timers: reconnects and probes on the injected clock; cockatiel's breaker reads real time for its half-open
  * wait, and mqtt.js owns its connect timeout and keepalive pings (library timers).
  */
@@ -52,6 +57,7 @@ export class Link {
   private timer: unknown = null
   private probeTimer: unknown = null
   private probing = false
+  private readonly reach: ReachProbe
 
   constructor(
     private readonly opts: LinkOptions,
@@ -66,6 +72,20 @@ export class Link {
       }),
     )
     this.backoffs = new ExponentialBackoff({ initialDelay: c.reconnect.min, maxDelay: c.reconnect.max })
+    this.reach = new ReachProbe(c.urls, c.reachProbe, this.clock, (i) => this.reachableAgain(i))
+  }
+
+  /** An unreachable endpoint answers again: forget its failures and connect now. */
+  private reachableAgain(i: number): void {
+    const c = this.opts.config
+    this.breakers[i] = circuitBreaker(handleAll, {
+      halfOpenAfter: c.probeInterval,
+      breaker: new ConsecutiveBreaker(c.breakerThreshold),
+    })
+    this.backoff = null
+    if (this.timer !== null) this.clock.clearTimeout(this.timer)
+    this.timer = null
+    void this.loop()
   }
 
   get endpoint(): string | null {
@@ -102,6 +122,7 @@ export class Link {
   }
 
   private clearTimers(): void {
+    this.reach.stop()
     if (this.timer !== null) this.clock.clearTimeout(this.timer)
     if (this.probeTimer !== null) this.clock.clearInterval(this.probeTimer)
     this.timer = null
@@ -124,6 +145,7 @@ export class Link {
   private async loop(): Promise<void> {
     if (!this.running || this.client || this.connecting) return
     this.connecting = true
+    let refused = false
     try {
       const urls = this.opts.config.urls
       for (let i = 0; i < urls.length; i++) {
@@ -140,6 +162,8 @@ export class Link {
         } catch (err) {
           if (err instanceof BrokenCircuitError) continue
           const e = describeConnectError(err, urls[i]!)
+          // a CONNACK refusal (mqtt.js puts its return code on err.code) is not fixed by trying again soon
+          if (typeof (err as { code?: unknown }).code === 'number') refused = true
           // one warning per outage and cause, not one per retry
           if (e.message !== this.lastError?.message || e.where.url !== this.lastError?.where.url)
             this.opts.logger?.warn(
@@ -152,6 +176,7 @@ export class Link {
       // every endpoint failed or is open-circuited: back off with jitter, then start again from the primary
       this.backoff = this.backoff ? this.backoff.next(undefined) : this.backoffs.next()
       this.schedule(this.backoff.duration)
+      if (!refused && this.running) this.reach.start()
     } finally {
       this.connecting = false
     }
@@ -220,6 +245,7 @@ export class Link {
 
   private attach(c: MqttClient, i: number): void {
     const prev = this.index
+    this.reach.stop()
     this.client = c
     this.index = i
     this.connects++

@@ -30,6 +30,8 @@ export const UplinkConfig = z.strictObject({
   pollInterval: Duration.prefault('200ms'),
   /** while on a secondary endpoint, how often the primary is probed to return to it */
   probeInterval: Duration.prefault('5s'),
+  /** while every endpoint is unreachable (not refusing), how often a TCP connect checks whether one is back */
+  reachProbe: Duration.prefault('500ms'),
   /** consecutive connect failures that open an endpoint's circuit breaker (skipped until a probe succeeds) */
   breakerThreshold: z.number().int().positive().default(3),
   /** backlog drain cap in records per second (0 = unlimited); live records are not capped */
