@@ -31,23 +31,6 @@ export function createDegrader(c: DegradeContext): { enforce(now: number): void 
   const { config } = c
   let lastSweep = Number.NEGATIVE_INFINITY
 
-  const sweepExpired = (now: number) => {
-    lastSweep = now
-    for (const s of OUTBOX_STREAMS) {
-      const ttl = config.ttl[s]
-      if (ttl === undefined || c.usage.get(s)!.records === 0) continue
-      const cutoff = now - ttl
-      let after = 0
-      for (;;) {
-        // seq order is close to ts order, so expired records sit at the head; out-of-order ones are caught by read()
-        const rows = c.headMeta(s, after, 2000)
-        let gone = 0
-        for (const r of rows) if (r.ts < cutoff && c.deleteSeq(s, r.seq, `expired-${s}`)) gone++
-        if (rows.length < 2000 || gone < rows.length) break
-        after = rows[rows.length - 1]!.seq
-      }
-    }
-  }
   const overCap = () => {
     const t = c.totals()
     return t.records > config.capacityRecords || t.bytes > config.capacityBytes
@@ -72,46 +55,69 @@ export function createDegrader(c: DegradeContext): { enforce(now: number): void 
       }
     }
   }
-  const rollup = () => {
-    const ranges = c.sent.get('summary')!
-    let progressed = true
-    while (progressed && overLow()) {
-      progressed = false
-      let after = 0
-      for (;;) {
-        const rows = c.oldestBodies(after, 2000)
-        if (rows.length === 0) break
-        after = rows[rows.length - 1]!.seq
-        const cand = []
-        for (const r of rows) {
-          if (ranges.has(r.seq)) continue
-          try {
-            cand.push({ seq: r.seq, ts: r.ts, body: packr.unpack(r.body) as Record<string, unknown> })
-          } catch {}
-        }
-        for (const g of rollupSummaries(cand, config.rollupFactor)) {
-          for (const seq of g.seqs) c.deleteSeq('summary', seq, null)
-          c.bump('dropped:rollup-summary', g.seqs.length - 1)
-          // a fresh seq: the members' seqs were never sent, but a fresh one cannot collide with anything the
-          // cloud holds even if a sent-mark was lost in a power cut (see docs/delivery.md)
-          c.insertSummary(g.ts, packr.pack(g.body))
-          progressed = true
-        }
-        if (!overLow()) return
-      }
-    }
-  }
   return {
     enforce(now) {
-      if (now - lastSweep >= 1000) sweepExpired(now)
+      if (now - lastSweep >= 1000) {
+        lastSweep = now
+        sweepExpired(c, now)
+      }
       if (!overCap()) return
       dropOldest('raw', 'capacity-raw')
-      if (overLow()) rollup()
+      if (overLow()) rollupOldest(c, overLow)
       if (overLow()) dropOldest('summary', 'capacity-summary')
       if (overLow()) dropOldest('reported', 'capacity-reported')
       if (overLow()) dropOldest('event', 'capacity-event')
       if (overCap())
         c.warn(c.totals(), 'outbox over capacity with only records in flight; they leave when acked')
     },
+  }
+}
+
+/** delete every record past its stream's TTL, oldest first */
+function sweepExpired(c: DegradeContext, now: number): void {
+  for (const s of OUTBOX_STREAMS) {
+    const ttl = c.config.ttl[s]
+    if (ttl === undefined || c.usage.get(s)!.records === 0) continue
+    const cutoff = now - ttl
+    let after = 0
+    for (;;) {
+      // seq order is close to ts order, so expired records sit at the head; out-of-order ones are caught by read()
+      const rows = c.headMeta(s, after, 2000)
+      let gone = 0
+      for (const r of rows) if (r.ts < cutoff && c.deleteSeq(s, r.seq, `expired-${s}`)) gone++
+      if (rows.length < 2000 || gone < rows.length) break
+      after = rows[rows.length - 1]!.seq
+    }
+  }
+}
+
+/** merge the oldest unsent summaries into coarser windows until under the low-water mark or no progress */
+function rollupOldest(c: DegradeContext, overLow: () => boolean): void {
+  const ranges = c.sent.get('summary')!
+  let progressed = true
+  while (progressed && overLow()) {
+    progressed = false
+    let after = 0
+    for (;;) {
+      const rows = c.oldestBodies(after, 2000)
+      if (rows.length === 0) break
+      after = rows[rows.length - 1]!.seq
+      const cand = []
+      for (const r of rows) {
+        if (ranges.has(r.seq)) continue
+        try {
+          cand.push({ seq: r.seq, ts: r.ts, body: packr.unpack(r.body) as Record<string, unknown> })
+        } catch {}
+      }
+      for (const g of rollupSummaries(cand, c.config.rollupFactor)) {
+        for (const seq of g.seqs) c.deleteSeq('summary', seq, null)
+        c.bump('dropped:rollup-summary', g.seqs.length - 1)
+        // a fresh seq: the members' seqs were never sent, but a fresh one cannot collide with anything the
+        // cloud holds even if a sent-mark was lost in a power cut (see docs/delivery.md)
+        c.insertSummary(g.ts, packr.pack(g.body))
+        progressed = true
+      }
+      if (!overLow()) return
+    }
   }
 }

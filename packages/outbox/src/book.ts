@@ -1,0 +1,149 @@
+import { STREAM_PRIORITY } from '@fogline/protocol'
+import { Packr } from 'msgpackr'
+import type { Db, Statements } from './open.js'
+import { RangeSet } from './ranges.js'
+import { type AppendState, OUTBOX_STREAMS, type OutboxStream, type QuarantineInfo } from './types.js'
+
+/** per-row overhead added to the body size when counting capacity (key, header, cell pointer) */
+export const ROW_OVERHEAD = 24
+export const packr = new Packr({ useRecords: false, moreTypes: false, int64AsType: 'number' })
+
+export interface Encoded {
+  stream: OutboxStream
+  ts: number
+  priority: number
+  body: Buffer
+}
+/** one append waiting for its group commit */
+export interface Pending {
+  items: Encoded[]
+  state: AppendState | undefined
+  urgent: boolean
+  resolve: (v: Array<{ stream: OutboxStream; seq: number }>) => void
+  reject: (e: unknown) => void
+}
+export interface Row {
+  seq: number
+  ts: number
+  priority: number
+  bytes: number
+  body: Buffer
+}
+
+export function defaultPriority(stream: OutboxStream): number {
+  return stream === 'reported' ? 0 : STREAM_PRIORITY[stream]
+}
+
+/**
+ * The outbox's in-memory view of its file: last seq, sent ranges and usage per stream, and the counters.
+ * `delta` holds the counter increments of the running transaction, written at its end.
+ */
+export interface Book {
+  readonly db: Db
+  readonly st: Statements
+  readonly last: Map<OutboxStream, number>
+  readonly sent: Map<OutboxStream, RangeSet>
+  readonly usage: Map<OutboxStream, { records: number; bytes: number }>
+  readonly counters: Record<string, number>
+  delta: Record<string, number>
+}
+
+/** Read seqs, sent ranges, usage and counters from the file; a quarantine's seq floor is written first. */
+export function loadBook(db: Db, st: Statements, quarantined: QuarantineInfo | null): Book {
+  const book: Book = { db, st, last: new Map(), sent: new Map(), usage: new Map(), counters: {}, delta: {} }
+  for (const s of OUTBOX_STREAMS) {
+    book.last.set(s, 0)
+    book.sent.set(s, new RangeSet())
+    book.usage.set(s, { records: 0, bytes: 0 })
+  }
+  if (quarantined) {
+    db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(
+      'quarantine',
+      JSON.stringify(quarantined),
+    )
+    for (const s of OUTBOX_STREAMS) st.upSeq.run(s, quarantined.seqFloor)
+  }
+  for (const r of db.prepare('SELECT stream, last_seq, sent FROM seqs').all() as Array<{
+    stream: OutboxStream
+    last_seq: number
+    sent: string
+  }>) {
+    book.last.set(r.stream, r.last_seq)
+    book.sent.set(r.stream, new RangeSet(JSON.parse(r.sent) as Array<[number, number]>))
+  }
+  for (const r of db
+    .prepare('SELECT stream, count(*) AS n, sum(bytes) AS b FROM records GROUP BY stream')
+    .all() as Array<{ stream: OutboxStream; n: number; b: number }>) {
+    book.usage.set(r.stream, { records: r.n, bytes: r.b })
+    // a seq is never reused, even if the seqs row was lost: never below what is stored
+    const m =
+      (db.prepare('SELECT max(seq) FROM records WHERE stream = ?').pluck().get(r.stream) as number) ?? 0
+    if (m > (book.last.get(r.stream) ?? 0)) book.last.set(r.stream, m)
+  }
+  for (const r of db.prepare('SELECT name, n FROM counters').all() as Array<{ name: string; n: number }>)
+    book.counters[r.name] = r.n
+  return book
+}
+
+export function bump(book: Book, name: string, n: number): void {
+  if (n) book.delta[name] = (book.delta[name] ?? 0) + n
+}
+/** write the running transaction's counter increments (inside it) */
+export function writeDelta(book: Book): void {
+  for (const [k, v] of Object.entries(book.delta)) book.st.count.run(k, v)
+}
+/** after the transaction committed: fold its increments into the in-memory counters */
+export function applyDelta(book: Book): void {
+  for (const [k, v] of Object.entries(book.delta)) book.counters[k] = (book.counters[k] ?? 0) + v
+  book.delta = {}
+}
+export function totals(book: Book): { records: number; bytes: number } {
+  let records = 0
+  let bytes = 0
+  for (const u of book.usage.values()) {
+    records += u.records
+    bytes += u.bytes
+  }
+  return { records, bytes }
+}
+/** insert one row under the stream's next seq and count it */
+export function insertRow(
+  book: Book,
+  stream: OutboxStream,
+  ts: number,
+  priority: number,
+  body: Buffer,
+): number {
+  const seq = book.last.get(stream)! + 1
+  book.last.set(stream, seq)
+  const bytes = body.length + ROW_OVERHEAD
+  book.st.insRec.run(stream, seq, ts, priority, bytes, body)
+  const u = book.usage.get(stream)!
+  u.records++
+  u.bytes += bytes
+  return seq
+}
+export function deleteSeq(book: Book, stream: OutboxStream, seq: number, reason: string | null): boolean {
+  const r = book.st.delOne.get(stream, seq) as { bytes: number } | undefined
+  if (!r) return false
+  const u = book.usage.get(stream)!
+  u.records--
+  u.bytes -= r.bytes
+  if (reason) bump(book, `dropped:${reason}`, 1)
+  return true
+}
+/** a small transaction that writes its counter increments at its end */
+export function txnSmall<A extends unknown[]>(book: Book, fn: (...a: A) => void): (...a: A) => void {
+  return book.db.transaction((...a: A) => {
+    book.delta = {}
+    fn(...a)
+    writeDelta(book)
+  })
+}
+/** forget sent marks below the stream's oldest stored row and persist the rest */
+export function persistSent(book: Book, s: OutboxStream): void {
+  const head = book.st.oldest.get(s) as { seq: number } | undefined
+  const ranges = book.sent.get(s)!
+  ranges.pruneBelow(head ? head.seq : book.last.get(s)! + 1)
+  book.st.upSent.run(JSON.stringify(ranges), s)
+}
