@@ -1,1 +1,2 @@
-export { addCommand, main, usage } from './main.js'
+/** The `fogline` command as a function: `await main(['status', '--url', url])` returns the exit code. */
+export { main } from './main.js'

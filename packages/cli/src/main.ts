@@ -37,7 +37,7 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
   },
 }
 
-export const usage = () => `Usage: fogline <command> [options]
+const usage = () => `Usage: fogline <command> [options]
 
 Fogline: a fog/edge runtime for IoT data. Sensors publish MQTT to a fog node;
 pipelines turn readings into summaries and events; a durable outbox holds them
@@ -51,11 +51,7 @@ ${Object.entries(commands)
 Run 'fogline <command> --help' for a command's options.
 `
 
-/** Register more commands (status, push, keys) where they exist. */
-export function addCommand(name: string, summary: string, load: () => Promise<Command>): void {
-  commands[name] = { summary, load }
-}
-
+/** Run one `fogline` command; resolves to its exit code (errors are printed as code, where, sentence). */
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv
   if (!name || name === '--help' || name === '-h' || name === 'help') {

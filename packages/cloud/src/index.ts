@@ -1,11 +1,8 @@
 // The public API of @fogline/cloud: start an aggregator, or open its store without one (CLI, scripts, benches).
 export {
-  type AccessRepo,
   type AuditRow,
   type DemoHooks,
   openAccessRepo,
-  openPostgresAccessRepo,
-  openSqliteAccessRepo,
   ROLES,
   type Role,
   type TokenRow,
