@@ -5,7 +5,7 @@ import { openSqliteOutbox } from '@fogline/outbox'
 import { startFaultProxy } from '@fogline/testkit'
 import mqtt from 'mqtt'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { runCli, sleep, tempDir, until } from '../e2e/helpers.js'
+import { runCli, tempDir, until } from '../e2e/helpers.js'
 
 const HEARTBEAT_MS = 200
 const DRAIN_RATE = 20 // records/s: the cap on backlog drain after a reconnect, so a backlog stays while online
@@ -59,7 +59,8 @@ pipelines:
 
     await until(async () => (await cloud.fleet.get('node-k'))?.online, 'node-k online')
     proxy.cut()
-    // 8 sensors for 2 s while the uplink is cut: ~8 summaries per 100 ms window; plus bad payloads
+    // 8 sensors for 2 s of the node's real time while the uplink is cut: 8 summaries per 100 ms window; plus
+    // bad payloads. Each QoS 1 publish waits for its PUBACK, which paces the load; no sleep in between
     const sensor = await mqtt.connectAsync(url)
     let readings = 0
     let malformed = 0
@@ -74,15 +75,18 @@ pipelines:
         readings++
         malformed++
       }
-      await sleep(10)
     }
     await sensor.endAsync()
-    await sleep(300) // the last windows close
     proxy.pass()
     // the backlog drains at 20/s; heartbeats report the final counters meanwhile
     await until(async () => (await cloud.fleet.get('node-k'))?.readingsIn === readings, 'heartbeat counts')
-    await sleep(3 * HEARTBEAT_MS)
-    const before = (await cloud.fleet.get('node-k'))!
+    // kill it mid-drain: once the cloud has stored part of the backlog and a heartbeat has counted acks
+    const before = await until(async () => {
+      const v = await cloud.fleet.get('node-k')
+      return (
+        v && v.acked > 0 && (await cloud.store.countRecords({ nodeId: 'node-k', stream: 'summary' })) > 0 && v
+      )
+    }, 'the drain under way')
     expect(before.online).toBe(true)
     expect(before.backlogRecords).toBeGreaterThan(20) // the drain cap keeps a backlog while the link is up
 

@@ -14,9 +14,6 @@ export function tempDir(): string {
 /** testkit's waitFor with the end-to-end default of 20 s (several processes, a loaded machine). */
 export const until = <T>(cond: () => T | Promise<T>, what: string, ms = 20_000) => waitFor(cond, what, ms, 50)
 
-/** Still used by test/cloud/fleet-kill.test.ts, whose sleeps are its owner's to replace; e2e tests do not sleep. */
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
 export interface Child {
   proc: ChildProcess
   out: () => string

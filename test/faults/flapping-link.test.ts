@@ -27,12 +27,13 @@ describe('delivery on a flapping link (issue 12)', () => {
     uplink.start()
     const load = steadyLoad(outbox, uplink, { summary: 2 }, 50)
     const perWindow: number[] = []
+    // a wall-clock schedule is the point of this test: the link's own timers must catch a real window
+    const hold = (ms: number) => new Promise((r) => setTimeout(r, ms))
     for (let i = 0; i < CYCLES; i++) {
-      // a wall-clock schedule is the point of this test: the link's own timers must catch a real window
-      await new Promise((r) => setTimeout(r, DOWN_MS))
+      await hold(DOWN_MS)
       const before = uplink.stats().acked
       proxy.pass()
-      await new Promise((r) => setTimeout(r, UP_MS))
+      await hold(UP_MS)
       proxy.cut()
       perWindow.push(uplink.stats().acked - before)
     }

@@ -112,7 +112,7 @@ pipelines:
     // random moments: most kills land inside a checkpoint interval, some after one or two checkpoints
     const life = 100 + Math.random() * 1.8 * CHECKPOINT_MS
     const acked0 = tally.acked
-    await new Promise((r) => setTimeout(r, life))
+    await new Promise((r) => setTimeout(r, life)) // chaos pacing: kill at a random moment of the child's life
     await child.kill9()
     pub.stop()
     lives.push(`${Math.round(life)}ms:${tally.acked - acked0}`)

@@ -1,14 +1,7 @@
+import { waitFor } from '@fogline/testkit'
 import mqtt from 'mqtt'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { startBroker } from '../src/index.js'
-
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time')
-    await new Promise((r) => setTimeout(r, 10))
-  }
-}
 
 describe('fog broker (aedes on port 0)', () => {
   it('hands client publishes to onMessage and forwards them to subscribers', async () => {
@@ -24,7 +17,10 @@ describe('fog broker (aedes on port 0)', () => {
     const pub = await mqtt.connectAsync(b.url, { clientId: 'sensor-1' })
     onTestFinished(() => pub.endAsync())
     await pub.publishAsync('sensors/t1/temperature', '21.5', { qos: 1 })
-    await until(() => got.length === 1 && forwarded.length === 1)
+    await waitFor(
+      () => got.length === 1 && forwarded.length === 1,
+      'got.length === 1 && forwarded.length === 1',
+    )
     expect(got[0]).toEqual(['sensors/t1/temperature', '21.5', 'sensor-1'])
     expect(forwarded).toEqual(['sensors/t1/temperature'])
   })
@@ -43,7 +39,7 @@ describe('fog broker (aedes on port 0)', () => {
     onTestFinished(() => pub.endAsync())
     await pub.publishAsync('sensors/a/x', Buffer.alloc(101), { qos: 1 })
     await pub.publishAsync('sensors/a/y', Buffer.alloc(100), { qos: 1 })
-    await until(() => got.length === 1 && over.length === 1)
+    await waitFor(() => got.length === 1 && over.length === 1, 'got.length === 1 && over.length === 1')
     expect(got).toEqual(['sensors/a/y'])
     expect(over).toEqual([101])
   })
@@ -100,6 +96,6 @@ describe('fog broker (aedes on port 0)', () => {
     expect(() => {
       for (const cb of held.splice(0)) cb()
     }).not.toThrow()
-    await until(() => delivered === n && mq.length === 0, 10_000)
+    await waitFor(() => delivered === n && mq.length === 0, 'delivered === n && mq.length === 0', 10_000)
   })
 })

@@ -1,14 +1,7 @@
+import { waitFor } from '@fogline/testkit'
 import mqtt from 'mqtt'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { startBroker } from '../src/index.js'
-
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time')
-    await new Promise((r) => setTimeout(r, 10))
-  }
-}
 
 describe('acceptQos1: the PUBACK waits for the durable ingest (aedes on port 0)', () => {
   it('[MQTT-4.3.2-2] holds a QoS 1 PUBACK until accept says done; the message skips onMessage', async () => {
@@ -26,13 +19,13 @@ describe('acceptQos1: the PUBACK waits for the durable ingest (aedes on port 0)'
     c.publish('sensors/a/t', '1', { qos: 1 }, (err) => {
       acked = !err
     })
-    await until(() => held.length === 1)
+    await waitFor(() => held.length === 1, 'held.length === 1')
     // a PUBACK would have arrived by now if aedes had written it before the accept
     await c.publishAsync('sensors/qos0/t', '0', { qos: 0 })
-    await until(() => plain.length === 1)
+    await waitFor(() => plain.length === 1, 'plain.length === 1')
     expect(acked).toBe(false)
     held[0]!.done()
-    await until(() => acked)
+    await waitFor(() => acked, 'acked')
     expect(plain).toEqual(['sensors/qos0/t'])
     expect(held.map((h) => h.topic)).toEqual(['sensors/a/t'])
   })
@@ -49,7 +42,7 @@ describe('acceptQos1: the PUBACK waits for the durable ingest (aedes on port 0)'
     c.publish('sensors/a/t', '1', { qos: 1 }, (err) => {
       acked = !err
     })
-    await until(() => !c.connected)
+    await waitFor(() => !c.connected, '!c.connected')
     expect(acked).toBe(false)
     const seen: string[] = []
     const b2 = await startBroker({
@@ -63,7 +56,7 @@ describe('acceptQos1: the PUBACK waits for the durable ingest (aedes on port 0)'
     const c2 = await mqtt.connectAsync(b2.url, { clientId: 'q3', reconnectPeriod: 0 })
     onTestFinished(() => c2.endAsync(true))
     c2.publish('$SYS/x', '1', { qos: 1 })
-    await until(() => !c2.connected)
+    await waitFor(() => !c2.connected, '!c2.connected')
     expect(seen).toEqual([])
   })
 })

@@ -1,14 +1,7 @@
+import { waitFor } from '@fogline/testkit'
 import mqtt from 'mqtt'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { startBroker } from '../src/index.js'
-
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time')
-    await new Promise((r) => setTimeout(r, 10))
-  }
-}
 
 /** how many times aedes' router (mqemitter) was asked to deliver a client publish */
 function routed(b: Awaited<ReturnType<typeof startBroker>>): () => number {
@@ -32,7 +25,7 @@ describe('skipUnroutable: no routing work for publishes nobody can receive', () 
     onTestFinished(() => pub.endAsync(true))
     await pub.publishAsync('sensors/a/t', '1', { qos: 1 })
     await pub.publishAsync('sensors/a/t', '2', { qos: 0 })
-    await until(() => got.length === 2)
+    await waitFor(() => got.length === 2, 'got.length === 2')
     expect(n()).toBe(0)
     const sub = await mqtt.connectAsync(b.url, { clientId: 's' })
     onTestFinished(() => sub.endAsync(true))
@@ -40,11 +33,11 @@ describe('skipUnroutable: no routing work for publishes nobody can receive', () 
     sub.on('message', (_t, p) => fwd.push(p.toString()))
     await sub.subscribeAsync('sensors/#', { qos: 1 })
     await pub.publishAsync('sensors/a/t', '3', { qos: 1 })
-    await until(() => fwd.length === 1)
+    await waitFor(() => fwd.length === 1, 'fwd.length === 1')
     expect(fwd).toEqual(['3'])
     await sub.unsubscribeAsync('sensors/#')
     await pub.publishAsync('sensors/a/t', '4', { qos: 1 })
-    await until(() => got.length === 4)
+    await waitFor(() => got.length === 4, 'got.length === 4')
     // routed once: for message 3 only
     expect(n()).toBe(1)
     expect(got).toEqual(['sensors/a/t=1', 'sensors/a/t=2', 'sensors/a/t=3', 'sensors/a/t=4'])
@@ -61,7 +54,7 @@ describe('skipUnroutable: no routing work for publishes nobody can receive', () 
     const fwd: string[] = []
     sub.on('message', (_t, p) => fwd.push(p.toString()))
     await sub.subscribeAsync('cfg/#')
-    await until(() => fwd.length === 1)
+    await waitFor(() => fwd.length === 1, 'fwd.length === 1')
     expect(fwd).toEqual(['kept'])
   })
 
@@ -79,7 +72,7 @@ describe('skipUnroutable: no routing work for publishes nobody can receive', () 
     onTestFinished(() => again.endAsync(true))
     const fwd: string[] = []
     again.on('message', (_t, p) => fwd.push(p.toString()))
-    await until(() => fwd.length === 1)
+    await waitFor(() => fwd.length === 1, 'fwd.length === 1')
     expect(fwd).toEqual(['while away'])
   })
 })
@@ -96,9 +89,9 @@ describe('fastPuback: one 4-byte write per PUBACK', () => {
     await new Promise((r) => sock.once('connect', r))
     // CONNECT (MQTT 3.1.1, clean, keep alive 0, client id "r"), then PUBLISH QoS 1 id 0x1234 topic "a" payload "1"
     sock.write(Buffer.from([0x10, 13, 0, 4, 77, 81, 84, 84, 4, 2, 0, 0, 0, 1, 114]))
-    await until(() => Buffer.concat(got).length >= 4)
+    await waitFor(() => Buffer.concat(got).length >= 4, 'Buffer.concat(got).length >= 4')
     sock.write(Buffer.from([0x32, 6, 0, 1, 97, 0x12, 0x34, 49]))
-    await until(() => Buffer.concat(got).length >= 8)
+    await waitFor(() => Buffer.concat(got).length >= 8, 'Buffer.concat(got).length >= 8')
     expect([...Buffer.concat(got).subarray(4)]).toEqual([0x40, 2, 0x12, 0x34])
     // and it went through the patched writer, on the mqtt-packet that aedes loads
     const { createRequire } = await import('node:module')

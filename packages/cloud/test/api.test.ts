@@ -227,8 +227,11 @@ describe('HTTP API over a real socket', () => {
     // a resend is not a new summary: nothing more on the stream
     const before = text.split('event: summary').length
     await node.publishAsync(upTopic('node-a', 'summary'), encodeBatch(batch), { qos: 1 })
-    await new Promise((r) => setTimeout(r, 150))
-    expect(text.split('event: summary').length).toBe(before)
+    // a fresh seq sent after the resend marks when the resend has been handled: then exactly one more summary
+    const next = { ...batch, batchId: 'y', records: [{ seq: 2, ts: T0, body: summaryBody(2) }] }
+    await node.publishAsync(upTopic('node-a', 'summary'), encodeBatch(next), { qos: 1 })
+    await until(() => text.includes('"seq":2'), 'the marker summary on the stream')
+    expect(text.split('event: summary').length).toBe(before + 1)
 
     // the ticket was good for that one connection only
     const again = await fetch(`${cloud.httpUrl}/api/stream?ticket=${ticket}`)

@@ -29,11 +29,14 @@ describe.skipIf(!available && !process.env.CI)(
         await a.insertBatch({ nodeId: 'n1', stream: 'summary', batchId: 'x', sentAt: 1, records }, 1)
         await a.insertBatch({ nodeId: 'n1', stream: 'summary', batchId: 'x', sentAt: 1, records }, 1) // duplicates: no change
         await a.recordHeartbeat('n1', { online: true }, 2)
-        await until(() => seenB.length >= 2, 'changes seen by b')
-        await new Promise((r) => setTimeout(r, 100))
+        // a marker change after them: notifications arrive in commit order, so once b has the marker, the
+        // duplicate insert would have shown up before it
+        await a.recordHeartbeat('n2', { online: true }, 3)
+        await until(() => seenB.some((c) => c.nodeId === 'n2'), 'changes seen by b')
         expect(seenB).toEqual([
           { kind: 'rows', nodeId: 'n1', stream: 'summary', ranges: [[1, 3]] },
           { kind: 'node', nodeId: 'n1' },
+          { kind: 'node', nodeId: 'n2' },
         ])
         expect(seenA).toEqual([])
       })
