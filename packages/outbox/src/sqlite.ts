@@ -18,6 +18,7 @@ import {
   type Row,
   totals,
 } from './book.js'
+import { compactDb } from './compact.js'
 import { createDegrader } from './degrade.js'
 import { APP_ID, checkFile, type Db, prepareStatements, quarantine, SCHEMA, salvageMaxSeq } from './open.js'
 import { createScanner } from './read.js'
@@ -73,6 +74,9 @@ function openFile(
     opts.logger?.warn({ ...quarantined }, 'corrupt outbox moved aside; fresh outbox opened')
   }
   const db: Db = new Database(path)
+  // a new file gets incremental vacuum (only settable before the first write), so housekeeping can give
+  // free pages back in bounded steps; an existing file keeps what it has
+  db.pragma('auto_vacuum = INCREMENTAL')
   db.pragma('journal_mode = WAL')
   db.pragma(`synchronous = ${config.synchronous}`)
   db.pragma('journal_size_limit = 67108864')
@@ -205,6 +209,7 @@ function outboxOf(
       return () => void writer.listeners.delete(listener)
     },
     stats: () => statsOf(book, writer.commits(), quarantined),
+    compact: (maxBytes) => compactDb(book.db, maxBytes),
     async close() {
       if (closed) return
       writer.group.flush()

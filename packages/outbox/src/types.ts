@@ -1,4 +1,5 @@
 import type { DataStream } from '@fogline/protocol'
+import type { CompactResult } from './compact.js'
 
 export type OutboxStream = DataStream | 'reported'
 
@@ -127,5 +128,7 @@ export interface Outbox {
   stats(): OutboxStats
   /** set when the file found at open was corrupt and moved aside; also passed to `onCorrupt` */
   readonly quarantined: QuarantineInfo | null
+  /** give free pages back to the file system, writing at most ~2 × maxBytes (housekeeping) */
+  compact(maxBytes: number): CompactResult
   close(): Promise<void>
 }

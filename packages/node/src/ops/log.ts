@@ -39,17 +39,14 @@ function prettyAvailable(): boolean {
  *          const log = logs.module('uplink'); log.debug('connected')
  */
 export function createNodeLogs(o: NodeLogOptions): NodeLogs {
-  const levels = Object.values(o.modules ?? {})
-  // the root must let through the most verbose module level; each child filters to its own
-  const order: Level[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']
-  const min = [o.level, ...levels].sort((a, b) => order.indexOf(a) - order.indexOf(b))[0]!
   const pretty = !o.destination && o.format !== 'json' && process.stderr.isTTY === true && prettyAvailable()
   const dest =
     o.destination ??
     (pretty
       ? pino.transport({ target: 'pino-pretty', options: { destination: 2, colorize: true } })
       : pino.destination({ fd: 2, sync: false }))
-  const root = pino({ level: min, name: o.name, base: null }, dest)
+  // a pino child's level is its own: a module may be more verbose than the root
+  const root = pino({ level: o.level, base: { name: o.name } }, dest)
   const byModule = new Map<string, pino.Logger>()
   return {
     root,
