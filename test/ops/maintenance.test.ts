@@ -1,11 +1,18 @@
 import { createDesiredAgent, createMaintenanceHold } from '@fogline/node'
-import { type DesiredReport, downTopic, generateDesiredKeyPair, signDesired } from '@fogline/protocol'
+import {
+  ALL_SCOPES,
+  type DesiredReport,
+  downTopic,
+  generateDesiredKeyPair,
+  signDesired,
+} from '@fogline/protocol'
 import { fakeClock } from '@fogline/testkit'
 import { describe, expect, it, onTestFinished } from 'vitest'
 
 const at = (iso: string) => Date.parse(iso)
 const TOPIC = downTopic('n1', 'desired')
 const keys = generateDesiredKeyPair()
+const trusted = [{ publicKey: keys.publicKeyPem, scopes: [...ALL_SCOPES], notAfter: Date.UTC(2100, 0, 1) }]
 const pipe = (id: string) => ({ id, input: ['sensors/+/+'] })
 const doc = (version: number, extra: Record<string, unknown> = {}) =>
   Buffer.from(
@@ -56,7 +63,7 @@ function setup(clock = fakeClock(at('2026-12-01T12:00:00Z')), kv = new Map<strin
     windows: [{ cron: '0 2 * * *', duration: 2 * 3_600_000, timezone: 'Etc/UTC' }],
     nodeId: 'n1',
     group: 'g',
-    publicKey: keys.publicKeyPem,
+    keys: trusted,
     state,
     report: (r) => reports.push(r),
     deliver: (t, p) => agent.handle(t, p),

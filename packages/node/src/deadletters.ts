@@ -50,6 +50,12 @@ export class DeadLetterStore {
     this.trim = this.db.prepare('DELETE FROM dead_letters WHERE id <= (SELECT MAX(id) FROM dead_letters) - ?')
   }
 
+  /** housekeeping: delete stored rows older than `before` (epoch ms); counts stay; returns rows deleted */
+  prune(before: number): number {
+    this.flush()
+    return this.db.prepare('DELETE FROM dead_letters WHERE ts < ?').run(before).changes
+  }
+
   add(d: DeadLetterRow): void {
     this.counts[d.code] = (this.counts[d.code] ?? 0) + 1
     this.total++

@@ -7,6 +7,7 @@ import type { DesiredAgent } from './desired/agent.js'
 import type { Ingest } from './ingest.js'
 import type { DurableIngest } from './journal/ingest.js'
 import type { Logger } from './logger.js'
+import type { NodeOps } from './ops/attach.js'
 import type { NodeStatus } from './status.js'
 import type { FogNode } from './types.js'
 import type { Writer } from './writer.js'
@@ -23,6 +24,7 @@ export interface NodeParts {
   applyPipelines: FogNode['applyPipelines']
   /** the ingest journal, when `ingest.journal` is on */
   durable?: DurableIngest | undefined
+  ops: NodeOps
 }
 
 /**
@@ -42,9 +44,16 @@ export function runNode(
     return writer.checkpoint().then(() => p.durable?.committed(pos))
   }
   const tickTimer = clock.setInterval(() => engine.tick(clock.now()), run.tickMs)
-  const checkpointTimer = clock.setInterval(() => checkpoint().catch(() => {}), config.checkpoint.interval)
+  const checkpointTimer = clock.setInterval(() => {
+    const t0 = performance.now()
+    checkpoint().then(
+      () => p.ops.observeCheckpoint((performance.now() - t0) / 1000),
+      () => {},
+    )
+  }, config.checkpoint.interval)
   let stopping: Promise<void> | undefined
   const stop = async () => {
+    await p.ops.close()
     p.desired?.close()
     clock.clearInterval(tickTimer)
     clock.clearInterval(checkpointTimer)
@@ -69,8 +78,9 @@ export function runNode(
     desired: p.desired,
     stats() {
       const ob = outbox.stats()
-      return p.status.stats(uplink.stats(ob), ob)
+      return { ...p.status.stats(uplink.stats(ob), ob), ops: p.ops.stats() }
     },
+    ops: p.ops,
     applyPipelines: p.applyPipelines,
     checkpoint: () =>
       checkpoint().catch((err: unknown) => {

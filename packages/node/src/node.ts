@@ -2,15 +2,22 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { type Outbox, openSqliteOutbox, type QuarantineInfo } from '@fogline/outbox'
 import { type Engine, validatePipelines } from '@fogline/pipeline'
-import { type Clock, type ErrorData, type NodeConfig, systemClock } from '@fogline/protocol'
-import { createUplink } from '@fogline/uplink'
+import {
+  type Clock,
+  type DesiredUplink,
+  type ErrorData,
+  type NodeConfig,
+  systemClock,
+} from '@fogline/protocol'
+import { createUplink, type Uplink } from '@fogline/uplink'
 import { DeadLetterStore } from './deadletters.js'
-import { attachDesiredAgent } from './desired/attach.js'
+import { type AttachDesiredOptions, attachDesiredAgent } from './desired/attach.js'
 import { startEngine } from './engine.js'
 import { startIngest } from './ingest.js'
 import { openDurableIngest, replayJournal } from './journal/ingest.js'
 import { runNode } from './lifecycle.js'
-import { createLogger, type Logger } from './logger.js'
+import type { Logger } from './logger.js'
+import { createNodeLogs, NodeOps } from './ops/index.js'
 import { createStatus } from './status.js'
 import type { FogNode, StartNodeOptions } from './types.js'
 import { Writer } from './writer.js'
@@ -25,7 +32,8 @@ export type { FogNode, NodeStats, StartNodeOptions } from './types.js'
  */
 export async function startNode(config: NodeConfig, opts: StartNodeOptions = {}): Promise<FogNode> {
   const clock = opts.clock ?? systemClock
-  const log = opts.logger ?? createLogger(config.log.level, `fogline-node:${config.nodeId}`)
+  const logs = nodeLogs(config, opts.logger)
+  const log = logs.root
   const where = opts.configFile ? { file: opts.configFile } : {}
   // refuse a bad pipeline before anything is opened or bound
   validatePipelines(config.pipelines, where)
@@ -37,14 +45,15 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
   })
   const deadLetters = new DeadLetterStore(join(config.dataDir, 'deadletters.db'), 1000, clock)
   const desiredOn = Boolean(config.desiredKeys?.length) && opts.desired !== false
-
+  // supervision first: the engine reports a failing pipeline into it
+  const ops = new NodeOps({ config, clock, log: logs.module('ops'), onFatal: opts.onFatal })
   // the writer reads the engine's snapshot and the engine emits into the writer: the arrow closes the loop
   const { durable, writer, emit, engineClock } = journaledWriter(config, outbox, clock, log, () => engine)
   const started = startEngine({
     configPipelines: config.pipelines,
     outbox,
     desired: desiredOn,
-    host: { clock: engineClock, emit, deadLetter: (d) => deadLetters.add(d) },
+    host: { clock: engineClock, emit, deadLetter: (d) => deadLetters.add(d), ...ops.engineHooks },
     where,
     log,
   })
@@ -56,7 +65,6 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
     writer.checkpoint().catch(() => {})
     return r
   }
-
   // down messages and heartbeats are only asked for after uplink.start(), at the end: by then all exists
   const uplink = createUplink({
     nodeId: config.nodeId,
@@ -64,25 +72,20 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
     outbox,
     config: config.uplink,
     clock,
-    logger: log,
-    heartbeat: (u, ob) => status.heartbeat(u, ob),
-    onDown: (topic, payload) => void desired?.handle(topic, payload),
+    logger: logs.module('uplink'),
+    heartbeat: (u, ob) => ({ ...status.heartbeat(u, ob), ...ops.heartbeat() }),
+    ...ops.uplinkHooks,
   })
-  const desired = desiredOn
-    ? attachDesiredAgent(
-        {
-          config,
-          outbox,
-          engine,
-          applyPipelines,
-          applyUplink: (u) => uplink.reconfigure(u),
-          connected: () => uplink.stats().connected,
-        },
-        { clock, logger: log, pipelines: started.pipelines, ...(opts.desired || {}) },
-      )
-    : undefined
+  const dOpts = {
+    clock,
+    logger: logs.module('desired'),
+    pipelines: started.pipelines,
+    ...(opts.desired || {}),
+  }
+  const desired = desiredOn ? startDesired(config, outbox, engine, applyPipelines, uplink, dOpts) : undefined
   const sensors = { configFile: opts.configFile, engine, deadLetters, clock, log, durable }
   const ingest = await startIngest({ config, ...sensors })
+  await ops.start({ engine, outbox, deadLetters, writer, uplink, desired })
   const status = createStatus({
     config,
     clock,
@@ -94,7 +97,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
     configVersion: () => desired?.appliedVersion() ?? null,
   })
 
-  const parts = { outbox, deadLetters, writer, engine, uplink, desired, ingest, status, applyPipelines }
+  const parts = { outbox, deadLetters, writer, engine, uplink, desired, ingest, status, applyPipelines, ops }
   const node = runNode(config, { clock, log, tickMs: opts.tickMs ?? 100 }, { ...parts, durable })
   // last: the desired agent is listening before the retained desired document can arrive
   uplink.start()
@@ -134,4 +137,34 @@ function startupError(
     message: `the outbox file was unreadable (${q.reason}); it was moved aside and a fresh one opened`,
     where: { file: q.movedTo },
   }
+}
+
+/** The node's loggers: the one passed in (tests), or JSON/pretty with a level per module (log.modules). */
+function nodeLogs(
+  config: NodeConfig,
+  given: Logger | undefined,
+): { root: Logger; module(name: string): Logger } {
+  if (given) return { root: given, module: (name) => given.child({ module: name }) }
+  const { level, modules, format } = config.log
+  return createNodeLogs({ name: `fogline-node:${config.nodeId}`, level, modules, format })
+}
+
+/** The desired-state agent on the node's parts; the uplink applies its settings and says if it is connected. */
+function startDesired(
+  config: NodeConfig,
+  outbox: Outbox,
+  engine: Engine,
+  applyPipelines: FogNode['applyPipelines'],
+  uplink: Uplink,
+  opts: AttachDesiredOptions,
+) {
+  const parts = {
+    config,
+    outbox,
+    engine,
+    applyPipelines,
+    applyUplink: (u: DesiredUplink) => uplink.reconfigure(u),
+    connected: () => uplink.stats().connected,
+  }
+  return attachDesiredAgent(parts, opts)
 }

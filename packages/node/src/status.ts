@@ -22,7 +22,7 @@ export interface StatusParts {
 }
 
 export interface NodeStatus {
-  stats(u: UplinkStats, ob: OutboxStats): NodeStats
+  stats(u: UplinkStats, ob: OutboxStats): Omit<NodeStats, 'ops'>
   /** the body published on up/heartbeat */
   heartbeat(u: UplinkStats, ob: OutboxStats): Record<string, unknown>
 }
@@ -33,7 +33,7 @@ export interface NodeStatus {
  * @example uplink = createUplink({ ..., heartbeat: (u, ob) => status.heartbeat(u, ob) })
  */
 export function createStatus(p: StatusParts): NodeStatus {
-  function stats(u: UplinkStats, ob: OutboxStats): NodeStats {
+  function stats(u: UplinkStats, ob: OutboxStats): Omit<NodeStats, 'ops'> {
     const i = p.ingest()
     const w = p.writer.stats()
     let malformed = 0

@@ -7,6 +7,7 @@ import type { DeadLetterStore } from './deadletters.js'
 import type { DesiredAgent } from './desired/agent.js'
 import type { AttachDesiredOptions } from './desired/attach.js'
 import type { Logger } from './logger.js'
+import type { NodeOps, OpsStats } from './ops/attach.js'
 
 export interface NodeStats {
   nodeId: string
@@ -28,6 +29,8 @@ export interface NodeStats {
   dropped: Record<string, number>
   /** the error that matters now, as data: a refused write, a start that lost state, why the cloud is unreachable */
   lastError: ErrorData | null
+  /** readiness, pipelines under supervision, jobs (last run, result, next run), upload window, prediction */
+  ops: OpsStats
 }
 
 /** A running fog node. Lifecycle: startNode → (ingest, uplink) → stop. */
@@ -43,6 +46,8 @@ export interface FogNode {
   /** the desired-state agent, when the node is configured with desiredKeys */
   readonly desired: DesiredAgent | undefined
   stats(): NodeStats
+  /** metrics and health endpoint, supervision, schedules, prediction */
+  readonly ops: NodeOps
   /** hot-reload a new pipeline set; throws FoglineError and keeps the running one when invalid */
   applyPipelines(raw: unknown, where?: { file?: string }): ReturnType<Engine['reload']>
   /** write a checkpoint now (also done every checkpoint.interval and on stop) */
@@ -58,4 +63,6 @@ export interface StartNodeOptions {
   tickMs?: number
   /** desired-state agent options; false: do not attach one even when desiredKeys is set */
   desired?: AttachDesiredOptions | false
+  /** the node cannot go on (outbox unwritable, results dropped): `fogline node` exits non-zero */
+  onFatal?: (e: ErrorData) => void
 }

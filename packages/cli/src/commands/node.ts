@@ -1,5 +1,12 @@
 import { type FogNode, startNode } from '@fogline/node'
-import { FoglineError, formatErrorData, loadConfigFile, NodeConfig, systemClock } from '@fogline/protocol'
+import {
+  FoglineError,
+  formatErrorData,
+  loadConfigFile,
+  NodeConfig,
+  sleep,
+  systemClock,
+} from '@fogline/protocol'
 import { defineCommand, required } from '../args.js'
 import { parseDurationFlag, waitForStop } from '../util.js'
 
@@ -22,6 +29,9 @@ Options:
   -h, --help          this text
 `
 
+/** Exit code when the node cannot go on (EX_SOFTWARE); the unit's Restart=on-failure restarts it. */
+export const EXIT_UNRECOVERABLE = 70
+
 export const run = defineCommand(
   help,
   {
@@ -32,19 +42,31 @@ export const run = defineCommand(
   async (flags) => {
     const configFile = required(flags.config, '--config FILE')
     const duration = parseDurationFlag(flags.duration)
-    const node = await startNode(loadConfigFile(NodeConfig, configFile), { configFile })
+    // unrecoverable (outbox unwritable, results dropped): exit non-zero so systemd's Restart=on-failure acts
+    let fatal: (() => void) | undefined
+    const fatalExit = new Promise<'unrecoverable'>((resolve) => (fatal = () => resolve('unrecoverable')))
+    const node = await startNode(loadConfigFile(NodeConfig, configFile), {
+      configFile,
+      onFatal: () => fatal?.(),
+    })
     process.stdout.write(`fogline node ${node.nodeId}: sensors publish to ${node.brokerUrl}\n`)
+    if (node.ops.httpUrl)
+      process.stdout.write(`fogline node ${node.nodeId}: metrics on ${node.ops.httpUrl}/metrics\n`)
     const every = Number(flags['status-every']) * 1000
     const timer = every > 0 ? systemClock.setInterval(() => printStatus(node), every) : undefined
     const onHup = () => reload(node, configFile)
     process.on('SIGHUP', onHup)
     process.stdout.write(`fogline node ${node.nodeId}: pid ${process.pid} (SIGHUP reloads pipelines)\n`)
-    const why = await waitForStop(duration)
+    const why = await Promise.race([waitForStop(duration), fatalExit])
     process.off('SIGHUP', onHup)
     if (timer !== undefined) systemClock.clearInterval(timer)
-    await node.stop()
+    // an unwritable outbox may keep a clean stop from finishing: the restart matters more
+    await Promise.race([
+      node.stop(),
+      why === 'unrecoverable' ? sleep(systemClock, 5000) : new Promise(() => {}),
+    ])
     process.stdout.write(`fogline node ${node.nodeId}: stopped (${why})\n`)
-    return 0
+    return why === 'unrecoverable' ? EXIT_UNRECOVERABLE : 0
   },
 )
 

@@ -1,9 +1,11 @@
 import { statfsSync } from 'node:fs'
-import type { Engine } from '@fogline/pipeline'
+import type { Outbox } from '@fogline/outbox'
+import type { Engine, EngineOutput } from '@fogline/pipeline'
 import type { Clock, ErrorData, FogEvent, NodeConfig } from '@fogline/protocol'
 import type { Logger } from 'pino'
 import { type OpsServer, startOpsServer } from './http.js'
 import { createScheduler, type JobSpec, type JobStatus } from './jobs.js'
+import { createMaintenanceHold, type MaintenanceHold } from './maintenance.js'
 import { createNodeMetrics, type NodeMetrics } from './metrics.js'
 import { createPredictor, type Prediction } from './predict.js'
 import { createReadiness, type Readiness } from './readiness.js'
@@ -14,16 +16,18 @@ import { createUploadGate, timesyncTrust, type UploadGateState } from './windows
 /** What the ops part reads from the running node; each part is passed in, nothing is reached into. */
 export interface OpsParts {
   engine: Pick<Engine, 'counters' | 'restartPipeline'>
-  outbox: {
-    stats(): { records: number; bytes: number; dropped: Record<string, number> }
-    getState(key: string): unknown
-    putState(key: string, v: unknown): Promise<void>
+  outbox: Pick<Outbox, 'stats' | 'getState' | 'putState' | 'append' | 'compact'>
+  deadLetters: { prune(before: number): number }
+  uplink: { stats(): { connected: boolean; oldestUnsentAgeMs: number | null } }
+  /** the node's one writer: ops events go through it like the pipelines' outputs */
+  writer: {
+    lastError(): ErrorData | null
+    stats(): { dropped: Record<string, number>; held: number }
+    write(outs: EngineOutput[]): void
   }
-  uplink(): { connected: boolean; oldestUnsentAgeMs: number | null }
-  writer: { lastError(): ErrorData | null; stats(): { dropped: Record<string, number>; held: number } }
-  /** write an event record (priority 0: it goes up first, outside upload windows too) */
-  emitEvent(e: FogEvent): void
-  /** housekeeping jobs besides the node's own (outbox vacuum, dead-letter pruning) */
+  /** the desired-state agent (it gets down messages after the maintenance hold), when desired state is on */
+  desired?: { handle(topic: string, payload: Buffer): Promise<void> } | undefined
+  /** more scheduled jobs besides housekeeping */
   jobs?: JobSpec[]
 }
 
@@ -33,6 +37,8 @@ export interface OpsStats {
   pipelines: Record<string, SupervisedPipeline>
   jobs: JobStatus[]
   upload: UploadGateState
+  /** a desired document waiting for the maintenance window */
+  desiredPending: { version: number; pendingUntil: number } | null
   prediction: Prediction
   stalls: number
   /** the ops endpoint, null when ops.http is false */
@@ -44,7 +50,7 @@ export interface NodeOpsOptions {
   clock: Clock
   log: Logger
   /** the node cannot go on (outbox unwritable and nowhere to hold results): the CLI exits non-zero */
-  onFatal?(e: ErrorData): void
+  onFatal?: ((e: ErrorData) => void) | undefined
   /** node-cron triggers (real timers); false in tests on the fake clock */
   cronTriggers?: boolean
   /** where systemd-timesyncd marks a synchronized clock; tests point it elsewhere */
@@ -68,6 +74,7 @@ export class NodeOps {
   private readonly readiness: ReturnType<typeof createReadiness>
   private stalls: ReturnType<typeof watchStalls> | undefined
   private scheduler: ReturnType<typeof createScheduler> | undefined
+  private hold: MaintenanceHold | undefined
   private server: OpsServer | undefined
   private readonly timers: unknown[] = []
 
@@ -105,6 +112,16 @@ export class NodeOps {
     })
   }
 
+  /** what the engine's host gets: a failing pipeline is reported to the supervisor */
+  get engineHooks() {
+    return { onPipelineError: this.onPipelineError }
+  }
+
+  /** what the uplink gets: the upload gate, and down messages through the maintenance hold */
+  get uplinkHooks() {
+    return { gate: this.uploadAllows, onDown: this.handleDown }
+  }
+
   /** the engine's onPipelineError hook */
   readonly onPipelineError = (id: string, err: unknown): void => this.supervisor.failed(id, err)
   /** the uplink's gate: may records of `stream` go up now (upload windows)? */
@@ -125,7 +142,7 @@ export class NodeOps {
     this.stalls = watchStalls({ clock, thresholdMs: cfg.stallThreshold, onStall: (ms) => this.onStall(ms) })
     this.scheduler = createScheduler({
       clock,
-      jobs: p.jobs ?? [],
+      jobs: [...housekeeping(config, clock, p), ...(p.jobs ?? [])],
       state: { get: (k) => p.outbox.getState(k), put: (k, v) => p.outbox.putState(k, v) },
       cronTriggers: this.o.cronTriggers ?? true,
       onRun: (s) => log[s.ok ? 'info' : 'warn']({ job: s.name, result: s.result, error: s.error }, 'job ran'),
@@ -138,6 +155,7 @@ export class NodeOps {
       after: cfg.exitAfterUnwritable,
       onFatal: this.o.onFatal,
     })
+    this.hold = this.maintenanceHold(p)
     this.timers.push(
       clock.setInterval(() => this.sample(), cfg.prediction.sampleEvery),
       clock.setInterval(fatal, 1000),
@@ -148,6 +166,42 @@ export class NodeOps {
       this.server = await startOpsServer({ ...cfg.http, scrape: () => metrics.scrape(), ready })
       log.info({ url: this.server.url }, 'ops endpoint: /metrics /healthz /readyz')
     }
+  }
+
+  /** route the uplink's down messages here: desired state passes the maintenance hold */
+  readonly handleDown = (topic: string, payload: Buffer): void => {
+    if (this.hold) void this.hold.handle(topic, payload)
+    else void this.parts?.desired?.handle(topic, payload)
+  }
+
+  /** what the heartbeat adds: the fleet view shows the predicted full time */
+  heartbeat(): Record<string, unknown> {
+    const pending = this.hold?.status().pending ?? null
+    return {
+      outboxFullAt: this.predictor.current().fullAt,
+      quarantined: this.supervisor.quarantined(),
+      upload: this.upload.state(),
+      ...(pending ? { desiredPending: pending } : {}),
+    }
+  }
+
+  private maintenanceHold(p: OpsParts): MaintenanceHold | undefined {
+    const { config, clock, log } = this.o
+    const agent = p.desired
+    if (!agent || config.ops.maintenance.length === 0) return undefined
+    return createMaintenanceHold({
+      clock,
+      windows: config.ops.maintenance,
+      nodeId: config.nodeId,
+      group: config.group,
+      keys: config.desiredKeys,
+      state: { get: (k) => p.outbox.getState(k), put: (k, v) => p.outbox.putState(k, v) },
+      // the same durable route as the agent's own reports
+      report: (body) => void p.outbox.append([{ stream: 'reported', ts: body.ts, body }]).catch(() => {}),
+      deliver: (t, m) => agent.handle(t, m),
+      log,
+      cronTriggers: this.o.cronTriggers ?? true,
+    })
   }
 
   /** the ops endpoint (http://host:port), null when off or not started */
@@ -169,6 +223,7 @@ export class NodeOps {
       pipelines: this.supervisor.status(),
       jobs: this.scheduler?.status() ?? [],
       upload: this.upload.state(),
+      desiredPending: this.hold?.status().pending ?? null,
       prediction: this.predictor.current(),
       stalls: this.stalls?.count() ?? 0,
       httpUrl: this.httpUrl,
@@ -190,6 +245,7 @@ export class NodeOps {
     for (const t of this.timers) this.o.clock.clearInterval(t)
     this.stalls?.stop()
     this.scheduler?.close()
+    this.hold?.close()
     this.supervisor.close()
     this.upload.close()
     await this.server?.close()
@@ -198,17 +254,19 @@ export class NodeOps {
   // reported up as an event record: it drains first and bypasses upload windows
   private event(name: string, value: number, severity: Severity, detail: Record<string, unknown>): void {
     const { config, clock } = this.o
-    this.parts?.emitEvent({
+    const ts = clock.now()
+    const body: FogEvent = {
       pipelineId: '',
       sensorId: config.nodeId,
       metric: 'node',
-      ts: clock.now(),
+      ts,
       kind: 'info',
       name,
       value,
       severity,
       detail,
-    })
+    }
+    this.parts?.writer.write([{ pipelineId: '', stream: 'event', priority: 0, ts, body }])
   }
 
   private onSupervisor(e: SupervisorEvent): void {
@@ -239,9 +297,9 @@ function partsSource(p: OpsParts) {
     dropped: () => ({ ...p.outbox.stats().dropped, ...p.writer.stats().dropped }),
     outbox: () => {
       const s = p.outbox.stats()
-      return { records: s.records, bytes: s.bytes, oldestUnsentAgeMs: p.uplink().oldestUnsentAgeMs }
+      return { records: s.records, bytes: s.bytes, oldestUnsentAgeMs: p.uplink.stats().oldestUnsentAgeMs }
     },
-    uplinkConnected: () => p.uplink().connected,
+    uplinkConnected: () => p.uplink.stats().connected,
   }
 }
 
@@ -285,4 +343,23 @@ function diskFree(dir: string): number | null {
   } catch {
     return null
   }
+}
+
+/** Housekeeping on ops.housekeeping.cron: outbox compaction (bounded writes) and dead-letter pruning. */
+function housekeeping(config: NodeConfig, clock: Clock, p: OpsParts): JobSpec[] {
+  const hk = config.ops.housekeeping
+  return [
+    {
+      name: 'outbox-compact',
+      cron: hk.cron,
+      timezone: hk.timezone,
+      run: () => p.outbox.compact(hk.vacuumMaxBytes),
+    },
+    {
+      name: 'dead-letter-prune',
+      cron: hk.cron,
+      timezone: hk.timezone,
+      run: () => ({ deleted: p.deadLetters.prune(clock.now() - hk.deadLetterMaxAge) }),
+    },
+  ]
 }

@@ -5,9 +5,9 @@ import {
   decodeMessage,
   desiredApplies,
   parseDownTopic,
-  verifyDesired,
 } from '@fogline/protocol'
 import cron from 'node-cron'
+import { NodeKeys } from '../desired/keys.js'
 import { createWindowGate } from './windows.js'
 
 /** Key of the held document in the outbox's state KV (survives restarts). */
@@ -28,7 +28,8 @@ export interface MaintenanceHoldOptions {
   windows: readonly CronWindow[]
   nodeId: string
   group: string
-  publicKey: string | undefined
+  /** config desiredKeys; a rotation the agent persisted is read from `state` */
+  keys: readonly unknown[] | undefined
   state: { get(key: string): unknown; put(key: string, v: unknown): Promise<void> }
   /** append a report to the durable `reported` stream */
   report(body: DesiredReport): void
@@ -44,14 +45,19 @@ export interface MaintenanceHoldOptions {
 // the document a down message carries, when it verifies and is for this node; null otherwise
 function verified(o: MaintenanceHoldOptions, topic: string, payload: Buffer) {
   const t = parseDownTopic(topic)
-  if (t?.kind !== 'desired' || payload.length === 0 || !o.publicKey) return null
+  if (t?.kind !== 'desired' || payload.length === 0 || !o.keys?.length) return null
   try {
     const env = (
       payload[0] === 0x7b ? JSON.parse(payload.toString('utf8')) : decodeMessage(payload, { topic })
     ) as {
       sig?: unknown
     }
-    const doc = verifyDesired(env, o.publicKey)
+    // the agent's key set as it stands (configured, or rotated and persisted): the same trust as the agent's
+    const doc = new NodeKeys(
+      o.keys,
+      (k) => o.state.get(k),
+      async () => {},
+    ).verify(env, o.clock.now()).doc
     if (!desiredApplies(doc, o.nodeId, o.group)) return null
     return { doc, sig: String(env.sig) }
   } catch {
