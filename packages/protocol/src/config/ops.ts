@@ -35,12 +35,16 @@ export type UploadSchedule = z.output<typeof UploadSchedule>
 
 /** The node's operations: local HTTP endpoint, supervision, housekeeping, prediction. */
 export const OpsConfig = z.strictObject({
-  /** `/metrics`, `/healthz`, `/readyz`; loopback by default (`false` turns it off) */
+  /**
+   * `/metrics`, `/healthz`, `/readyz` on loopback. The port defaults to 0 (any free one, printed at start):
+   * several nodes on one machine (the demo, tests) never collide; a gateway's config pins 9464 for
+   * Prometheus (deploy/node.yaml). `false` turns it off.
+   */
   http: z
     .union([
       z.strictObject({
         host: z.string().default('127.0.0.1'),
-        port: z.number().int().min(0).max(65535).default(9464),
+        port: z.number().int().min(0).max(65535).default(0),
       }),
       z.literal(false),
     ])
