@@ -58,3 +58,23 @@ export function fogline(
   p.stderr.on('data', (d: Buffer) => (err += d))
   return new Promise((resolve) => p.on('close', (code) => resolve({ code, out, err })))
 }
+
+/** A new, empty PostgreSQL database (CREATE DATABASE with a random name); its URL. Dropped when the test ends. */
+export async function freshDatabase(): Promise<string> {
+  const name = `fogline_db_${process.pid}_${rand()}`
+  const admin = async (sql: string) => {
+    const c = new pg.Client({ connectionString: PG_URL })
+    await c.connect()
+    try {
+      await c.query(sql)
+    } finally {
+      await c.end()
+    }
+  }
+  await admin(`CREATE DATABASE ${name}`)
+  // FORCE: a replica's pool that is still closing does not keep the database alive
+  onTestFinished(() => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`))
+  const url = new URL(PG_URL)
+  url.pathname = `/${name}`
+  return url.toString()
+}

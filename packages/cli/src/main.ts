@@ -23,6 +23,10 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
     summary: "manage the cloud's API tokens (on the cloud machine)",
     load: () => import('./commands/token.js'),
   },
+  migrate: {
+    summary: "bring the cloud store's schema to this build's version",
+    load: () => import('./commands/migrate.js'),
+  },
   audit: {
     summary: "print the cloud's audit log of control actions",
     load: () => import('./commands/audit.js'),

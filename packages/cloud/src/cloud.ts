@@ -14,8 +14,16 @@ import { type EmbeddedBroker, startCloudBroker } from './broker/index.js'
 import { startControl } from './control/index.js'
 import { Fleet } from './fleet/index.js'
 import { followReplicas, startIngest } from './ingest/index.js'
-import { Closers, CloudBus, createMetrics } from './shared/index.js'
-import { openStore, type Store, startRetention } from './store/index.js'
+import {
+  Closers,
+  CloudBus,
+  createMetrics,
+  Readiness,
+  type ReadyState,
+  readinessRoom,
+} from './shared/index.js'
+import { openStoreRetrying, watchStore } from './startup.js'
+import { type Store, startRetention } from './store/index.js'
 
 export interface CloudOptions {
   logger?: Logger
@@ -27,6 +35,8 @@ export interface CloudOptions {
   store?: Store
   /** serve the dashboard from this folder instead of @fogline/dashboard's `dashboardRoot` */
   dashboardRoot?: string
+  /** tries to open the store before giving up (default: until it opens, not ready meanwhile) */
+  storeAttempts?: number
 }
 
 /** A running aggregator. Lifecycle: startCloud → (ingest, API) → stop. */
@@ -43,6 +53,9 @@ export interface Cloud {
   embeddedBroker: EmbeddedBroker | null
   /** API tokens of this cloud (tests and `fogline demo` make theirs here; `fogline token` does the same) */
   tokens: TokenService
+  /** what GET /readyz answers: store reachable, subscribed, not stopping */
+  readiness(): Promise<ReadyState>
+  /** graceful: unsubscribe from the share, commit and ack what is held, then close everything */
   stop(): Promise<void>
 }
 
@@ -61,18 +74,19 @@ export async function startCloud(
     opts.logger ?? pino({ level: config.log.level, name: 'fogline-cloud', base: null }, pino.destination(2))
   const clock = opts.clock ?? systemClock
   const closers = new Closers(logger)
+  const readiness = new Readiness()
   try {
-    const store = opts.store ?? (await openStore(config.store, clock))
+    const opened = opts.store
+      ? { store: opts.store, port: null }
+      : await openStoreRetrying(config, clock, logger, opts.storeAttempts)
+    const store = opened.store
     closers.add(() => store.close())
-    if (config.retention) {
-      const r = startRetention({
-        store,
-        clock,
-        ...config.retention,
-        logger: logger.child({ part: 'retention' }),
-      })
-      closers.add(() => r.stop())
-    }
+    watchStore(readiness, store)
+    const retention = config.retention
+    if (retention)
+      closers.add(
+        startRetention({ store, clock, ...retention, logger: logger.child({ part: 'retention' }) }).stop,
+      )
     const broker = await startCloudBroker(config.broker)
     closers.add(() => broker.close())
     const bus = new CloudBus()
@@ -86,6 +100,7 @@ export async function startCloud(
       broker.internal,
     )
     closers.add(() => ingest.close())
+    readiness.add(() => ingest.notReady())
     fleet.start((err) => logger.warn({ err: (err as Error).message }, 'fleet sweep failed'))
     closers.add(() => fleet.stop())
     const control = await startControl({
@@ -98,7 +113,8 @@ export async function startCloud(
       publish: ingest.publish,
     })
     closers.add(() => control.close())
-    const { api, access } = await startHttp(config, opts, closers, {
+    const http = { ...config.http, port: opened.port ?? config.http.port }
+    const { api, access } = await startHttp({ ...config, http }, opts, closers, {
       store,
       fleet,
       bus,
@@ -106,7 +122,7 @@ export async function startCloud(
       clock,
       logger,
       brokerConnected: ingest.connected,
-      rooms: [control.room],
+      rooms: [control.room, readinessRoom(readiness)],
     })
     logger.info({ brokerUrl: broker.url, httpUrl: api.url, store: store.kind }, 'cloud started')
     return {
@@ -118,6 +134,7 @@ export async function startCloud(
       config,
       embeddedBroker: broker.embedded,
       tokens: access.tokens,
+      readiness: () => readiness.state(),
       stop: () => closers.close(),
     }
   } catch (err) {

@@ -11,18 +11,22 @@ export {
 export type { EmbeddedBroker } from './broker/index.js'
 export { type Cloud, type CloudOptions, startCloud } from './cloud.js'
 export type { Fleet } from './fleet/index.js'
-export type { CloudBus, CloudEvents, NodeView } from './shared/index.js'
+export type { CloudBus, CloudEvents, NodeView, ReadyState } from './shared/index.js'
 export {
   type DeadLetterRow,
   type EventQuery,
   type EventRow,
   type HeartbeatBody,
   type InsertResult,
+  MIGRATIONS,
+  type MigrationResult,
   type NodeRow,
   openPostgresStore,
   openSqliteStore,
+  openStore,
   type PostgresStoreOptions,
   queryStore,
+  SCHEMA_VERSION,
   type Store,
   type StoreChange,
   type SummaryQuery,

@@ -17,6 +17,8 @@ const WHO: Who[] = ['none', 'viewer', 'operator', 'admin']
 const EXPECTED: Record<string, 'public' | 'viewer' | 'operator' | 'admin'> = {
   'GET /api/health': 'public',
   'GET /openapi.json': 'public',
+  'GET /healthz': 'public',
+  'GET /readyz': 'public',
   'GET /api/nodes': 'viewer',
   'GET /api/nodes/{id}': 'viewer',
   'GET /api/summaries': 'viewer',

@@ -1,4 +1,4 @@
-import type { Batch, DataStream } from '@fogline/protocol'
+import { type Batch, type DataStream, heartbeatSeq, willSeq } from '@fogline/protocol'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import type { Store } from '../src/index.js'
 import { summaryBody } from './helpers.js'
@@ -347,6 +347,70 @@ export function runStoreSuite(name: string, factory: StoreFactory): void {
       expect((await s.getNode('n1'))!.reported).toEqual({ appliedVersion: 7 })
       await s.recordHeartbeat('n0', { online: true, group: 'g' }, T0)
       expect((await s.listNodes()).map((x) => x.nodeId)).toEqual(['n0', 'n1'])
+    })
+
+    it('ordered heartbeats: late and duplicate ones in any order never move the fleet view back; a stopped node stays offline', async () => {
+      const s = await open()
+      const boot = T0 - 60_000
+      // heartbeats of one boot on connection 1: readingsIn grows with seq, the node's time with it
+      const hb = (conn: number, n: number, b = boot) => ({
+        ts: b + conn * 100_000 + n * 1000,
+        boot: b,
+        seq: heartbeatSeq(conn, n),
+        online: true,
+        group: 'g',
+        backlogRecords: 0,
+        readingsIn: conn * 1_000_000 + n * 100,
+      })
+      const will = (conn: number, b = boot) => ({
+        ts: b,
+        boot: b,
+        seq: willSeq(conn),
+        online: false,
+        group: 'g',
+      })
+      const view = async () => {
+        const r = (await s.getNode('n1'))!
+        return { online: r.declaredOnline, readingsIn: r.heartbeat?.readingsIn, lastSeen: r.lastSeen }
+      }
+      const now = T0 + 1_000_000 // the cloud receives everything late: lastSeen is the node's own time
+      expect(await s.recordHeartbeat('n1', hb(1, 5), now)).toBe(true)
+      const at5 = await view()
+      expect(at5).toEqual({ online: true, readingsIn: 1_000_500, lastSeen: hb(1, 5).ts })
+      // late and duplicate ones, shuffled: none applies, nothing moves back
+      for (const n of [3, 5, 0, 4, 1, 5, 2]) expect(await s.recordHeartbeat('n1', hb(1, n), now)).toBe(false)
+      expect(await view()).toEqual(at5)
+      // newer ones apply; lastSeen is bounded by the receive time when the node's clock runs ahead
+      expect(await s.recordHeartbeat('n1', hb(1, 9), hb(1, 9).ts - 500)).toBe(true)
+      expect(await view()).toEqual({ online: true, readingsIn: 1_000_900, lastSeen: hb(1, 9).ts - 500 })
+      // the node dies: its last will marks it offline and keeps its last counters
+      expect(await s.recordHeartbeat('n1', will(1), now)).toBe(true)
+      const dead = await view()
+      expect(dead).toEqual({ online: false, readingsIn: 1_000_900, lastSeen: hb(1, 9).ts - 500 })
+      // a heartbeat of that connection handled after the will (a frozen replica) does not bring it back, nor
+      // does a late batch, nor a duplicate will
+      expect(await s.recordHeartbeat('n1', hb(1, 8), now)).toBe(false)
+      expect(await s.recordHeartbeat('n1', hb(1, 10), now)).toBe(false)
+      await s.insertBatch(
+        batch('n1', 'summary', [1], (q) => summaryBody(q)),
+        now,
+      )
+      expect(await s.recordHeartbeat('n1', will(1), now)).toBe(false)
+      expect((await view()).online).toBe(false)
+      // it reconnects (connection 2): online again; the old will arriving late changes nothing
+      expect(await s.recordHeartbeat('n1', hb(2, 0), now)).toBe(true)
+      expect(await s.recordHeartbeat('n1', will(1), now)).toBe(false)
+      expect(await view()).toMatchObject({ online: true, readingsIn: 2_000_000 })
+      // a new boot is newer than everything of the old one; the old boot's heartbeats are then all late
+      expect(await s.recordHeartbeat('n1', hb(1, 0, boot + 500_000), now)).toBe(true)
+      expect(await s.recordHeartbeat('n1', hb(2, 7), now)).toBe(false)
+      expect(await s.recordHeartbeat('n1', will(2), now)).toBe(false)
+      expect(await view()).toMatchObject({ online: true, readingsIn: 1_000_000 })
+      // a graceful stop: the goodbye (a full heartbeat, online false) then late heartbeats: it stays offline
+      const bye = { ...hb(1, 3, boot + 500_000), online: false }
+      expect(await s.recordHeartbeat('n1', bye, now)).toBe(true)
+      expect(await s.recordHeartbeat('n1', hb(1, 2, boot + 500_000), now)).toBe(false)
+      expect(await view()).toMatchObject({ online: false, readingsIn: 1_000_300 })
     })
 
     it('retention rolls old summaries up to hourly (count, sum, min, max kept) and deletes the oldest; a second pass does nothing', async () => {

@@ -33,6 +33,9 @@ export const ERROR_CODES = {
   FOG_DESIRED_INVALID: 'A desired-state document failed schema validation.',
   FOG_HEALTH_FAILED: 'A newly applied config failed its health check and was rolled back.',
   FOG_STORE_FAILED: 'The cloud store could not commit a batch.',
+  FOG_STORE_UNAVAILABLE:
+    'The cloud store cannot be reached; the aggregator retries and is not ready meanwhile.',
+  FOG_NOT_READY: 'The aggregator takes no messages now: not subscribed yet, or stopping.',
   FOG_BATCH_INVALID: 'An uplinked batch failed validation.',
   FOG_API_BAD_REQUEST: 'An HTTP request has missing or invalid parameters.',
   FOG_API_NOT_FOUND: 'The requested resource does not exist.',

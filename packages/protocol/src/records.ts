@@ -96,3 +96,30 @@ export function fromRanges(ranges: ReadonlyArray<readonly [number, number]>): nu
   for (const [a, b] of ranges) for (let s = a; s <= b; s++) out.push(s)
   return out
 }
+
+/**
+ * Where a heartbeat or last will stands in its node's order: `boot` (the node's clock, ms, when its uplink
+ * started: a later boot is newer) and `seq`, growing within a boot. The cloud applies a heartbeat or will only
+ * when (boot, seq) is above the one it holds, so late and duplicate ones never move the fleet view back.
+ */
+export interface HeartbeatOrder {
+  boot: number
+  seq: number
+}
+
+/** Heartbeats of one connection are numbered inside its block; its last will takes the block's top. */
+export const HEARTBEATS_PER_CONNECTION = 2 ** 32
+
+/** The seq of heartbeat `n` (from 0) sent on connection `conn` (from 1) of a boot. */
+export function heartbeatSeq(conn: number, n: number): number {
+  return conn * HEARTBEATS_PER_CONNECTION + Math.min(n, HEARTBEATS_PER_CONNECTION - 2)
+}
+
+/**
+ * The seq a last will of connection `conn` carries: above every heartbeat of that connection (so a late
+ * heartbeat does not bring a dead node back), below every heartbeat of the next (so a late will does not
+ * mark a reconnected node offline).
+ */
+export function willSeq(conn: number): number {
+  return conn * HEARTBEATS_PER_CONNECTION + HEARTBEATS_PER_CONNECTION - 1
+}

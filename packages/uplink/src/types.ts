@@ -28,6 +28,8 @@ export interface UplinkOptions {
   /** parsed UplinkConfig */
   config: UplinkConfig
   clock?: Clock
+  /** this boot's place in the node's heartbeat order (HeartbeatOrder): later boots higher; default clock.now() */
+  boot?: number
   logger?: UplinkLogger
   /** down messages other than acks (desired, control) */
   onDown?: (topic: string, payload: Buffer) => void

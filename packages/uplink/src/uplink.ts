@@ -5,11 +5,13 @@ import {
   downTopic,
   encodeMessage,
   groupDesiredTopic,
+  heartbeatSeq,
   systemClock,
   TOPIC_ROOT,
   toErrorData,
   type UplinkConfig,
   upTopic,
+  willSeq,
 } from '@fogline/protocol'
 import type { MqttClient } from 'mqtt'
 import { Drain } from './drain.js'
@@ -53,11 +55,18 @@ class UplinkImpl implements Uplink {
   private pumpImmediate: NodeJS.Immediate | null = null
   private pumpAt = Number.POSITIVE_INFINITY
   private offCommit: (() => void) | null = null
+  // heartbeat order (protocol HeartbeatOrder): this boot; the connection a will was last made for (each
+  // connect makes one); the connection heartbeats go on and how many went on it
+  private readonly boot: number
+  private willConn = 0
+  private hbConn = 0
+  private hbN = 0
 
   constructor(private readonly o: UplinkOptions) {
     this.cfg = { ...o.config }
     this.clock = o.clock ?? systemClock
     this.lastProgressAt = this.clock.now()
+    this.boot = o.boot ?? this.clock.now()
     this.ackTopic = downTopic(o.nodeId, 'ack')
     this.hbTopic = upTopic(o.nodeId, 'heartbeat')
     this.wire = {
@@ -81,10 +90,11 @@ class UplinkImpl implements Uplink {
 
   private createLink(): Link {
     const { o, clock } = this
-    const will = () => ({
-      topic: this.hbTopic,
-      payload: encodeMessage({ ts: clock.now(), online: false, group: o.group }),
-    })
+    const will = () => {
+      const seq = willSeq(++this.willConn)
+      const body = { ts: clock.now(), online: false, group: o.group, boot: this.boot, seq }
+      return { topic: this.hbTopic, payload: encodeMessage(body) }
+    }
     const subscriptions = [`${TOPIC_ROOT}/${o.nodeId}/down/#`, groupDesiredTopic(o.group)]
     return new Link(
       {
@@ -110,6 +120,8 @@ class UplinkImpl implements Uplink {
 
   private connected(cl: MqttClient): void {
     this.client = cl
+    this.hbConn = this.willConn
+    this.hbN = 0
     this.lastProgressAt = this.clock.now()
     this.flight.resendAll(cl)
     this.drain.connected()
@@ -184,10 +196,14 @@ class UplinkImpl implements Uplink {
     this.pumpSoon(0)
   }
 
-  /** the heartbeat source gets this uplink's stats and the outbox's, read once, and asks nothing back */
-  private heartbeatBody(): object {
+  /**
+   * The heartbeat source gets this uplink's stats and the outbox's, read once, and asks nothing back; the
+   * body carries its place in the order: after this connection's earlier heartbeats, before its will.
+   */
+  private heartbeatBody(patch: object = {}): object {
     const ob = this.o.outbox.stats()
-    return this.o.heartbeat!(this.stats(ob), ob)
+    const seq = heartbeatSeq(this.hbConn, this.hbN++)
+    return { ...this.o.heartbeat!(this.stats(ob), ob), ...patch, boot: this.boot, seq }
   }
 
   private sendHeartbeat(): void {
@@ -219,7 +235,7 @@ class UplinkImpl implements Uplink {
     this.pollTimer = this.hbTimer = null
     this.cancelPump()
     if (this.client && this.o.heartbeat)
-      this.client.publish(this.hbTopic, encodeMessage({ ...this.heartbeatBody(), online: false }), { qos: 0 })
+      this.client.publish(this.hbTopic, encodeMessage(this.heartbeatBody({ online: false })), { qos: 0 })
     await this.link.stop(true)
     this.client = null
     this.flight.flushAcks()

@@ -23,7 +23,8 @@ Options:
   -h, --help          this text
 `
 
-function storeOf(values: { config?: string | undefined; store?: string | undefined }) {
+/** The store named by --store (sqlite:PATH or a postgres:// URL) or by the --config file (migrate shares it). */
+export function storeOf(values: { config?: string | undefined; store?: string | undefined }) {
   if (values.config && values.store)
     throw new FoglineError('FOG_CONFIG_INVALID', 'give --config or --store, not both', { field: '--store' })
   if (values.store) {

@@ -58,14 +58,16 @@ export async function connectIngest(
   return client
 }
 
-/** Subscribe to the up topics (as a shared subscription with an external broker's shareGroup). */
-export async function subscribeUp(client: MqttClient, config: CloudConfig): Promise<void> {
+/** The up filters this aggregator subscribes to (`$share/{group}/…` with an external broker's shareGroup). */
+export function upFilters(config: CloudConfig): string[] {
   const ext = 'url' in config.broker ? config.broker : null
   // [MQTT-4.8.2] shared subscription: the broker gives each message to one member of the group
-  const filters = (ext?.filters ?? [UP_FILTER]).map((f) =>
-    ext?.shareGroup ? `$share/${ext.shareGroup}/${f}` : f,
-  )
-  const granted = await client.subscribeAsync(filters, { qos: 1 })
+  return (ext?.filters ?? [UP_FILTER]).map((f) => (ext?.shareGroup ? `$share/${ext.shareGroup}/${f}` : f))
+}
+
+/** Subscribe to the up topics (as a shared subscription with an external broker's shareGroup). */
+export async function subscribeUp(client: MqttClient, config: CloudConfig): Promise<void> {
+  const granted = await client.subscribeAsync(upFilters(config), { qos: 1 })
   const refused = granted.find((g) => g.qos > 2)
   if (refused)
     throw new FoglineError(
@@ -79,9 +81,14 @@ export async function subscribeUp(client: MqttClient, config: CloudConfig): Prom
  * Wire the handler into an mqtt.js client: messages are handled one at a time and the PUBACK to the broker
  * goes after the commit (mqtt.js reads the next message only then, which is also the backpressure).
  */
-export function attachIngest(deps: IngestDeps, client: MqttClient): { idle(): Promise<void> } {
+export function attachIngest(
+  deps: IngestDeps,
+  client: MqttClient,
+): { idle(): Promise<void>; lastMessageAt(): number } {
   let current: Promise<void> = Promise.resolve()
+  let last = deps.clock.now()
   client.handleMessage = (packet: IPublishPacket, done) => {
+    last = deps.clock.now()
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload)
     current = handleUp(deps, client, packet.topic, payload).then(
       () => done(),
@@ -92,5 +99,5 @@ export function attachIngest(deps: IngestDeps, client: MqttClient): { idle(): Pr
       },
     )
   }
-  return { idle: () => current }
+  return { idle: () => current, lastMessageAt: () => last }
 }

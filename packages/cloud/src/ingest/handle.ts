@@ -69,7 +69,10 @@ async function handleNodeMessage(
     await deadLetter(deps, { nodeId, stream, topic, code: 'FOG_CODEC_MALFORMED', reason, payload, at })
     return
   }
-  if (stream === 'heartbeat') await deps.store.recordHeartbeat(nodeId, body as HeartbeatBody, at)
+  if (stream === 'heartbeat') {
+    // a late or duplicate heartbeat (older boot/seq) changes nothing, so there is nothing to announce
+    if (!(await deps.store.recordHeartbeat(nodeId, body as HeartbeatBody, at))) return
+  }
   // reported state has one route: batches from the node's outbox (durable, acked); a lone map is refused
   else if (isBatchShape(body)) return handleReportedBatch(deps, client, topic, payload, nodeId)
   else {

@@ -11,3 +11,4 @@ export {
   oa,
 } from './http.js'
 export { type CloudMetrics, createMetrics } from './metrics.js'
+export { Readiness, type ReadyCheck, type ReadyState, readinessRoom } from './readiness.js'

@@ -1,3 +1,4 @@
+export { MIGRATIONS, type Migration, SCHEMA_VERSION } from './migrations.js'
 export { openStore } from './open.js'
 export { openPostgresStore, type PostgresStoreOptions } from './postgres.js'
 export { queryStore } from './query.js'

@@ -24,19 +24,38 @@ export function stmt(d: Dialect, sql: string, params: readonly unknown[]): Stmt 
   return { sql: text, params: order }
 }
 
-const HEARTBEAT = `INSERT INTO nodes (node_id, group_name, declared_online, first_seen, last_seen, heartbeat)
-  VALUES ($1, $2, $3, $4, $4, $5)
+// ordered (boot, seq): applied only above what is held; a node from a build without order is applied as it
+// comes while the row holds no order. lastSeen never moves back.
+const HEARTBEAT = `INSERT INTO nodes (node_id, group_name, declared_online, first_seen, last_seen, heartbeat, hb_boot, hb_seq)
+  VALUES ($1, $2, $3, $4, $5, $6, $8, $9)
   ON CONFLICT (node_id) DO UPDATE SET group_name = COALESCE(excluded.group_name, nodes.group_name),
     declared_online = excluded.declared_online,
-    last_seen = CASE WHEN $6 = 1 THEN excluded.last_seen ELSE nodes.last_seen END,
-    heartbeat = CASE WHEN $6 = 1 THEN excluded.heartbeat ELSE nodes.heartbeat END`
+    last_seen = CASE WHEN $7 = 1 THEN GREATEST_(nodes.last_seen, excluded.last_seen) ELSE nodes.last_seen END,
+    heartbeat = CASE WHEN $7 = 1 THEN excluded.heartbeat ELSE nodes.heartbeat END,
+    hb_boot = excluded.hb_boot, hb_seq = excluded.hb_seq
+  WHERE nodes.hb_boot IS NULL
+    OR (excluded.hb_boot IS NOT NULL AND (excluded.hb_boot, excluded.hb_seq) > (nodes.hb_boot, nodes.hb_seq))
+  RETURNING node_id`
 
-/** Heartbeat (or last will): the node's group and declared state; a full heartbeat also its counters and time. */
+const int = (v: unknown): number | null => (typeof v === 'number' && Number.isSafeInteger(v) ? v : null)
+
+/**
+ * Heartbeat (or last will): the node's group and declared state; a full heartbeat also its counters and
+ * lastSeen: an ordered heartbeat's own time bounded by the receive time `now`. Returns a row only when it was applied.
+ */
 export function heartbeatUpsert(d: Dialect, nodeId: string, body: HeartbeatBody, now: number): Stmt {
   const group = typeof body.group === 'string' ? body.group : null
   const online = body.online === false ? 0 : 1
   const full = isFullHeartbeat(body) ? 1 : 0
-  return stmt(d, HEARTBEAT, [nodeId, group, online, now, JSON.stringify(body), full])
+  const boot = int(body.boot)
+  const seq = boot === null ? null : int(body.seq)
+  // an ordered heartbeat's own time says when the node was alive, even when handled late; older builds' is
+  // not trusted
+  const ts =
+    seq !== null && typeof body.ts === 'number' && Number.isFinite(body.ts) ? Math.min(body.ts, now) : now
+  const sql = HEARTBEAT.replace('GREATEST_', d === 'sqlite' ? 'MAX' : 'GREATEST')
+  const order = seq === null ? [null, null] : [boot, seq]
+  return stmt(d, sql, [nodeId, group, online, now, Math.floor(ts), JSON.stringify(body), full, ...order])
 }
 
 // with a seq (reported records from the node's outbox) an older or equal one never replaces a newer state
@@ -58,13 +77,20 @@ export function reportedUpsert(
   return stmt(d, REPORTED, [nodeId, now, JSON.stringify(body), seq ?? null])
 }
 
-/** A batch was stored: the node is online, last seen now (never earlier), and its record counters grow. */
+/** Data declares online only a node without ordered heartbeats (see touchNode). */
+export const DECLARED_BY_DATA =
+  'declared_online = CASE WHEN nodes.hb_boot IS NULL THEN 1 ELSE nodes.declared_online END'
+
+/**
+ * A batch was stored: last seen now (never earlier) and its record counters grow. Only a node without ordered
+ * heartbeats is declared online by data: otherwise a late batch could bring a stopped node back.
+ */
 export function touchNode(d: Dialect, nodeId: string, at: number, summaries: number, events: number): Stmt {
   const greatest = d === 'sqlite' ? 'MAX' : 'GREATEST'
   return stmt(
     d,
     `INSERT INTO nodes (node_id, declared_online, first_seen, last_seen, summaries, events) VALUES ($1, 1, $2, $2, $3, $4)
-  ON CONFLICT (node_id) DO UPDATE SET declared_online = 1, last_seen = ${greatest}(nodes.last_seen, excluded.last_seen),
+  ON CONFLICT (node_id) DO UPDATE SET ${DECLARED_BY_DATA}, last_seen = ${greatest}(nodes.last_seen, excluded.last_seen),
     summaries = nodes.summaries + excluded.summaries, events = nodes.events + excluded.events`,
     [nodeId, at, summaries, events],
   )

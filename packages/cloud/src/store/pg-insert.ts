@@ -1,7 +1,7 @@
 import { FoglineError, toRanges } from '@fogline/protocol'
 import type pg from 'pg'
 import { type PgInsert, pgUnnestInsert } from './columns.js'
-import { recordDeadLetter, touchNode } from './node-sql.js'
+import { DECLARED_BY_DATA, recordDeadLetter, touchNode } from './node-sql.js'
 import { emptyResult, type SplitBatch, splitBatch } from './rows.js'
 import type { InsertResult, Store, StoreChange } from './types.js'
 
@@ -159,7 +159,7 @@ function oneStatement(ins: PgInsert, stream: 'summary' | 'event', n: Notify): Pg
   const sql = `WITH ins AS (${ins.sql}),
     up AS (INSERT INTO nodes (node_id, declared_online, first_seen, last_seen, summaries, events)
       SELECT $1::text, 1, ${at}, ${at}, ${stream === 'summary' ? count : '0'}, ${stream === 'event' ? count : '0'}
-      ON CONFLICT (node_id) DO UPDATE SET declared_online = 1, last_seen = GREATEST(nodes.last_seen, excluded.last_seen),
+      ON CONFLICT (node_id) DO UPDATE SET ${DECLARED_BY_DATA}, last_seen = GREATEST(nodes.last_seen, excluded.last_seen),
         summaries = nodes.summaries + excluded.summaries, events = nodes.events + excluded.events),
     rng AS (SELECT min(seq) AS a, max(seq) AS b FROM (SELECT seq, seq - row_number() OVER (ORDER BY seq) AS g FROM ins) t GROUP BY g),
     agg AS (SELECT json_agg(json_build_array(a, b) ORDER BY a) AS ranges, min(a) AS lo, max(b) AS hi FROM rng)

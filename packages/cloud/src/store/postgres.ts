@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto'
 import { type Clock, FoglineError, systemClock } from '@fogline/protocol'
 import pg from 'pg'
+import { migratePostgres } from './migrations.js'
 import { type Notify, notePayload, pgInsertBatch } from './pg-insert.js'
 import { pgWatch } from './pg-watch.js'
 import { type Row, storeCore } from './reads.js'
 import { type RetentionCutoffs, type RetentionResult, retentionSql } from './retention.js'
-import { schemaSql } from './sql.js'
-import type { Store } from './types.js'
+import type { MigrationResult, Store } from './types.js'
 
 export interface PostgresStoreOptions {
   /** postgres://user@host:port/db */
@@ -22,7 +22,10 @@ const IDENT = /^[a-z_][a-z0-9_]{0,62}$/
 
 const redact = (url: string): string => url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@')
 
-async function openPool(opts: PostgresStoreOptions, schema: string): Promise<pg.Pool> {
+async function openPool(
+  opts: PostgresStoreOptions,
+  schema: string,
+): Promise<{ pool: pg.Pool; migration: MigrationResult }> {
   const pool = new pg.Pool({
     connectionString: opts.url,
     max: opts.poolSize ?? 4,
@@ -31,9 +34,12 @@ async function openPool(opts: PostgresStoreOptions, schema: string): Promise<pg.
   })
   pool.on('error', () => {}) // an idle client's socket error is reported on its next query
   try {
-    await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`)
-    for (const s of schemaSql('postgres')) await pool.query(s)
-    return pool
+    const c = await pool.connect()
+    try {
+      return { pool, migration: await migratePostgres(c, schema, (opts.clock ?? systemClock).now()) }
+    } finally {
+      c.release()
+    }
   } catch (cause) {
     await pool.end().catch(() => {})
     throw new FoglineError(
@@ -56,7 +62,7 @@ export async function openPostgresStore(opts: PostgresStoreOptions): Promise<Sto
     throw new FoglineError('FOG_CONFIG_INVALID', `schema "${schema}" must match ${IDENT}`, {
       field: 'store.schema',
     })
-  const pool = await openPool(opts, schema)
+  const { pool, migration } = await openPool(opts, schema)
   // live changes for other replicas: NOTIFY is delivered on COMMIT, to listeners of this schema's channel only
   const n: Notify = { channel: `fogline_${schema}`.slice(0, 63), origin: randomBytes(6).toString('hex') }
   const notifyNode = (nodeId: string) =>
@@ -67,11 +73,16 @@ export async function openPostgresStore(opts: PostgresStoreOptions): Promise<Sto
   )
   return {
     kind: 'postgres',
+    migration,
     ...core,
+    async ping() {
+      await pool.query('SELECT 1')
+    },
     insertBatch: (batch, at) => pgInsertBatch(pool, n, batch, at),
     async recordHeartbeat(nodeId, body, now) {
-      await core.recordHeartbeat(nodeId, body, now)
-      await notifyNode(nodeId)
+      const applied = await core.recordHeartbeat(nodeId, body, now)
+      if (applied) await notifyNode(nodeId)
+      return applied
     },
     async recordReported(nodeId, body, now, seq) {
       const applied = await core.recordReported(nodeId, body, now, seq)

@@ -20,7 +20,10 @@ export type RunSql = (sql: string, params: readonly unknown[]) => Promise<Row[]>
 export const TABLE: Record<DataStream, string> = { summary: 'summaries', event: 'events', raw: 'raw_records' }
 
 /** Everything of a Store except writing batches, retention, watching and closing: written once for both dialects. */
-export type StoreCore = Omit<Store, 'kind' | 'insertBatch' | 'watch' | 'retain' | 'close'>
+export type StoreCore = Omit<
+  Store,
+  'kind' | 'migration' | 'ping' | 'insertBatch' | 'watch' | 'retain' | 'close'
+>
 
 /**
  * The queries and node-table writes every store shares, over a dialect's `run`.
@@ -73,7 +76,7 @@ export function storeCore(d: Dialect, run: RunSql): StoreCore {
       return rows.map(mapDeadLetter)
     },
     async recordHeartbeat(nodeId, body, now) {
-      await all(heartbeatUpsert(d, nodeId, body, now))
+      return (await all(heartbeatUpsert(d, nodeId, body, now))).length > 0
     },
     async recordReported(nodeId, body, now, seq) {
       return (await all(reportedUpsert(d, nodeId, body, now, seq))).length > 0

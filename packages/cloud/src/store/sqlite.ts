@@ -1,21 +1,21 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { FoglineError } from '@fogline/protocol'
+import { type Clock, FoglineError, systemClock } from '@fogline/protocol'
 import Database from 'better-sqlite3'
 import { sqliteInsertSql, sqliteRowArgs } from './columns.js'
+import { migrateSqlite } from './migrations.js'
 import { recordDeadLetter, type Stmt, touchNode } from './node-sql.js'
 import { type Row, storeCore } from './reads.js'
 import { retentionSql } from './retention.js'
 import { emptyResult, splitBatch } from './rows.js'
-import { schemaSql } from './sql.js'
-import type { InsertResult, Store } from './types.js'
+import type { InsertResult, MigrationResult, Store } from './types.js'
 
 type BatchIn = Parameters<Store['insertBatch']>[0]
 
 const SUPERSEDE = `UPDATE summaries SET superseded = 1 WHERE node_id = ? AND pipeline_id = ? AND sensor_id = ? AND metric = ?
   AND wstart = ? AND wend = ? AND seq < ?`
 
-function openDb(path: string): Database.Database {
+function openDb(path: string, at: number): { db: Database.Database; migration: MigrationResult } {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
   try {
     const db = new Database(path)
@@ -23,8 +23,7 @@ function openDb(path: string): Database.Database {
     // FULL: the ack goes out after the commit, so the commit must survive a power cut too (fsync per batch)
     db.pragma('synchronous = FULL')
     db.pragma('busy_timeout = 5000')
-    for (const s of schemaSql('sqlite')) db.exec(s)
-    return db
+    return { db, migration: migrateSqlite(db, at) }
   } catch (cause) {
     throw new FoglineError(
       'FOG_STORE_FAILED',
@@ -78,12 +77,16 @@ function batchWriter(db: Database.Database) {
  * The embedded default store: one SQLite file in WAL mode; each batch commits in one transaction.
  * @example const store = await openSqliteStore({ path: '.fogline/cloud.db' })
  */
-export async function openSqliteStore(opts: { path: string }): Promise<Store> {
-  const db = openDb(opts.path)
+export async function openSqliteStore(opts: { path: string; clock?: Clock }): Promise<Store> {
+  const { db, migration } = openDb(opts.path, (opts.clock ?? systemClock).now())
   const insertTx = batchWriter(db)
   const run = runner(db)
   return {
     kind: 'sqlite',
+    migration,
+    async ping() {
+      db.prepare('SELECT 1').get()
+    },
     ...storeCore('sqlite', async (sql, params) => run(sql, params)),
     async insertBatch(batch, receivedAt) {
       try {

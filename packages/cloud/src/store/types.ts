@@ -72,7 +72,11 @@ export interface EventQuery {
 
 /** What the node said in its last heartbeat (see the team brief). */
 export interface HeartbeatBody {
+  /** the node's clock when it sent this */
   ts?: number
+  /** HeartbeatOrder: the node's boot and the heartbeat's place in it */
+  boot?: number
+  seq?: number
   online?: boolean
   group?: string
   readingsIn?: number
@@ -132,6 +136,13 @@ export interface DeadLetterInput {
   payload: Uint8Array
 }
 
+/** What one migration run did: the version before and after, and the steps applied now (migrations.ts). */
+export interface MigrationResult {
+  from: number
+  to: number
+  applied: number[]
+}
+
 /**
  * The cloud store. Lifecycle: open → migrate (inside open) → insertBatch / queries → close.
  * insertBatch is idempotent on (nodeId, stream, seq) and commits the whole batch in one transaction.
@@ -139,6 +150,10 @@ export interface DeadLetterInput {
  */
 export interface Store {
   readonly kind: 'sqlite' | 'postgres'
+  /** what opening did to the schema: the version before and after, the steps applied (migrations.ts) */
+  readonly migration: MigrationResult
+  /** one round trip to the database; throws while it is unreachable (readiness) */
+  ping(): Promise<void>
   insertBatch(batch: Batch & { stream: DataStream }, receivedAt: number): Promise<InsertResult>
   querySummaries(q?: SummaryQuery): Promise<SummaryRow[]>
   queryEvents(q?: EventQuery): Promise<EventRow[]>
@@ -147,8 +162,11 @@ export interface Store {
   maxSeq(nodeId: string, stream: DataStream): Promise<number>
   addDeadLetter(d: DeadLetterInput): Promise<number>
   listDeadLetters(q?: { nodeId?: string | undefined; limit?: number | undefined }): Promise<DeadLetterRow[]>
-  /** heartbeat (online true/false) from the node or its last will */
-  recordHeartbeat(nodeId: string, body: HeartbeatBody, now: number): Promise<void>
+  /**
+   * Heartbeat (online true/false) from the node or its last will, applied only when its (boot, seq) is newer
+   * than the one held (HeartbeatOrder in protocol); returns whether it was applied.
+   */
+  recordHeartbeat(nodeId: string, body: HeartbeatBody, now: number): Promise<boolean>
   /**
    * Latest reported state. With `seq` (reported records that came through the node's outbox) an older or
    * equal seq than the one stored is ignored, so a late resend never rolls the state back; returns whether it was applied.
