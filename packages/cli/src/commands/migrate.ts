@@ -1,6 +1,5 @@
-import { parseArgs } from 'node:util'
 import { MIGRATIONS, openStore, SCHEMA_VERSION } from '@fogline/cloud'
-import { reportError } from '../util.js'
+import { defineCommand } from '../args.js'
 import { storeOf } from './token.js'
 
 export const help = `Usage: fogline migrate [--config FILE | --store S] [--json]
@@ -17,26 +16,15 @@ Options:
   -h, --help          this text
 `
 
-export async function run(argv: string[]): Promise<number> {
-  try {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
-        config: { type: 'string', short: 'c' },
-        store: { type: 'string' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    })
-    if (values.help) {
-      process.stdout.write(help)
-      return 0
-    }
+export const run = defineCommand(
+  help,
+  { config: { type: 'string', short: 'c' }, store: { type: 'string' }, json: { type: 'boolean' } },
+  async (flags) => {
     // opening migrates (one transaction under the lock); closing right after leaves the store ready
-    const store = await openStore(storeOf(values))
+    const store = await openStore(storeOf(flags))
     const m = store.migration
     await store.close()
-    if (values.json) process.stdout.write(`${JSON.stringify(m)}\n`)
+    if (flags.json) process.stdout.write(`${JSON.stringify(m)}\n`)
     else if (m.applied.length === 0)
       process.stdout.write(`fogline migrate: the store is at version ${m.to}; nothing to do\n`)
     else {
@@ -44,7 +32,5 @@ export async function run(argv: string[]): Promise<number> {
       process.stdout.write(`fogline migrate: version ${m.from} -> ${m.to}, applied:\n${names.join('\n')}\n`)
     }
     return 0
-  } catch (err) {
-    return reportError(err)
-  }
-}
+  },
+)
