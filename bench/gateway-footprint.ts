@@ -110,7 +110,7 @@ async function main() {
       30_000,
     )
     const metricsUrl = await waitFor(
-      () => /metrics on (http:\/\/\S+)/.exec(out)?.[1],
+      () => /metrics on (http:\/\/[^/\s]+)/.exec(out)?.[1],
       `metrics URL in ${out}`,
       30_000,
     )
