@@ -1,6 +1,6 @@
-import { type Broker, startBroker } from '@fogline/broker'
+import { type Broker, brokerOptionsFromConfig, startBroker } from '@fogline/broker'
 import type { Engine } from '@fogline/pipeline'
-import { type Clock, type NodeConfig, RateWindow, resolveSecrets } from '@fogline/protocol'
+import { type Clock, type NodeConfig, RateWindow } from '@fogline/protocol'
 import type { DeadLetterStore } from './deadletters.js'
 import type { DurableIngest } from './journal/ingest.js'
 import type { Logger } from './logger.js'
@@ -38,22 +38,16 @@ export interface IngestOptions {
  */
 export async function startIngest(o: IngestOptions): Promise<Ingest> {
   const { config, engine, deadLetters, clock, log } = o
-  const users = config.broker.users
-    ? Object.fromEntries(resolveSecrets(config.broker.users, 'broker.users', o.configFile))
-    : undefined
   const rate = new RateWindow(clock, 5_000)
   const c = { readingsIn: 0, oversize: 0, authFailures: 0 }
   const broker = await startBroker({
-    host: config.broker.host,
-    port: config.broker.port,
-    maxPayload: config.broker.maxPayload,
-    ...(users ? { users } : {}),
-    onAuthFailure(clientId, username) {
+    // listeners, PEM files, password file, ACL, limits; plaintext passwords refused (FOG_CONFIG_INVALID)
+    ...brokerOptionsFromConfig(config.broker, { file: o.configFile }),
+    clock,
+    // the broker logs each refusal with its reason (once a minute per source and reason)
+    log,
+    onAuthFailure() {
       c.authFailures++
-      log.warn(
-        { code: 'FOG_AUTH_FAILED', clientId, username: username ?? null },
-        'a sensor client was refused: bad user name or password',
-      )
     },
     onMessage(topic, payload) {
       c.readingsIn++
@@ -73,6 +67,8 @@ export async function startIngest(o: IngestOptions): Promise<Ingest> {
       })
     },
   })
+  // which listeners are open, and to whom (broker.describe() is there for a start banner too)
+  log.info({ listeners: broker.describe() }, 'sensor broker listening')
   return { broker, stats: () => ({ ...c, readingsPerSec: rate.perSecond() }) }
 }
 

@@ -71,6 +71,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
     group: config.group,
     outbox,
     config: config.uplink,
+    configFile: opts.configFile,
     clock,
     logger: logs.module('uplink'),
     heartbeat: (u, ob) => ({ ...status.heartbeat(u, ob), ...ops.heartbeat() }),

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { type EncodedRecord, OUTBOX_STREAMS, type Outbox, type OutboxStream } from '@fogline/outbox'
 import { type Ack, type Clock, type ErrorData, RateWindow, toErrorData, upTopic } from '@fogline/protocol'
 import type { MqttClient } from 'mqtt'
+import { ackFits, LogEvery } from './ack.js'
 import type { UplinkLogger } from './types.js'
 import { encodeBatchSpliced, type WireOptions } from './wire.js'
 
@@ -31,7 +32,15 @@ export interface FlightOptions {
  * and rejected (dead-lettered by the cloud for good, never resent).
  */
 export class Flight {
-  readonly counters = { sent: 0, acked: 0, resent: 0, rejected: 0, batchesSent: 0, bytesSent: 0 }
+  readonly counters = {
+    sent: 0,
+    acked: 0,
+    resent: 0,
+    rejected: 0,
+    ackUnknown: 0,
+    batchesSent: 0,
+    bytesSent: 0,
+  }
   readonly ackRate: RateWindow
   private readonly inFlight = new Map<string, InFlight>()
   private readonly topics: Map<OutboxStream, string>
@@ -41,8 +50,11 @@ export class Flight {
   private readonly idPrefix = randomBytes(4).toString('hex')
   private batchNo = 0
 
+  private readonly unknownLog: LogEvery
+
   constructor(private readonly o: FlightOptions) {
     this.ackRate = new RateWindow(o.clock, 10_000)
+    this.unknownLog = new LogEvery(o.clock, 60_000)
     this.topics = new Map(OUTBOX_STREAMS.map((s) => [s, upTopic(o.nodeId, s)]))
   }
 
@@ -84,20 +96,23 @@ export class Flight {
   /** an application ack from the cloud: delete what it covers, count it once */
   ack(ack: Ack): void {
     const s = ack.stream as OutboxStream
-    if (!OUTBOX_STREAMS.includes(s)) return
     const f = this.inFlight.get(ack.batchId)
+    // only a batch in flight, with that stream and only its own seqs: a forged, stale or pre-restart ack
+    // deletes nothing (its records go again and the store absorbs the duplicate)
+    if (!OUTBOX_STREAMS.includes(s) || !f || f.stream !== s || !ackFits(f.seqs, ack.ranges)) {
+      this.counters.ackUnknown++
+      if (this.unknownLog.due('ack'))
+        this.o.logger?.warn(
+          { batchId: ack.batchId, stream: ack.stream },
+          'an ack for no batch in flight was ignored (ackUnknown; logged once a minute)',
+        )
+      return
+    }
     let ranges = ack.ranges
     if (ack.rejected) {
       this.counters.rejected++
       this.o.logger?.warn({ batchId: ack.batchId, ...ack.rejected }, 'cloud rejected a batch')
-      if (f) ranges = f.seqs.map((q) => [q, q] as [number, number])
-    }
-    if (!f) {
-      // an unknown batch (a resend of one acked already, or one sent before a restart) counts only what it
-      // deletes, after the queued deletes ran: else the same records were counted acked twice
-      this.flushAcks()
-      this.counted(this.o.outbox.ack(s, ranges))
-      return
+      ranges = f.seqs.map((q) => [q, q] as [number, number])
     }
     this.queueAck(s, ranges)
     if (!f.seqs.every((q) => ranges.some(([a, b]) => q >= a && q <= b))) return

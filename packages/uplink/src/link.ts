@@ -26,6 +26,8 @@ export interface LinkOptions {
   logger?: UplinkLogger | undefined
   /** reconnect and probe timers; mqtt.js keeps its own (connectTimeout, keepalive pings) */
   clock?: Clock | undefined
+  /** TLS options for mqtts/wss endpoints (uplinkTls) */
+  tls?: Partial<IClientOptions> | undefined
 }
 
 /**
@@ -213,6 +215,7 @@ export class Link {
       // pings on a fixed schedule even under steady publishing, so a blackholed link is noticed
       reschedulePings: false,
       resubscribe: false,
+      ...this.opts.tls,
     }
     if (!probe) o.will = { topic: will.topic, payload: will.payload, qos: 1, retain: false }
     // MQTT 5: a session without an expiry ends at disconnect [MQTT-3.1.2-23]; keep it an hour

@@ -31,6 +31,8 @@ export interface UplinkOptions {
   /** this boot's place in the node's heartbeat order (HeartbeatOrder): later boots higher; default clock.now() */
   boot?: number
   logger?: UplinkLogger
+  /** the node's config file: uplink.tls paths resolve from its folder */
+  configFile?: string | undefined
   /** down messages other than acks (desired, control) */
   onDown?: (topic: string, payload: Buffer) => void
   /**
@@ -69,6 +71,8 @@ export interface UplinkStats {
   ackRate: number
   /** batches the cloud refused for good (dead-lettered there) */
   rejected: number
+  /** acks ignored: no batch in flight with that id, stream and seqs (forged, stale or from a past run) */
+  ackUnknown: number
   batchesSent: number
   bytesSent: number
   failovers: number

@@ -17,6 +17,7 @@ import type { MqttClient } from 'mqtt'
 import { Drain } from './drain.js'
 import { Flight } from './flight.js'
 import { Link } from './link.js'
+import { uplinkTls } from './tls.js'
 import type { Uplink, UplinkOptions, UplinkStats, UplinkTunables } from './types.js'
 
 const BREAKER_STATES = ['closed', 'open', 'halfOpen', 'isolated']
@@ -104,6 +105,7 @@ class UplinkImpl implements Uplink {
         will,
         logger: o.logger,
         clock,
+        tls: uplinkTls(this.cfg.tls, { configFile: o.configFile, logger: o.logger }),
       },
       {
         connected: (cl) => this.connected(cl),

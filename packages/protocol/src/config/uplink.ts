@@ -8,6 +8,21 @@ export const UplinkConfig = z.strictObject({
   urls: z.array(z.string().url()).min(1),
   username: z.string().optional(),
   password: z.string().optional(),
+  /** TLS for mqtts:// and wss:// URLs: PEM files (relative to the config file's folder) and the name to verify */
+  tls: z
+    .strictObject({
+      ca: z.string().min(1).optional(),
+      cert: z.string().min(1).optional(),
+      key: z.string().min(1).optional(),
+      servername: z.string().min(1).optional(),
+      /** do not verify the cloud's certificate: only when written here, and warned at every start */
+      insecure: z.boolean().default(false),
+    })
+    .refine((t) => (t.cert === undefined) === (t.key === undefined), {
+      message: 'cert and key go together',
+      path: ['key'],
+    })
+    .optional(),
   /** MQTT protocol: 'auto' tries 5 and falls back to 3.1.1 (4) when the broker refuses it (aedes) */
   protocolVersion: z.union([z.literal('auto'), z.literal(4), z.literal(5)]).default('auto'),
   batchMaxRecords: z.number().int().positive().default(500),
