@@ -136,7 +136,9 @@ describe('fuzzing decoders and stages with random and mutated payloads', () => {
     )
   })
 
-  it(`wire decoders (message, batch, ack, desired state): ${RUNS} inputs, only FoglineError is ever thrown`, () => {
+  it(`wire decoders (message, batch, ack, desired state): ${RUNS} inputs, only FoglineError is ever thrown`, {
+    timeout: Math.max(60_000, RUNS * 8),
+  }, () => {
     const goodBatch = encodeBatch({
       v: 1,
       nodeId: 'n',

@@ -96,4 +96,14 @@ describe('fog broker refusals: reason logged, counter moved', () => {
     expect(ok.client?.connected).toBe(true)
     onTestFinished(() => ok.client?.endAsync(true))
   })
+
+  it('user names like __proto__ and constructor are unknown users, not a crash (found by the fuzzer)', async () => {
+    const b = await broker({ users: { good: 'pw' } })
+    for (const username of ['__proto__', 'constructor', 'toString']) {
+      const r = await tryConnect(b.url, { username, password: 'x' })
+      expect(r.code).toBe(4)
+    }
+    expect(b.counters().refused.badPassword + b.counters().refused.unknownUser).toBe(3)
+    expect((await tryConnect(b.url, { username: 'good', password: 'pw' })).client?.connected).toBe(true)
+  })
 })

@@ -39,7 +39,11 @@ export function authHooks(sh: Shared): Partial<AedesOptions> {
         return refuse(client, username, 'anonymous', done, RC.notAuthorized)
       }
       const hash = auth.passwords?.get(username)
-      const plain = hash === undefined ? auth.users?.[username] : undefined
+      // own keys only: a user name like "__proto__" or "constructor" must not reach Object.prototype (found by
+      // fuzzing: it threw out of the hook and would have taken the process down)
+      const users = auth.users
+      const plain =
+        hash === undefined && users && Object.hasOwn(users, username) ? users[username] : undefined
       if (plain !== undefined) {
         if (password !== undefined && sameSecret(password, plain)) {
           begin(client, username)

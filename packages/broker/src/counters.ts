@@ -36,6 +36,7 @@ export function newCounters(): BrokerCounters {
 export interface BrokerLogger {
   warn(obj: object, msg: string): void
   info(obj: object, msg: string): void
+  debug?(obj: object, msg: string): void
 }
 
 export const silentLogger: BrokerLogger = { warn() {}, info() {} }

@@ -75,6 +75,12 @@ export function shared(ctx: HookCtx) {
   }
 
   const begin = (client: Client, user: string | undefined) => {
+    // who came in, how and from where (never the password): at debug, one line per login
+    const info = ctx.info.get(client.conn)
+    log.debug?.(
+      { clientId: client.id, username: user ?? null, listener: info?.listener.type, remote: info?.remote },
+      'a client logged in',
+    )
     sessions.set(client, {
       user,
       msgs: limits.publishRate > 0 ? new TokenBucket(limits.publishRate, clock) : undefined,

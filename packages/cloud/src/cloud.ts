@@ -1,4 +1,11 @@
-import { type Clock, CloudConfig, type CloudConfigInput, parseConfig, systemClock } from '@fogline/protocol'
+import {
+  type Clock,
+  CloudConfig,
+  type CloudConfigInput,
+  LOG_REDACT,
+  parseConfig,
+  systemClock,
+} from '@fogline/protocol'
 import { type Logger, pino } from 'pino'
 import {
   type AccessParts,
@@ -71,7 +78,11 @@ export async function startCloud(
 ): Promise<Cloud> {
   const config = parseConfig(CloudConfig, input) as CloudConfig
   const logger =
-    opts.logger ?? pino({ level: config.log.level, name: 'fogline-cloud', base: null }, pino.destination(2))
+    opts.logger ??
+    pino(
+      { level: config.log.level, name: 'fogline-cloud', base: null, redact: LOG_REDACT },
+      pino.destination(2),
+    )
   const clock = opts.clock ?? systemClock
   const closers = new Closers(logger)
   const readiness = new Readiness()

@@ -50,6 +50,7 @@ export const run = defineCommand(
       onFatal: () => fatal?.(),
     })
     process.stdout.write(`fogline node ${node.nodeId}: sensors publish to ${node.brokerUrl}\n`)
+    for (const line of node.broker.describe()) process.stdout.write(`  listener ${line}\n`)
     if (node.ops.httpUrl)
       process.stdout.write(`fogline node ${node.nodeId}: metrics on ${node.ops.httpUrl}/metrics\n`)
     const every = Number(flags['status-every']) * 1000

@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module'
+import { LOG_REDACT } from '@fogline/protocol'
 import { pino } from 'pino'
 
 type Level = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
@@ -46,7 +47,7 @@ export function createNodeLogs(o: NodeLogOptions): NodeLogs {
       ? pino.transport({ target: 'pino-pretty', options: { destination: 2, colorize: true } })
       : pino.destination({ fd: 2, sync: false }))
   // a pino child's level is its own: a module may be more verbose than the root
-  const root = pino({ level: o.level, base: { name: o.name } }, dest)
+  const root = pino({ level: o.level, base: { name: o.name }, redact: LOG_REDACT }, dest)
   const byModule = new Map<string, pino.Logger>()
   return {
     root,

@@ -29,3 +29,29 @@ export function resolveSecrets(
   }
   return out
 }
+
+/**
+ * pino redaction for every logger of node and cloud: whatever object a log line carries, these fields are
+ * replaced (passwords, user maps, keys, tokens), so a secret reaches no log even at trace level.
+ * @example pino({ level, redact: LOG_REDACT })
+ */
+export const LOG_REDACT = {
+  paths: [
+    'password',
+    '*.password',
+    '*.*.password',
+    'users',
+    '*.users',
+    'nodes',
+    '*.nodes',
+    'key',
+    '*.key',
+    '*.*.key',
+    'token',
+    '*.token',
+    'authorization',
+    '*.authorization',
+    '*.headers.authorization',
+  ],
+  censor: '[redacted]',
+}
