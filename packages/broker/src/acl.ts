@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs'
-import { FoglineError } from '@fogline/protocol'
+import { FoglineError, readUserFile } from '@fogline/protocol'
 
 type Access = 'read' | 'write' | 'readwrite' | 'deny'
 interface Rule {
@@ -31,15 +30,8 @@ export interface Acl {
 
 /** Does `topic` (no wildcards) match `filter` [MQTT-4.7]? A leading wildcard never matches a `$` topic. */
 export function topicMatches(filter: string, topic: string): boolean {
-  if (topic.startsWith('$') && (filter.startsWith('+') || filter.startsWith('#'))) return false
-  const f = filter.split('/')
-  const t = topic.split('/')
-  for (let i = 0; i < f.length; i++) {
-    if (f[i] === '#') return true
-    if (i >= t.length) return false
-    if (f[i] !== '+' && f[i] !== t[i]) return false
-  }
-  return f.length === t.length
+  // a topic name is a filter without wildcards, and a filter matches it exactly when it covers it
+  return filterCovers(filter, topic)
 }
 
 /** Does ACL filter `acl` cover every topic that subscription filter `sub` can match? */
@@ -145,16 +137,5 @@ export function parseAcl(text: string, file = '<acl>'): Acl {
 
 /** Read and parse an ACL file. */
 export function readAclFile(file: string): Acl {
-  let text: string
-  try {
-    text = readFileSync(file, 'utf8')
-  } catch (cause) {
-    throw new FoglineError(
-      'FOG_CONFIG_NOT_FOUND',
-      `cannot read the ACL file: ${(cause as NodeJS.ErrnoException).code}`,
-      { file, field: 'broker.aclFile' },
-      { cause },
-    )
-  }
-  return parseAcl(text, file)
+  return parseAcl(readUserFile(file, 'the ACL file', { field: 'broker.aclFile' }), file)
 }

@@ -1,3 +1,5 @@
+import type { BrokerLimits } from './limits.js'
+
 /** Why a client was refused at CONNECT or at the TLS handshake. */
 export type RefusalReason = 'badPassword' | 'unknownUser' | 'anonymous' | 'certificate' | 'clientId'
 
@@ -5,15 +7,8 @@ export type RefusalReason = 'badPassword' | 'unknownUser' | 'anonymous' | 'certi
 export interface BrokerCounters {
   refused: Record<RefusalReason, number>
   denied: { publish: number; subscribe: number }
-  limits: {
-    maxConnections: number
-    publishRate: number
-    publishBytesPerSec: number
-    maxTopicLength: number
-    maxTopicLevels: number
-    maxInflight: number
-    connectTimeout: number
-  }
+  /** hits per limit */
+  limits: Record<keyof BrokerLimits, number>
 }
 
 export function newCounters(): BrokerCounters {

@@ -1,6 +1,5 @@
 import { randomBytes, scrypt } from 'node:crypto'
-import { readFileSync } from 'node:fs'
-import { FoglineError } from '@fogline/protocol'
+import { FoglineError, readUserFile } from '@fogline/protocol'
 import { sameSecret } from './secret.js'
 
 /**
@@ -68,18 +67,7 @@ export function parsePasswordFile(text: string, file = '<passwd>'): PasswordFile
 
 /** Read and parse a password file. */
 export function readPasswordFile(file: string): PasswordFile {
-  let text: string
-  try {
-    text = readFileSync(file, 'utf8')
-  } catch (cause) {
-    throw new FoglineError(
-      'FOG_CONFIG_NOT_FOUND',
-      `cannot read the password file: ${(cause as NodeJS.ErrnoException).code}`,
-      { file, field: 'broker.passwordFile' },
-      { cause },
-    )
-  }
-  return parsePasswordFile(text, file)
+  return parsePasswordFile(readUserFile(file, 'the password file', { field: 'broker.passwordFile' }), file)
 }
 
 /** The password file's text, users in name order. */

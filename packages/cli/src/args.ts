@@ -52,3 +52,13 @@ export function required<T>(value: T | undefined, flag: string): T {
     throw new FoglineError('FOG_CONFIG_INVALID', `${flag} is required`, { field: flag.split(' ')[0] ?? flag })
   return value
 }
+
+/** The flags of every command that talks to the cloud's API: where it is and the bearer token. */
+export const API_FLAGS = { url: { type: 'string' }, token: { type: 'string' } } as const
+/** The flags of a command that signs for a node or a group: API_FLAGS, the target and the operator key. */
+export const TARGET_FLAGS = {
+  ...API_FLAGS,
+  node: { type: 'string' },
+  group: { type: 'string' },
+  key: { type: 'string' },
+} as const

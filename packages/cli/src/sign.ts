@@ -1,5 +1,4 @@
 import type { KeyObject } from 'node:crypto'
-import { readFileSync } from 'node:fs'
 import {
   type DesiredEnvelope,
   type DesiredState,
@@ -7,6 +6,7 @@ import {
   FoglineError,
   isFoglineError,
   loadPrivateKey,
+  readUserFile,
   signDesired,
   systemClock,
 } from '@fogline/protocol'
@@ -18,17 +18,9 @@ export const OPERATOR_KEY_FILE = 'fogline-operator.key.pem'
 /** The operator's private key from --key, $FOGLINE_KEY or ./fogline-operator.key.pem. It never leaves this machine. */
 export function loadOperatorKey(flag: string | undefined): KeyObject {
   const file = flag ?? process.env.FOGLINE_KEY ?? OPERATOR_KEY_FILE
-  let text: string
-  try {
-    text = readFileSync(file, 'utf8')
-  } catch (cause) {
-    throw new FoglineError(
-      'FOG_CONFIG_NOT_FOUND',
-      `the operator key file cannot be read (make one with fogline keys generate): ${(cause as Error).message}`,
-      { file, field: '--key' },
-      { cause },
-    )
-  }
+  const text = readUserFile(file, 'the operator key file (make one with fogline keys generate)', {
+    field: '--key',
+  })
   try {
     return loadPrivateKey(text)
   } catch (err) {

@@ -1,9 +1,9 @@
-import { statfsSync } from 'node:fs'
 import type { OutboxStats } from '@fogline/outbox'
 import type { Engine } from '@fogline/pipeline'
 import type { Clock, ErrorData, NodeConfig } from '@fogline/protocol'
 import type { UplinkStats } from '@fogline/uplink'
 import type { DeadLetterStore } from './deadletters.js'
+import { diskFree } from './disk.js'
 import type { IngestStats } from './ingest.js'
 import type { NodeStats } from './types.js'
 import type { WriterStats } from './writer.js'
@@ -90,13 +90,4 @@ export function createStatus(p: StatusParts): NodeStatus {
     }
   }
   return { stats, heartbeat }
-}
-
-function diskFree(dir: string): number | null {
-  try {
-    const fs = statfsSync(dir)
-    return fs.bavail * fs.bsize
-  } catch {
-    return null
-  }
 }

@@ -39,6 +39,21 @@ export const DesiredUplink = z.strictObject({
 export type DesiredUplink = z.output<typeof DesiredUplink>
 
 /**
+ * The content part of a document, as a `fogline push --file` YAML holds it (the cloud adds version,
+ * target and createdAt). Values are kept as written; the cloud and the node check them further.
+ */
+export const DesiredContent = z.strictObject({
+  pipelines: z.array(z.unknown()).optional(),
+  models: z.record(z.string(), z.unknown()).optional(),
+  uplink: z.record(z.string(), z.unknown()).optional(),
+  /** a rotation: the node's whole new trusted key set (keyset.ts), signed by a key of the current one */
+  keys: z.array(z.record(z.string(), z.unknown())).min(1).optional(),
+  /** free text for people (what changed and why) */
+  note: z.string().max(1000).optional(),
+})
+export type DesiredContent = z.output<typeof DesiredContent>
+
+/**
  * The document. `pipelines` is checked by @fogline/pipeline on the node (each stage owns its schema);
  * `models` holds anomaly-model parameters by name.
  * @example { version: 7, target: { group: 'line-1' }, createdAt: 1764374400000, pipelines: [...] }
@@ -52,28 +67,9 @@ export const DesiredState = z.strictObject({
   rollback: z.boolean().optional(),
   /** apply at once, even outside the node's maintenance window (ops.maintenance) */
   urgent: z.boolean().optional(),
-  pipelines: z.array(z.unknown()).optional(),
-  models: z.record(z.string(), z.unknown()).optional(),
-  uplink: z.record(z.string(), z.unknown()).optional(),
-  /** a rotation: the node's whole new trusted key set (keyset.ts), signed by a key of the current one */
-  keys: z.array(z.record(z.string(), z.unknown())).min(1).optional(),
-  /** free text for people (what changed and why) */
-  note: z.string().max(1000).optional(),
+  ...DesiredContent.shape,
 })
 export type DesiredState = z.output<typeof DesiredState>
-
-/**
- * The content part of a document, as a `fogline push --file` YAML holds it (the cloud adds version,
- * target and createdAt). Values are kept as written; the cloud and the node check them further.
- */
-export const DesiredContent = z.strictObject({
-  pipelines: z.array(z.unknown()).optional(),
-  models: z.record(z.string(), z.unknown()).optional(),
-  uplink: z.record(z.string(), z.unknown()).optional(),
-  keys: z.array(z.record(z.string(), z.unknown())).min(1).optional(),
-  note: z.string().max(1000).optional(),
-})
-export type DesiredContent = z.output<typeof DesiredContent>
 
 /** What travels on `…/down/desired`: the document, its signature and the id of the key that made it. */
 export const DesiredEnvelope = z.strictObject({

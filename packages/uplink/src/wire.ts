@@ -16,14 +16,18 @@ export interface WireOptions {
   level: number
 }
 
+/** a msgpack type byte followed by an unsigned big-endian integer of `bytes` bytes */
+function tagged(tag: number, n: number, bytes: 2 | 4): Buffer {
+  const b = Buffer.allocUnsafe(1 + bytes)
+  b[0] = tag
+  if (bytes === 2) b.writeUInt16BE(n, 1)
+  else b.writeUInt32BE(n, 1)
+  return b
+}
+
 function num(n: number): Buffer {
   // integers up to 2^32 as uint32, anything else as float64 (exact for integers up to 2^53)
-  if (Number.isInteger(n) && n >= 0 && n <= 0xffff_ffff) {
-    const b = Buffer.allocUnsafe(5)
-    b[0] = 0xce
-    b.writeUInt32BE(n, 1)
-    return b
-  }
+  if (Number.isInteger(n) && n >= 0 && n <= 0xffff_ffff) return tagged(0xce, n, 4)
   const b = Buffer.allocUnsafe(9)
   b[0] = 0xcb
   b.writeDoubleBE(n, 1)
@@ -32,16 +36,7 @@ function num(n: number): Buffer {
 
 function arrayHeader(n: number): Buffer {
   if (n < 16) return Buffer.from([0x90 | n])
-  if (n < 0x10000) {
-    const b = Buffer.allocUnsafe(3)
-    b[0] = 0xdc
-    b.writeUInt16BE(n, 1)
-    return b
-  }
-  const b = Buffer.allocUnsafe(5)
-  b[0] = 0xdd
-  b.writeUInt32BE(n, 1)
-  return b
+  return n < 0x10000 ? tagged(0xdc, n, 2) : tagged(0xdd, n, 4)
 }
 
 /**

@@ -1,5 +1,5 @@
 import { apiToken, callApi, cloudUrl } from '../api.js'
-import { defineCommand } from '../args.js'
+import { API_FLAGS, defineCommand } from '../args.js'
 
 export const help = `Usage: fogline audit [options]
 
@@ -23,8 +23,7 @@ export const run = defineCommand(
     action: { type: 'string' },
     by: { type: 'string' },
     limit: { type: 'string', default: '50' },
-    url: { type: 'string' },
-    token: { type: 'string' },
+    ...API_FLAGS,
     json: { type: 'boolean' },
   },
   async (flags) => {

@@ -10,7 +10,7 @@ import {
 } from '@fogline/protocol'
 import { z } from 'zod'
 import { apiToken, callApi, cloudUrl } from '../api.js'
-import { defineCommand } from '../args.js'
+import { defineCommand, TARGET_FLAGS } from '../args.js'
 import { loadOperatorKey, signAndSend } from '../sign.js'
 import { badFlag } from '../util.js'
 
@@ -98,11 +98,7 @@ export const run = defineCommand(
     'not-after': { type: 'string' },
     force: { type: 'boolean' },
     set: { type: 'string' },
-    node: { type: 'string' },
-    group: { type: 'string' },
-    key: { type: 'string' },
-    url: { type: 'string' },
-    token: { type: 'string' },
+    ...TARGET_FLAGS,
   },
   async (flags, positionals) => {
     const verb = positionals[0] ?? 'generate'

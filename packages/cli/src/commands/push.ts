@@ -7,7 +7,7 @@ import {
   systemClock,
 } from '@fogline/protocol'
 import { type ApiTarget, apiToken, callApi, cloudUrl } from '../api.js'
-import { defineCommand, type Flags } from '../args.js'
+import { defineCommand, type Flags, TARGET_FLAGS } from '../args.js'
 import { loadOperatorKey, signAndSend } from '../sign.js'
 import { badFlag } from '../util.js'
 
@@ -41,8 +41,7 @@ Options:
 `
 
 const options = {
-  node: { type: 'string' },
-  group: { type: 'string' },
+  ...TARGET_FLAGS,
   file: { type: 'string' },
   'rollback-to': { type: 'string' },
   fit: { type: 'string' },
@@ -51,9 +50,6 @@ const options = {
   'canary-count': { type: 'string' },
   timeout: { type: 'string' },
   wait: { type: 'boolean' },
-  url: { type: 'string' },
-  token: { type: 'string' },
-  key: { type: 'string' },
   json: { type: 'boolean' },
 } as const
 type PushFlags = Flags<typeof options>

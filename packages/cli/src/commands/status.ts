@@ -1,7 +1,7 @@
 import type { NodeView } from '@fogline/cloud'
 import { FoglineError, formatErrorData } from '@fogline/protocol'
 import { type ApiTarget, apiToken, callApi, cloudUrl } from '../api.js'
-import { defineCommand } from '../args.js'
+import { API_FLAGS, defineCommand } from '../args.js'
 import { fmtBytes } from '../util.js'
 
 export const help = `Usage: fogline status [--url URL] [--token T] [--json]
@@ -83,12 +83,8 @@ export function renderStatus(nodes: readonly NodeView[], now = Date.now()): stri
   return `${[line(head), ...rows.map(line)].join('\n')}\n${online}/${nodes.length} online\n`
 }
 
-export const run = defineCommand(
-  help,
-  { url: { type: 'string' }, token: { type: 'string' }, json: { type: 'boolean' } },
-  async (flags) => {
-    const nodes = await fetchNodes({ url: cloudUrl(flags.url), token: apiToken(flags.token) })
-    process.stdout.write(flags.json ? `${JSON.stringify(nodes, null, 2)}\n` : renderStatus(nodes))
-    return 0
-  },
-)
+export const run = defineCommand(help, { ...API_FLAGS, json: { type: 'boolean' } }, async (flags) => {
+  const nodes = await fetchNodes({ url: cloudUrl(flags.url), token: apiToken(flags.token) })
+  process.stdout.write(flags.json ? `${JSON.stringify(nodes, null, 2)}\n` : renderStatus(nodes))
+  return 0
+})

@@ -147,14 +147,7 @@ export const apiOpenApi: OpenApiEntries = {
         'x-fogline-audit': 'demo.link',
         summary: 'Demo only: cut or restore a node uplink',
         parameters: [{ name: 'id', in: 'path', required: true, schema: str }],
-        requestBody: {
-          required: true,
-          content: {
-            'application/json': {
-              schema: { type: 'object', required: ['up'], properties: { up: { type: 'boolean' } } },
-            },
-          },
-        },
+        requestBody: oa.body({ type: 'object', required: ['up'], properties: { up: { type: 'boolean' } } }),
         responses: {
           200: ok({ type: 'object' }),
           400: err('bad body'),

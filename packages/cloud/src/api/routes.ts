@@ -59,13 +59,19 @@ function fleetRoutes(app: FastifyInstance, d: RouteDeps): void {
 }
 
 /** Stored summaries, events and dead letters. */
+/** `from` and `to` of a query, checked to be in order */
+function rangeParams(q: Q): { from: number | undefined; to: number | undefined } {
+  const from = timeParam(q, 'from')
+  const to = timeParam(q, 'to')
+  checkRange(from, to)
+  return { from, to }
+}
+
 function recordRoutes(app: FastifyInstance, d: RouteDeps): void {
   app.get('/api/summaries', async (req) => {
     const q = req.query as Q
     onlyKeys(q, ['node', 'sensor', 'metric', 'pipeline', 'from', 'to', 'resolution', 'limit'])
-    const from = timeParam(q, 'from')
-    const to = timeParam(q, 'to')
-    checkRange(from, to)
+    const { from, to } = rangeParams(q)
     return d.store.querySummaries({
       nodeId: idParam(q, 'node'),
       sensorId: textParam(q, 'sensor'),
@@ -81,9 +87,7 @@ function recordRoutes(app: FastifyInstance, d: RouteDeps): void {
   app.get('/api/events', async (req) => {
     const q = req.query as Q
     onlyKeys(q, ['node', 'sensor', 'from', 'to', 'limit'])
-    const from = timeParam(q, 'from')
-    const to = timeParam(q, 'to')
-    checkRange(from, to)
+    const { from, to } = rangeParams(q)
     return d.store.queryEvents({
       nodeId: idParam(q, 'node'),
       sensorId: textParam(q, 'sensor'),

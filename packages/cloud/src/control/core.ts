@@ -142,6 +142,17 @@ const LATEST_PUBLISHED = `SELECT d.* FROM control_desired d JOIN (
  */
 export function controlRepoOver(db: ControlDb): ControlRepo {
   const first = async (sql: string, args: unknown[]) => (await db.all(sql, args))[0]
+  /** newest first by `order`, filtered by the conditions whose value is set */
+  const list = (
+    table: string,
+    conds: Array<[string, unknown]>,
+    join: ' AND ' | ' OR ',
+    order: string,
+    limit?: number,
+  ) => {
+    const w = where(conds, join)
+    return db.all(`SELECT * FROM ${table} ${w.sql} ORDER BY ${order} DESC LIMIT ?`, [...w.args, limit ?? 100])
+  }
   return {
     createVersion: (build, meta) => db.createVersion((next) => versionInsert(next, build, meta)),
     async getVersion(version) {
@@ -152,15 +163,11 @@ export function controlRepoOver(db: ControlDb): ControlRepo {
       await db.all('UPDATE control_desired SET status = ? WHERE version = ?', [status, version])
     },
     async listVersions(q) {
-      const w = where(
-        [
-          ["(target_kind = 'node' AND target_id = ?)", q.node],
-          ["(target_kind = 'group' AND target_id = ?)", q.group],
-        ],
-        ' OR ',
-      )
-      const sql = `SELECT * FROM control_desired ${w.sql} ORDER BY version DESC LIMIT ?`
-      return (await db.all(sql, [...w.args, q.limit ?? 100])).map(toDesired)
+      const conds: Array<[string, unknown]> = [
+        ["(target_kind = 'node' AND target_id = ?)", q.node],
+        ["(target_kind = 'group' AND target_id = ?)", q.group],
+      ]
+      return (await list('control_desired', conds, ' OR ', 'version', q.limit)).map(toDesired)
     },
     latestPublished: async () => (await db.all(LATEST_PUBLISHED, [])).map(toDesired),
     async putReport(r) {
@@ -197,15 +204,11 @@ export function controlRepoOver(db: ControlDb): ControlRepo {
       return r ? toRollout(r) : null
     },
     async listRollouts(q) {
-      const w = where(
-        [
-          ['grp = ?', q.group],
-          ['state = ?', q.state],
-        ],
-        ' AND ',
-      )
-      const sql = `SELECT * FROM control_rollouts ${w.sql} ORDER BY started_at DESC LIMIT ?`
-      return (await db.all(sql, [...w.args, q.limit ?? 100])).map(toRollout)
+      const conds: Array<[string, unknown]> = [
+        ['grp = ?', q.group],
+        ['state = ?', q.state],
+      ]
+      return (await list('control_rollouts', conds, ' AND ', 'started_at', q.limit)).map(toRollout)
     },
     close: () => db.close(),
   }

@@ -88,7 +88,7 @@ export const controlOpenApi: OpenApiEntries = {
         'x-fogline-audit': 'desired.create',
         summary:
           'Store and publish (retained) an operator-signed document; the cloud verifies it against operatorKeys and signs nothing',
-        requestBody: { required: true, content: { 'application/json': { schema: envelope } } },
+        requestBody: oa.body(envelope),
         responses: {
           201: json(version, 'stored and published'),
           400: error(
@@ -149,24 +149,17 @@ export const controlOpenApi: OpenApiEntries = {
         'x-fogline-role': 'operator',
         'x-fogline-audit': 'rollout.start',
         summary: 'Start a staged rollout: canaries first, the group once they are applied and healthy',
-        requestBody: {
-          required: true,
-          content: {
-            'application/json': {
-              schema: {
-                type: 'object',
-                required: ['group', 'envelope'],
-                properties: {
-                  group: { type: 'string' },
-                  canary: { type: 'array', items: { type: 'string' } },
-                  canaryCount: { type: 'integer', minimum: 1 },
-                  timeoutMs: { type: 'integer', minimum: 1, default: 60000 },
-                  envelope,
-                },
-              },
-            },
+        requestBody: oa.body({
+          type: 'object',
+          required: ['group', 'envelope'],
+          properties: {
+            group: { type: 'string' },
+            canary: { type: 'array', items: { type: 'string' } },
+            canaryCount: { type: 'integer', minimum: 1 },
+            timeoutMs: { type: 'integer', minimum: 1, default: 60000 },
+            envelope,
           },
-        },
+        }),
         responses: {
           201: json(rollout, 'started'),
           400: error('FOG_API_BAD_REQUEST or FOG_DESIRED_INVALID'),

@@ -42,6 +42,8 @@ export const oa = {
     description,
     content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
   }),
+  /** a required JSON request body */
+  body: (schema: unknown) => ({ required: true, content: { 'application/json': { schema } } }),
   json: (schema: unknown, description = 'OK') => ({
     description,
     content: { 'application/json': { schema } },

@@ -32,12 +32,7 @@ export function toSummaryRow(nodeId: string, r: WireRecord): SummaryRow | BadRec
   if (count > 0 && (!Number.isFinite(sum) || !Number.isFinite(min) || !Number.isFinite(max)))
     return { seq: r.seq, reason: 'summary needs finite min, max and mean or sum' }
   return {
-    nodeId,
-    stream: 'summary',
-    seq: r.seq,
-    pipelineId: isStr(b.pipelineId) ? b.pipelineId : '',
-    sensorId: b.sensorId,
-    metric: b.metric,
+    ...rowHead(nodeId, 'summary', r.seq, b),
     // whole milliseconds and counts: the stores keep them as integers and bucket by integer division
     start: Math.round(b.start),
     end: Math.round(b.end),
@@ -55,12 +50,7 @@ export function toEventRow(nodeId: string, r: WireRecord): EventRow | BadRecord 
   if (!isStr(b.sensorId) || !isStr(b.metric) || !isStr(b.name))
     return { seq: r.seq, reason: 'event needs sensorId, metric and name' }
   return {
-    nodeId,
-    stream: 'event',
-    seq: r.seq,
-    pipelineId: isStr(b.pipelineId) ? b.pipelineId : '',
-    sensorId: b.sensorId,
-    metric: b.metric,
+    ...rowHead(nodeId, 'event', r.seq, b),
     ts: Math.round(isNum(b.ts) ? b.ts : r.ts),
     kind: isStr(b.kind) ? b.kind : 'info',
     name: b.name,
@@ -125,3 +115,14 @@ export const emptyResult = (parts: SplitBatch): InsertResult => ({
   summaries: [],
   events: [],
 })
+
+/** the fields every stored summary and event starts with */
+function rowHead<S extends 'summary' | 'event'>(
+  nodeId: string,
+  stream: S,
+  seq: number,
+  b: Record<string, unknown>,
+) {
+  const pipelineId = isStr(b.pipelineId) ? b.pipelineId : ''
+  return { nodeId, stream, seq, pipelineId, sensorId: b.sensorId as string, metric: b.metric as string }
+}

@@ -1,21 +1,12 @@
-import type { Batch, DataStream, ErrorData } from '@fogline/protocol'
+import type { Batch, DataStream, ErrorData, Summary } from '@fogline/protocol'
 import type { RetentionCutoffs, RetentionResult } from './retention.js'
 
 /** One stored summary (stream 'summary'); `seq` is the node's delivery seq. */
-export interface SummaryRow {
+export interface SummaryRow extends Omit<Summary, 'aggs'> {
   nodeId: string
   stream: 'summary'
   seq: number
-  pipelineId: string
-  sensorId: string
-  metric: string
-  start: number
-  end: number
-  count: number
-  min: number
-  max: number
-  mean: number
-  sum: number
+  /** further aggregates by name, null when the window had none */
   aggs: Record<string, number> | null
 }
 

@@ -1,8 +1,8 @@
-import { statfsSync } from 'node:fs'
 import type { Outbox } from '@fogline/outbox'
 import type { Engine, EngineOutput } from '@fogline/pipeline'
 import type { Clock, ErrorData, FogEvent, NodeConfig } from '@fogline/protocol'
 import type { Logger } from 'pino'
+import { diskFree } from '../disk.js'
 import { type OpsServer, startOpsServer } from './http.js'
 import { createScheduler, type JobSpec, type JobStatus } from './jobs.js'
 import { createMaintenanceHold, type MaintenanceHold } from './maintenance.js'
@@ -333,15 +333,6 @@ function watchUnwritable(w: {
       w.onFatal?.(unwritable)
       since = null
     }
-  }
-}
-
-function diskFree(dir: string): number | null {
-  try {
-    const fs = statfsSync(dir)
-    return fs.bavail * fs.bsize
-  } catch {
-    return null
   }
 }
 

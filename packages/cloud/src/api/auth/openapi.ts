@@ -60,18 +60,11 @@ export const authOpenApi: OpenApiEntries = {
         summary: 'Make a token; the answer is the only time the token is shown',
         'x-fogline-role': 'admin',
         'x-fogline-audit': 'token.create',
-        requestBody: {
-          required: true,
-          content: {
-            'application/json': {
-              schema: {
-                type: 'object',
-                required: ['name', 'role'],
-                properties: { name: str, role: { type: 'string', enum: ['viewer', 'operator', 'admin'] } },
-              },
-            },
-          },
-        },
+        requestBody: oa.body({
+          type: 'object',
+          required: ['name', 'role'],
+          properties: { name: str, role: { type: 'string', enum: ['viewer', 'operator', 'admin'] } },
+        }),
         responses: {
           201: json({ ...token, properties: { ...token.properties, token: str } }),
           400: error('bad name or role'),
