@@ -15,6 +15,7 @@
  *   connection, FOGLINE_BENCH_CASES=mosquitto,mosquitto-fwd,aedes,node,node-nojournal,node-red (a subset),
  *   FOGLINE_BENCH_REPEAT=1 runs of the whole set, FOGLINE_BENCH_QOS=0,1, FOGLINE_BENCH_PROF=DIR writes a --cpu-prof of the node
  *   (summarise it with bench/lib/profile.ts), FOGLINE_BENCH_HEAP=DIR a heap snapshot of the node under load,
+ *   FOGLINE_BENCH_NODE_RUNS=1 load runs per QoS into the same node process (RSS across runs),
  *   FOGLINE_BENCH_NODE_FLAGS (default: the gateway unit's '--max-semi-space-size=1 --v8-pool-size=1').
  * Figures from a shared 2-core machine are noisy: compare ratios within one run.
  */
@@ -48,6 +49,7 @@ const RATE = Number(env['FOGLINE_BENCH_RATE'] ?? '10')
 const REPEAT = Number(env['FOGLINE_BENCH_REPEAT'] ?? '1')
 const ALL = ['mosquitto', 'mosquitto-fwd', 'aedes', 'node', 'node-nojournal', 'node-red']
 const CASES = (env['FOGLINE_BENCH_CASES'] ?? ALL.join(',')).split(',')
+const NODE_RUNS = Number(env['FOGLINE_BENCH_NODE_RUNS'] ?? '1')
 const QOS = (env['FOGLINE_BENCH_QOS'] ?? '0,1').split(',').map((q) => (q === '1' ? 1 : 0)) as Array<0 | 1>
 const WARM_MS = 3000
 /** the V8 options the shipped gateway unit sets (deploy/fogline-node.service), for the node and bare aedes */
@@ -149,7 +151,8 @@ function nodeConfig(prefix: string, dir: string, cloudUrl: string, journal: bool
   return {
     nodeId: `bench-${journal ? 'j' : 'nj'}`,
     dataDir: join(dir, 'data'),
-    broker: { host: '127.0.0.1', port: 0 },
+    // the broker's default cap is 1,000 sensor connections; the per-connection memory run needs more
+    broker: { host: '127.0.0.1', port: 0, limits: { maxConnections: CONNS + 100 } },
     uplink: { urls: [cloudUrl] },
     ingest: { journal },
     log: { level: 'warn' },
@@ -249,11 +252,14 @@ async function runCase(name: string, prefix: string, dir: string, cloudUrl: stri
         count: track(nr.child, /fogbench count=(\d+) t=(\d+)/),
       }
     } else throw new Error(`unknown case ${name}`)
-    for (const qos of QOS) {
-      const r = await measure(t, qos, prefix)
-      print(r)
-      out.push(r)
-    }
+    // the node takes the load several times in one process: its RSS must stay flat from run to run
+    const runs = name.startsWith('node') && name !== 'node-red' ? NODE_RUNS : 1
+    for (const qos of QOS)
+      for (let k = 0; k < runs; k++) {
+        const r = await measure(t, qos, prefix)
+        print(r)
+        out.push(r)
+      }
   } finally {
     for (const s of stops.reverse()) await s()
   }

@@ -4,6 +4,7 @@
  * `<prefix>/sensors/s<id>/temperature` (a random walk: about half the steps pass a 0.05 deadband).
  * Raw sockets with pre-encoded packets, so the generator costs little CPU and no client library shapes the
  * load. QoS 1: a packet id per connection, PUBACKs counted.
+ * perSec 0: saturated, each connection as fast as the broker takes it (QoS 1: 8 unacknowledged at most).
  * Run as a child: sensors.ts host port prefix conns perSec qos seconds. Prints `connected`, then every 250 ms
  * `sent <n> <pubacks> <epoch ms>`.
  */
@@ -37,7 +38,12 @@ interface Conn {
   topic: Buffer
   value: number
   id: number
+  /** saturated: PUBLISHes not yet acknowledged (QoS 1) or the socket is full (QoS 0) */
+  inflight: number
+  blocked: boolean
 }
+/** saturated QoS 1: unacknowledged PUBLISHes per connection, like a client's in-flight window */
+const WINDOW = 8
 
 async function open(host: string, port: number, clientId: string): Promise<Socket> {
   const sock = createConnection({ host, port, noDelay: true })
@@ -75,23 +81,48 @@ export async function runSensors(
     batch.forEach((sock, k) => {
       const id = i + k
       sock.on('error', () => {})
-      if (qos === 1)
-        sock.on('data', (d: Buffer) => {
-          // PUBACKs are 4 bytes each: 0x40 0x02 id id
-          for (let j = 0; j + 3 < d.length; j += 4) if (d[j] === 0x40) acks++
-        })
-      list.push({
+      const conn: Conn = {
         sock,
         topic: str16(`${prefix}/sensors/s${String(id).padStart(4, '0')}/temperature`),
         value: 20 + rnd() * 10,
         id: 0,
+        inflight: 0,
+        blocked: false,
+      }
+      if (qos === 1)
+        sock.on('data', (d: Buffer) => {
+          // PUBACKs are 4 bytes each: 0x40 0x02 id id
+          for (let j = 0; j + 3 < d.length; j += 4)
+            if (d[j] === 0x40) {
+              acks++
+              conn.inflight--
+            }
+          if (perSec === 0) pump(conn)
+        })
+      sock.on('drain', () => {
+        conn.blocked = false
+        if (perSec === 0) pump(conn)
       })
+      list.push(conn)
     })
   }
   console.log('connected')
   let sent = 0
+  // saturated (perSec 0): every connection sends as fast as the broker takes it — QoS 1 up to its window
+  // of unacknowledged PUBLISHes, QoS 0 until the socket buffer is full
+  const pump = (c: Conn) => {
+    while (!c.blocked && (qos === 0 || c.inflight < WINDOW)) {
+      c.inflight++
+      if (!send(c)) c.blocked = true
+      if (qos === 0 && c.inflight >= 64) {
+        c.inflight = 0
+        setImmediate(() => pump(c))
+        return
+      }
+    }
+  }
   const TICK = 5
-  const cycle = Math.round(1000 / perSec / TICK) // ticks per period: each connection sends in one of them
+  const cycle = Math.round(1000 / Math.max(perSec, 1) / TICK) // ticks per period: each connection sends in one of them
   const t0 = performance.now()
   let ticks = 0
   setInterval(() => console.log(`sent ${sent} ${acks} ${Date.now()}`), 250)
@@ -113,8 +144,12 @@ export async function runSensors(
       b[o++] = c.id & 255
     }
     body.copy(b, o)
-    c.sock.write(b)
     sent++
+    return c.sock.write(b)
+  }
+  if (perSec === 0) {
+    for (const c of list) pump(c)
+    return
   }
   setInterval(() => {
     const due = Math.floor((performance.now() - t0) / TICK)
