@@ -75,7 +75,8 @@ export async function startAckingStore(
   let hold = false
   const onMessage = (client: MqttClient, topic: string, payload: Buffer) => {
     const t = parseUpTopic(topic)
-    if (!t || t.stream === 'heartbeat' || t.stream === 'reported') return
+    // reported state travels as batches of the outbox's `reported` stream: stored and acked like the rest
+    if (!t || t.stream === 'heartbeat') return
     let batch: ReturnType<typeof decodeBatch>
     try {
       batch = decodeBatch(payload, { topic })

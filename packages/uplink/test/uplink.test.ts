@@ -20,6 +20,12 @@ describe('uplink against a real aedes broker and an acking store', () => {
         body: { name: 'hot', v: i },
       })),
       ...Array.from({ length: 700 }, (_, i) => ({ stream: 'raw' as const, ts: i, body: { v: i } })),
+      // desired-state reports: the acking store acks them too, so the outbox empties
+      ...Array.from({ length: 10 }, (_, i) => ({
+        stream: 'reported' as const,
+        ts: i,
+        body: { version: i + 1, status: 'applied', ts: i },
+      })),
     ])
     const up = uplinkFor(ob, { urls: [broker.url], batchMaxRecords: 100 })
     up.start()
@@ -27,15 +33,19 @@ describe('uplink against a real aedes broker and an acking store', () => {
     expect(store.seqs('n1', 'summary')).toEqual(Array.from({ length: 300 }, (_, i) => i + 1))
     expect(store.seqs('n1', 'event')).toEqual(Array.from({ length: 50 }, (_, i) => i + 1))
     expect(store.seqs('n1', 'raw')).toEqual(Array.from({ length: 700 }, (_, i) => i + 1))
+    expect(store.seqs('n1', 'reported')).toEqual(Array.from({ length: 10 }, (_, i) => i + 1))
     const s = up.stats()
-    expect(s.acked).toBe(1050)
+    expect(s.acked).toBe(1060)
     expect(s.connected).toBe(true)
     expect(s.endpoint).toBe(broker.url)
     expect(s.backlogRecords).toBe(0)
     expect(s.etaSec).toBe(0)
     // drains new records without waiting for more traffic
     await ob.append([{ stream: 'summary', ts: 1, body: summary(301) }])
-    await waitFor(() => store.seqs('n1', 'summary').length === 301, 'record 301 stored without notify()')
+    await waitFor(
+      () => store.seqs('n1', 'summary').length === 301,
+      'record 301 stored: the commit alone drains',
+    )
   })
 
   it('keeps records while acks are withheld (PUBACK alone deletes nothing), resends them with the same seqs', async () => {
@@ -51,7 +61,6 @@ describe('uplink against a real aedes broker and an acking store', () => {
     await ob.append(
       Array.from({ length: 20 }, (_, i) => ({ stream: 'summary' as const, ts: i, body: summary(i) })),
     )
-    up.notify()
     await waitFor(() => store.received.batches >= 2, 'a resend after ackTimeout')
     expect(ob.stats().records).toBe(20)
     expect(up.stats().resent).toBeGreaterThanOrEqual(20)
