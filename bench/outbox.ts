@@ -323,7 +323,6 @@ async function backlogBench(url: string): Promise<void> {
     }))
     void ob.append(items).then((r) => {
       liveSeqs.push({ seq: r[0]!.seq, at: Date.now() })
-      up.notify()
     })
   }, 100)
   const t = performance.now()

@@ -80,7 +80,6 @@ if (mode === 'ingest') {
           .map(([st, q]) => `committed ${st} ${q}`)
           .join('\n')}\n`,
       )
-      uplink.notify()
     })
   }
   setInterval(tick, 4)

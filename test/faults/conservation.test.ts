@@ -31,7 +31,7 @@ describe('conservation under link faults', () => {
         heartbeat: () => ({ online: true, ts: Date.now(), ...pick(uplink.stats()) }),
       })
       uplink.start()
-      const load = steadyLoad(outbox, uplink, { event: 1, summary: 5, raw: 20 }, 20)
+      const load = steadyLoad(outbox, { event: 1, summary: 5, raw: 20 }, 20)
       const scale = LONG ? 4 : 1
       const phases: Array<[string, () => void, number]> = [
         ['pass', () => proxy.pass(), 600],

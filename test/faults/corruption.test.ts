@@ -29,7 +29,6 @@ describe('corrupt outbox file', () => {
     const r = await outbox.append(
       Array.from({ length: 50 }, (_, i) => ({ stream: 'summary' as const, ts: i, body: summary(1000 + i) })),
     )
-    uplink.notify()
     await waitFor(() => cloud.seqs('n1', 'summary').length === 50, 'new records delivered')
     // the fresh seqs are far above the old ones, so the cloud never takes them for resends of the old file
     expect(cloud.seqs('n1', 'summary')).toEqual(r.map((x) => x.seq))

@@ -12,7 +12,7 @@ describe('failover across cloud endpoints', () => {
     onTestFinished(() => proxy.close())
     const { outbox, uplink } = await fogSide(d, [proxy.url, secondary.url])
     uplink.start()
-    const load = steadyLoad(outbox, uplink, { summary: 2, event: 1 }, 20)
+    const load = steadyLoad(outbox, { summary: 2, event: 1 }, 20)
     await waitFor(() => uplink.stats().endpoint === proxy.url && uplink.stats().acked > 20, 'on the primary')
 
     proxy.cut()

@@ -25,7 +25,7 @@ describe('delivery on a flapping link (issue 12)', () => {
     }
     const { outbox, uplink } = await fogSide(d, [proxy.url], { uplink: defaults })
     uplink.start()
-    const load = steadyLoad(outbox, uplink, { summary: 2 }, 50)
+    const load = steadyLoad(outbox, { summary: 2 }, 50)
     const perWindow: number[] = []
     // a wall-clock schedule is the point of this test: the link's own timers must catch a real window
     const hold = (ms: number) => new Promise((r) => setTimeout(r, ms))

@@ -47,7 +47,6 @@ describe('the uplink applies an ack only to a batch it has in flight', () => {
     await ob.append(
       Array.from({ length: 20 }, (_, i) => ({ stream: 'summary' as const, ts: i, body: summary(i) })),
     )
-    up.notify()
     await waitFor(() => batches.length === 2, 'two batches in flight')
     const ack = (batchId: string, ranges: Array<[number, number]>) =>
       cloud.publishAsync('fogline/v1/n1/down/ack', encodeAck({ stream: 'summary', batchId, ranges }), {

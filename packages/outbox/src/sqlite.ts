@@ -34,8 +34,6 @@ import {
 } from './types.js'
 import { createWriter, sqliteError, type Writer } from './write.js'
 
-export { sqliteError }
-
 export interface OpenSqliteOutboxOptions {
   path: string
   config?: OutboxConfigInput

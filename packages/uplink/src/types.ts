@@ -85,7 +85,7 @@ export interface UplinkStats {
 
 /**
  * Drains the outbox to the cloud and receives down messages. Lifecycle: create → start → (pause/resume) → stop.
- * @example const up = createUplink({ nodeId, group, outbox, config }); up.start(); outbox.append(...).then(() => up.notify())
+ * @example const up = createUplink({ nodeId, group, outbox, config }); up.start() // then every outbox commit drains
  */
 export interface Uplink {
   start(): void
@@ -93,8 +93,6 @@ export interface Uplink {
   /** drop the link on purpose (demo) until resume(); records keep piling up in the outbox */
   pause(): void
   resume(): void
-  /** drain soon (after `linger`; at once when urgent). Commits of the outbox do this by themselves. */
-  notify(urgent?: boolean): void
   /**
    * Change tunables at run time (desired state `uplink`): batch sizes, linger, ackTimeout, maxInFlight,
    * deflate, heartbeat, drainRate. Endpoints and credentials are not changeable here.

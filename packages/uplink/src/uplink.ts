@@ -255,11 +255,6 @@ class UplinkImpl implements Uplink {
     if (this.started) this.link.start()
   }
 
-  notify(urgent = false): void {
-    // events go out at once; summaries and raw readings wait `linger` to share a batch
-    this.pumpSoon(urgent ? 0 : this.cfg.linger)
-  }
-
   reconfigure(patch: UplinkTunables): void {
     const next = { ...this.cfg }
     for (const [k, v] of Object.entries(patch)) if (v !== undefined) (next as Record<string, unknown>)[k] = v

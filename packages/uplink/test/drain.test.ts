@@ -44,7 +44,6 @@ describe('adaptive drain', () => {
       { stream: 'event', ts: Date.now(), body: { name: 'live' } },
       { stream: 'summary', ts: Date.now(), body: summary(5000) },
     ])
-    up.notify()
     await waitFor(() => store.seqs('n1', 'summary').includes(live[1]!.seq), 'the live summary stored')
     // the live record overtook most of the backlog
     expect(store.seqs('n1', 'summary').length).toBeLessThan(1000)
@@ -96,7 +95,6 @@ describe('protocol version', () => {
     const up = uplinkFor(ob, { urls: [broker.url], protocolVersion: 'auto' })
     up.start()
     await ob.append([{ stream: 'summary', ts: 1, body: summary(1) }])
-    up.notify()
     await waitFor(() => ob.stats().records === 0, 'delivered over 3.1.1')
   })
 
@@ -114,7 +112,6 @@ describe('protocol version', () => {
       await ob.append(
         Array.from({ length: 200 }, (_, i) => ({ stream: 'summary' as const, ts: i, body: summary(i) })),
       )
-      up.notify()
       await waitFor(() => ob.stats().records === 0, 'delivered through Mosquitto')
       expect(store.seqs(nodeId, 'summary').length).toBe(200)
     },
