@@ -87,17 +87,8 @@ export async function startCloud(
   const closers = new Closers(logger)
   const readiness = new Readiness()
   try {
-    const opened = opts.store
-      ? { store: opts.store, port: null }
-      : await openStoreRetrying(config, clock, logger, opts.storeAttempts)
+    const opened = await openStorePart(config, opts, clock, logger, closers, readiness)
     const store = opened.store
-    closers.add(() => store.close())
-    watchStore(readiness, store)
-    const retention = config.retention
-    if (retention)
-      closers.add(
-        startRetention({ store, clock, ...retention, logger: logger.child({ part: 'retention' }) }).stop,
-      )
     const broker = await startCloudBroker(config.broker)
     closers.add(() => broker.close())
     const bus = new CloudBus()
@@ -152,6 +143,29 @@ export async function startCloud(
     await closers.close()
     throw err
   }
+}
+
+/** The store (given, or opened with retries), its readiness watch and the retention job, closed by `closers`. */
+async function openStorePart(
+  config: CloudConfig,
+  opts: CloudOptions,
+  clock: Clock,
+  logger: Logger,
+  closers: Closers,
+  readiness: Readiness,
+) {
+  const opened = opts.store
+    ? { store: opts.store, port: null }
+    : await openStoreRetrying(config, clock, logger, opts.storeAttempts)
+  const store = opened.store
+  closers.add(() => store.close())
+  watchStore(readiness, store)
+  const retention = config.retention
+  if (retention)
+    closers.add(
+      startRetention({ store, clock, ...retention, logger: logger.child({ part: 'retention' }) }).stop,
+    )
+  return opened
 }
 
 /** The access repo (tokens, audit) and the HTTP API with every room, both closed by `closers`. */
