@@ -19,6 +19,10 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'send a signed desired-state update to a node or group',
     load: () => import('./commands/push.js'),
   },
+  train: {
+    summary: "train a node's or group's anomaly models now (publishes only a better one)",
+    load: () => import('./commands/train.js'),
+  },
   token: {
     summary: "manage the cloud's API tokens (on the cloud machine)",
     load: () => import('./commands/token.js'),

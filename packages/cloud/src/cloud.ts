@@ -21,6 +21,7 @@ import { type EmbeddedBroker, startCloudBroker } from './broker/index.js'
 import { startControl } from './control/index.js'
 import { Fleet } from './fleet/index.js'
 import { followReplicas, startIngest } from './ingest/index.js'
+import { startModels } from './models/index.js'
 import {
   Closers,
   CloudBus,
@@ -105,16 +106,11 @@ export async function startCloud(
     readiness.add(() => ingest.notReady())
     fleet.start((err) => logger.warn({ err: (err as Error).message }, 'fleet sweep failed'))
     closers.add(() => fleet.stop())
-    const control = await startControl({
-      config,
-      store,
-      fleet,
-      bus,
-      clock,
-      logger: logger.child({ part: 'control' }),
-      publish: ingest.publish,
-    })
+    const ctx = { config, store, fleet, bus, clock, publish: ingest.publish }
+    const control = await startControl({ ...ctx, logger: logger.child({ part: 'control' }) })
     closers.add(() => control.close())
+    const models = startModels({ ...ctx, logger: logger.child({ part: 'models' }) }, control)
+    closers.add(() => models.close())
     const http = { ...config.http, port: opened.port ?? config.http.port }
     const { api, access } = await startHttp({ ...config, http }, opts, closers, {
       store,
@@ -124,7 +120,7 @@ export async function startCloud(
       clock,
       logger,
       brokerConnected: ingest.connected,
-      rooms: [control.room, readinessRoom(readiness)],
+      rooms: [control.room, models.room, readinessRoom(readiness)],
     })
     logger.info({ brokerUrl: broker.url, httpUrl: api.url, store: store.kind }, 'cloud started')
     return {

@@ -11,6 +11,7 @@ export {
 export type { EmbeddedBroker } from './broker/index.js'
 export { type Cloud, type CloudOptions, startCloud } from './cloud.js'
 export type { Fleet } from './fleet/index.js'
+export type { ModelOutcome, TrainResult } from './models/index.js'
 export type { CloudBus, CloudEvents, NodeView, ReadyState } from './shared/index.js'
 export {
   type DeadLetterRow,

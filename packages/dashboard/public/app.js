@@ -63,6 +63,17 @@ const fmtAge = (ms) => {
 }
 const fmtNum = (n, d = 1) => (typeof n === 'number' && Number.isFinite(n) ? n.toFixed(d) : '–')
 const fmtSince = (ts) => (ts ? `${fmtAge(Date.now() - ts)} ago` : '–')
+// each anomaly model the node holds: name, version and when it was trained ("untrained": written by hand)
+const fmtModels = (models) => {
+  const list = Object.entries(models ?? {})
+  if (list.length === 0) return '–'
+  return list
+    .map(
+      ([name, m]) =>
+        `${name} v${m.version} ${m.trainedAt ? `trained ${fmtSince(m.trainedAt)}` : 'untrained'}`,
+    )
+    .join(', ')
+}
 const sumDrops = (d) => Object.values(d ?? {}).reduce((a, b) => a + (Number(b) || 0), 0)
 
 // ---- fleet table ----
@@ -105,6 +116,7 @@ function renderFleet() {
         (n.malformed ?? 0) + (n.oversize ?? 0) + (n.authFailures ?? 0),
       ),
       el('td', {}, n.configVersion ?? '–'),
+      el('td', { class: 'models' }, fmtModels(n.models)),
       el('td', {}, canOperate() ? linkButton(n) : ''),
     )
     body.append(row)
@@ -195,6 +207,7 @@ function renderNodeStats() {
     el('span', {}, `${fmtNum(n.readingsPerSec)} readings/s`),
     el('span', { class: 'backlog' }, `backlog ${n.backlogRecords ?? 0}`),
     el('span', {}, `config ${n.configVersion ?? '–'}`),
+    el('span', { class: 'models' }, `models ${fmtModels(n.models)}`),
     ...(n.lastError
       ? [el('span', { class: 'last-error', title: n.lastError.code }, `last error: ${fmtError(n.lastError)}`)]
       : []),

@@ -12,7 +12,7 @@ export interface StatusParts {
   config: Pick<NodeConfig, 'nodeId' | 'group' | 'dataDir'>
   clock: Clock
   ingest: () => IngestStats
-  engine: Pick<Engine, 'counters'>
+  engine: Pick<Engine, 'counters' | 'models'>
   deadLetters: Pick<DeadLetterStore, 'total'>
   writer: { stats(): WriterStats; lastError(): ErrorData | null }
   /** why the node did not start as it was left (quarantined outbox, checkpoint or pipelines not restored) */
@@ -74,6 +74,7 @@ export function createStatus(p: StatusParts): NodeStatus {
       etaSec: u.etaSec,
       dropped: s.dropped,
       configVersion: p.configVersion(),
+      models: modelVersions(p.engine.models),
       diskFreeBytes: diskFree(p.config.dataDir),
       lastError: s.lastError,
       sent: u.sent,
@@ -90,4 +91,16 @@ export function createStatus(p: StatusParts): NodeStatus {
     }
   }
   return { stats, heartbeat }
+}
+
+/** each anomaly model the node holds: kind, version and when it was trained (the fleet view shows them) */
+function modelVersions(
+  models: Engine['models'],
+): Record<string, { kind: string; version: number; trainedAt: number | null }> {
+  const out: Record<string, { kind: string; version: number; trainedAt: number | null }> = {}
+  for (const name of models.names()) {
+    const m = models.get(name)!
+    out[name] = { kind: m.kind, version: m.version, trainedAt: m.trainedAt ?? null }
+  }
+  return out
 }

@@ -191,6 +191,14 @@ export const apiOpenApi: OpenApiEntries = {
         diskFreeBytes: nullable(num),
         dropped: { type: 'object', additionalProperties: int },
         configVersion: nullable({ oneOf: [int, str] }),
+        models: {
+          type: 'object',
+          description: 'the anomaly models the node holds, by name',
+          additionalProperties: {
+            type: 'object',
+            properties: { kind: str, version: int, trainedAt: nullable(int) },
+          },
+        },
         lastError: { allOf: [ref('ErrorData')], nullable: true, description: 'the node’s last error' },
         sent: int,
         acked: int,

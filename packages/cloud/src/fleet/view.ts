@@ -37,6 +37,21 @@ export function isOnline(row: NodeRow, now: number, offlineAfter: number): boole
   return row.declaredOnline && now - row.lastSeen <= offlineAfter
 }
 
+/** A heartbeat's `models` (name → kind, version, trainedAt), each field checked: a node may be older or odd. */
+function modelsOf(v: unknown): NodeView['models'] {
+  const out: NodeView['models'] = {}
+  if (!v || typeof v !== 'object') return out
+  for (const [name, m] of Object.entries(v as Record<string, Record<string, unknown>>)) {
+    if (!m || typeof m !== 'object') continue
+    out[name] = {
+      kind: typeof m.kind === 'string' ? m.kind : 'unknown',
+      version: n(m.version),
+      trainedAt: nOrNull(m.trainedAt),
+    }
+  }
+  return out
+}
+
 /** The API's view of a stored node row at time `now`. */
 export function toNodeView(row: NodeRow, now: number, offlineAfter: number): NodeView {
   const hb = row.heartbeat ?? {}
@@ -62,6 +77,7 @@ export function toNodeView(row: NodeRow, now: number, offlineAfter: number): Nod
     diskFreeBytes: nOrNull(hb.diskFreeBytes),
     dropped,
     configVersion: typeof cv === 'number' || typeof cv === 'string' ? cv : null,
+    models: modelsOf(hb.models),
     lastError: lastErrorOf(hb.lastError),
     sent: n(hb.sent),
     acked: n(hb.acked),

@@ -18,6 +18,8 @@ export interface NodeView {
   diskFreeBytes: number | null
   dropped: Record<string, number>
   configVersion: number | string | null
+  /** the anomaly models the node holds, by name: kind, version, when trained (null: written by hand) */
+  models: Record<string, { kind: string; version: number; trainedAt: number | null }>
   /** the node's last error as data; an old node's string is read as `{ code, message, where: {} }` */
   lastError: ErrorData | null
   sent: number

@@ -9,6 +9,12 @@ export const AnomalyConfig = z.strictObject({
   type: z.literal('anomaly'),
   /** a model's name (sent by the cloud in desired state `models`) or the model itself, inline; default `context` */
   model: z.union([z.string().min(1), AnomalyModelSchema]).prefault(DEFAULT_MODEL),
+  /**
+   * with a named model: the model scored with until the node holds the named one (e.g. `{ kind: context }`:
+   * a sensor is watched from its first reading, before the cloud has trained anything); absent: nothing is
+   * scored until then
+   */
+  fallback: AnomalyModelSchema.optional(),
   /** event name */
   name: z.string().min(1).default('anomaly'),
   severity: z.enum(['info', 'warning', 'critical']).default('warning'),
@@ -48,7 +54,7 @@ export const anomaly: StageDef<AnomalyConfig> = {
     const state = new Keyed<SensorState>(SENSOR_KEY)
     const inline = typeof c.model === 'string' ? undefined : c.model
     const modelName = typeof c.model === 'string' ? c.model : 'inline'
-    const current = (): AnomalyModel | undefined => inline ?? ctx.models.get(modelName)
+    const current = (): AnomalyModel | undefined => inline ?? ctx.models.get(modelName) ?? c.fallback
     // restored detector states wait here until their sensor's first reading (the model may arrive later)
     const pending = new Map<string, Saved>()
     const sensorOf = (r: Reading, m: AnomalyModel): SensorState => {
@@ -78,7 +84,11 @@ export const anomaly: StageDef<AnomalyConfig> = {
         const threshold = c.threshold ?? m.threshold
         if (!s.active && score >= threshold && !s.det.learning) {
           s.active = true
-          ctx.emit('event', r.ts, event(c, ctx, r, s.det, score, m, modelName))
+          ctx.emit(
+            'event',
+            r.ts,
+            event(c, ctx, r, s.det, score, m, m === c.fallback ? 'fallback' : modelName),
+          )
         } else if (s.active && score < c.clear * threshold) s.active = false
         if (c.output === 'score') r.value = score
         return r

@@ -80,6 +80,25 @@ export const CloudConfig = z.strictObject({
    * cloud signs nothing itself; without keys it refuses every document (FOG_KEY_UNKNOWN).
    */
   operatorKeys: KeySet.optional(),
+  /**
+   * Anomaly-model training (docs/anomaly.md, "Cloud training"): fit per-sensor and per-class models from the
+   * stored summaries, publish a new version only when it beats the current one on held-back recent data.
+   * Absent: no training (POST /api/models/train answers FOG_CONFIG_INVALID naming `training`).
+   */
+  training: z
+    .strictObject({
+      /** PEM file of the cloud's own signing key; the operators must trust it with scope `models` only */
+      key: z.string().min(1),
+      /** five-field cron on the cloud's clock; absent: on demand only (`fogline train`) */
+      schedule: z.string().min(9).optional(),
+      /** what the schedule trains: node ids and groups */
+      targets: z.array(z.union([z.strictObject({ node: Id }), z.strictObject({ group: Id })])).default([]),
+      /** how far back the summaries a model is fitted from reach */
+      lookback: Duration.prefault('7d'),
+      /** the newest share of that period is held back to judge candidate against current */
+      holdBack: z.number().gt(0).lt(1).default(0.25),
+    })
+    .optional(),
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
