@@ -37,6 +37,7 @@ const EXPECTED: Record<string, 'public' | 'viewer' | 'operator' | 'admin'> = {
   'GET /api/rollouts/{id}': 'viewer',
   'POST /api/desired': 'operator',
   'POST /api/rollouts': 'operator',
+  'POST /api/models/train': 'operator',
   'POST /api/demo/nodes/{id}/link': 'operator',
   'GET /api/audit': 'operator',
   'GET /api/tokens': 'admin',

@@ -1,3 +1,4 @@
+import { pool, variance } from '../models/fit.js'
 import type { SummaryRow } from '../store/index.js'
 
 /** A `gaussian` anomaly model as the fog node's `anomaly` stage reads it (packages/pipeline/src/models.ts). */
@@ -22,7 +23,7 @@ export function fitGaussian(
   const by = new Map<string, SummaryRow[]>()
   let skipped = 0
   for (const r of rows) {
-    const v = r.aggs?.variance ?? (r.aggs?.stddev !== undefined ? r.aggs.stddev ** 2 : undefined)
+    const v = variance(r)
     if (v === undefined || r.count <= 0) {
       skipped++
       continue
@@ -34,19 +35,9 @@ export function fitGaussian(
   const sensors: GaussianModel['sensors'] = {}
   let used = 0
   for (const [sensorId, list] of [...by].sort(([a], [b]) => a.localeCompare(b))) {
-    let n = 0
-    let sum = 0
-    for (const r of list) {
-      n += r.count
-      sum += r.mean * r.count
-    }
-    const mean = sum / n
-    let ss = 0
-    for (const r of list) {
-      const v = r.aggs?.variance ?? (r.aggs?.stddev ?? 0) ** 2
-      ss += r.count * v + r.count * (r.mean - mean) ** 2
-    }
-    const std = Math.max(Math.sqrt(ss / n), opts.minStd ?? 1e-9)
+    const p = pool(list.map((r) => ({ n: r.count, mean: r.mean, v: variance(r) ?? 0 })))
+    const mean = p.mean
+    const std = Math.max(p.std, opts.minStd ?? 1e-9)
     sensors[sensorId] = { mean: round(mean), std: round(std) }
     used += list.length
   }

@@ -16,6 +16,10 @@ export interface Win {
   max: number
 }
 
+/** a summary's population variance, from its `variance` or `stddev` aggregate */
+export const variance = (r: SummaryRow): number | undefined =>
+  r.aggs?.variance ?? (r.aggs?.stddev !== undefined ? r.aggs.stddev ** 2 : undefined)
+
 /** k never below this: z = 4 is already 1 in 16,000 readings of a Gaussian */
 const K_MIN = 4
 /** a clean window's extreme may reach this quantile of the training windows' extremes ... */
@@ -40,7 +44,7 @@ export function cleanWindows(
   const bySensor = new Map<string, Win[]>()
   let dropped = 0
   for (const r of rows) {
-    const v = r.aggs?.variance ?? (r.aggs?.stddev !== undefined ? r.aggs.stddev ** 2 : undefined)
+    const v = variance(r)
     const hit = flagged.get(r.sensorId)?.some((t) => t >= r.start && t <= r.end)
     if (v === undefined || r.count <= 0 || hit) {
       dropped++
@@ -85,8 +89,8 @@ export function fitClass(
   const by = new Map<string, Win[]>()
   for (const w of wins) push(by, w.sensorId, w)
   const sensors: GaussianModel['sensors'] = {}
-  for (const [id, list] of [...by].sort(([a], [b]) => a.localeCompare(b))) sensors[id] = pool(list)
-  const all = pool(wins)
+  for (const [id, list] of [...by].sort(([a], [b]) => a.localeCompare(b))) sensors[id] = pooled(list)
+  const all = pooled(wins)
   const extremes = wins.map((w) => {
     const p = sensors[w.sensorId]!
     return Math.max(Math.abs(w.max - p.mean), Math.abs(w.min - p.mean)) / p.std
@@ -164,7 +168,11 @@ export function better(candidate: Judgement, current: Judgement): { ok: boolean;
   }
 }
 
-function pool(list: readonly Win[]): { mean: number; std: number } {
+/**
+ * Exact pooled mean and std of windows' readings, as if every reading had been kept: the total sum of squares
+ * is the within-window part (n × the window's population variance) plus the between-window part.
+ */
+export function pool(list: readonly { n: number; mean: number; v: number }[]): { mean: number; std: number } {
   let n = 0
   let sum = 0
   for (const w of list) {
@@ -174,7 +182,12 @@ function pool(list: readonly Win[]): { mean: number; std: number } {
   const mean = sum / n
   let ss = 0
   for (const w of list) ss += w.n * w.v + w.n * (w.mean - mean) ** 2
-  return { mean: round(mean), std: round(Math.max(Math.sqrt(ss / n), 1e-9)) }
+  return { mean, std: Math.sqrt(ss / n) }
+}
+
+const pooled = (list: readonly Win[]) => {
+  const p = pool(list)
+  return { mean: round(p.mean), std: round(Math.max(p.std, 1e-9)) }
 }
 
 function push<T>(m: Map<string, T[]>, k: string, v: T): void {
