@@ -14,6 +14,8 @@ const heartbeat = {
   backlogBytes: 65_432,
   oldestUnsentAgeMs: 4_500,
   etaSec: 12,
+  // the ops predictor's time the outbox reaches capacity: the fleet view shows it (issue 13)
+  outboxFullAt: 1_700_000_600_000,
   dropped: { raw: 17, merged: 3 },
   configVersion: 7,
   diskFreeBytes: 123_456_789,

@@ -74,6 +74,7 @@ const fmtModels = (models) => {
     )
     .join(', ')
 }
+const fmtUntil = (ts) => (ts > Date.now() ? `in ${fmtAge(ts - Date.now())}` : 'now')
 const sumDrops = (d) => Object.values(d ?? {}).reduce((a, b) => a + (Number(b) || 0), 0)
 
 // ---- fleet table ----
@@ -100,6 +101,15 @@ function renderFleet() {
         'td',
         { class: 'num' },
         n.etaSec === null || n.etaSec === undefined ? '–' : `${fmtNum(n.etaSec, 0)} s`,
+      ),
+      // the node's prediction of when its outbox fills (ops predictor), ahead of the first drop
+      el(
+        'td',
+        {
+          class: 'num full-at',
+          title: n.outboxFullAt ? new Date(n.outboxFullAt).toISOString() : 'not predicted',
+        },
+        n.outboxFullAt ? fmtUntil(n.outboxFullAt) : '–',
       ),
       el('td', { class: 'num', title: JSON.stringify(n.dropped ?? {}) }, drops),
       el(

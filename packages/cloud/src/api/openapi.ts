@@ -188,6 +188,7 @@ export const apiOpenApi: OpenApiEntries = {
         backlogBytes: int,
         oldestUnsentAgeMs: nullable(num),
         etaSec: nullable(num),
+        outboxFullAt: nullable(int),
         diskFreeBytes: nullable(num),
         dropped: { type: 'object', additionalProperties: int },
         configVersion: nullable({ oneOf: [int, str] }),

@@ -74,6 +74,7 @@ export function toNodeView(row: NodeRow, now: number, offlineAfter: number): Nod
     backlogBytes: n(hb.backlogBytes),
     oldestUnsentAgeMs: nOrNull(hb.oldestUnsentAgeMs),
     etaSec: nOrNull(hb.etaSec),
+    outboxFullAt: nOrNull(hb.outboxFullAt),
     diskFreeBytes: nOrNull(hb.diskFreeBytes),
     dropped,
     configVersion: typeof cv === 'number' || typeof cv === 'string' ? cv : null,

@@ -15,6 +15,8 @@ export interface NodeView {
   backlogBytes: number
   oldestUnsentAgeMs: number | null
   etaSec: number | null
+  /** when the node predicts its outbox reaches capacity (node clock, ms), or null when it does not */
+  outboxFullAt: number | null
   diskFreeBytes: number | null
   dropped: Record<string, number>
   configVersion: number | string | null

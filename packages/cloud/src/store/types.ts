@@ -76,6 +76,7 @@ export interface HeartbeatBody {
   backlogBytes?: number
   oldestUnsentAgeMs?: number | null
   etaSec?: number | null
+  outboxFullAt?: number | null
   dropped?: Record<string, number>
   configVersion?: number | string | null
   diskFreeBytes?: number | null
