@@ -53,6 +53,8 @@ export function createStatus(p: StatusParts): NodeStatus {
       sent: u.sent,
       acked: u.acked,
       resent: u.resent,
+      overdueResends: u.overdueResends,
+      ackLatencyP99Ms: u.ackLatencyP99Ms,
       connected: u.connected,
       dropped: { ...ob.dropped, ...w.dropped },
       // a write the disk refused is the news; then how the node started; while the cloud is unreachable, why
@@ -80,6 +82,8 @@ export function createStatus(p: StatusParts): NodeStatus {
       sent: u.sent,
       acked: u.acked,
       resent: u.resent,
+      overdueResends: u.overdueResends,
+      ackLatencyP99Ms: u.ackLatencyP99Ms,
       rejected: u.rejected,
       failovers: u.failovers,
       endpoint: u.endpoint,

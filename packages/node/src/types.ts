@@ -25,6 +25,10 @@ export interface NodeStats {
   sent: number
   acked: number
   resent: number
+  /** batches resent because their ack deadline passed (a hung cloud replica held them) */
+  overdueResends: number
+  /** p99 of the uplink's recent ack latencies, ms (null until enough were seen) */
+  ackLatencyP99Ms: number | null
   connected: boolean
   dropped: Record<string, number>
   /** the error that matters now, as data: a refused write, a start that lost state, why the cloud is unreachable */

@@ -12,8 +12,56 @@ interface InFlight {
   seqs: number[]
   payload: Buffer
   sentAt: number
-  /** sends so far; the wait for an ack doubles with each (ackTimeout, 2x, 4x, 8x) */
+  /** sends so far; without acks meanwhile the wait for one doubles with each (deadline, 2x, 4x, 8x) */
   attempts: number
+  /** past its ack deadline: it no longer holds a place in the in-flight window */
+  overdue: boolean
+  /** acks of other batches counted when this one was last sent: more since means the cloud is alive */
+  acksAtSend: number
+}
+
+/**
+ * Ack deadlines: a batch is overdue after DEADLINE_FACTOR × the p99 of the observed ack latency, at least
+ * DEADLINE_MIN_MS and at most DEADLINE_MAX_MS or ackTimeout (the deadline until enough latencies were seen).
+ * The cap keeps a hung replica's cost bounded when the latency itself is high (a loaded cloud).
+ */
+const DEADLINE_FACTOR = 3
+const DEADLINE_MIN_MS = 1000
+const DEADLINE_MAX_MS = 2000
+const LATENCY_SAMPLES = 256
+/**
+ * An overdue batch goes this many times back to back: a broker that hands a shared subscription's messages
+ * round robin (Mosquitto) gives consecutive copies to different replicas, so one hung replica cannot take both.
+ */
+const OVERDUE_COPIES = 2
+/** overdue batches tracked beyond the window, as a multiple of maxInFlight: memory stays bounded */
+export const OVERDUE_ROOM = 4
+
+/** The last LATENCY_SAMPLES ack latencies (first sends only: a resend's ack cannot be matched to a send). */
+class AckLatency {
+  private readonly ring: number[] = []
+  private next = 0
+  private cached: number | null = null
+  private stale = 0
+
+  add(ms: number): void {
+    if (this.ring.length < LATENCY_SAMPLES) this.ring.push(ms)
+    else this.ring[this.next] = ms
+    this.next = (this.next + 1) % LATENCY_SAMPLES
+    // sorting 256 numbers on every ack is waste: the p99 is refreshed every 16 samples
+    if (++this.stale >= 16 || this.cached === null) this.refresh()
+  }
+
+  /** null until 16 latencies were seen */
+  p99(): number | null {
+    return this.ring.length < 16 ? null : this.cached
+  }
+
+  private refresh(): void {
+    const sorted = [...this.ring].sort((a, b) => a - b)
+    this.cached = sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))] ?? null
+    this.stale = 0
+  }
 }
 
 export interface FlightOptions {
@@ -40,8 +88,14 @@ export class Flight {
     ackUnknown: 0,
     batchesSent: 0,
     bytesSent: 0,
+    /** batches resent because their ack deadline passed */
+    overdueResends: 0,
   }
   readonly ackRate: RateWindow
+  readonly latency = new AckLatency()
+  private overdueCount = 0
+  /** acks of known batches so far */
+  private acks = 0
   private readonly inFlight = new Map<string, InFlight>()
   private readonly topics: Map<OutboxStream, string>
   private readonly pendingAcks = new Map<OutboxStream, Array<[number, number]>>()
@@ -62,6 +116,18 @@ export class Flight {
     return this.inFlight.size
   }
 
+  /** batches holding a place in the in-flight window: the overdue ones do not */
+  get active(): number {
+    return this.inFlight.size - this.overdueCount
+  }
+
+  /** how long a batch may wait for its ack before it is overdue (see DEADLINE_FACTOR) */
+  deadline(ackTimeout: number): number {
+    const p99 = this.latency.p99()
+    if (p99 === null) return ackTimeout
+    return Math.min(ackTimeout, DEADLINE_MAX_MS, Math.max(DEADLINE_MIN_MS, DEADLINE_FACTOR * p99))
+  }
+
   records(): number {
     let n = 0
     for (const f of this.inFlight.values()) n += f.seqs.length
@@ -72,7 +138,17 @@ export class Flight {
     const batchId = `${this.idPrefix}-${(this.batchNo++).toString(36)}`
     const head = { nodeId: this.o.nodeId, stream, batchId, sentAt: this.o.clock.now() }
     const payload = encodeBatchSpliced(head, recs, this.o.wire)
-    const f: InFlight = { batchId, stream, seqs: recs.map((r) => r.seq), payload, sentAt: 0, attempts: 0 }
+    const seqs = recs.map((r) => r.seq)
+    const f: InFlight = {
+      batchId,
+      stream,
+      seqs,
+      payload,
+      sentAt: 0,
+      attempts: 0,
+      overdue: false,
+      acksAtSend: 0,
+    }
     this.inFlight.set(batchId, f)
     this.counters.sent += recs.length
     this.counters.batchesSent++
@@ -85,12 +161,25 @@ export class Flight {
     for (const f of this.inFlight.values()) this.publish(client, f, true)
   }
 
-  /** resend after ackTimeout, then 2x, 4x, 8x: a cloud that is up but not acking is not flooded */
+  /**
+   * Resend what is past its deadline, at once: other batches being acked meanwhile means the cloud is up and
+   * this one met a hung replica, so it goes again (OVERDUE_COPIES times) for another to take. Without acks
+   * meanwhile the wait doubles (2x, 4x, 8x), so a cloud that is up but not acking is not flooded.
+   */
   resendDue(client: MqttClient, ackTimeout: number): void {
     const now = this.o.clock.now()
-    for (const f of this.inFlight.values())
-      if (now - f.sentAt >= ackTimeout * 2 ** Math.min(3, Math.max(0, f.attempts - 1)))
-        this.publish(client, f, true)
+    const base = this.deadline(ackTimeout)
+    for (const f of this.inFlight.values()) {
+      const alive = this.acks > f.acksAtSend
+      const wait = alive ? base : base * 2 ** Math.min(3, Math.max(0, f.attempts - 1))
+      if (now - f.sentAt < wait) continue
+      if (!f.overdue) {
+        f.overdue = true
+        this.overdueCount++
+      }
+      this.counters.overdueResends++
+      for (let i = 0; i < OVERDUE_COPIES; i++) this.publish(client, f, true)
+    }
   }
 
   /** an application ack from the cloud: delete what it covers, count it once */
@@ -117,6 +206,10 @@ export class Flight {
     this.queueAck(s, ranges)
     if (!f.seqs.every((q) => ranges.some(([a, b]) => q >= a && q <= b))) return
     this.inFlight.delete(f.batchId)
+    this.acks++
+    if (f.overdue) this.overdueCount--
+    // Karn's rule: only a batch sent once tells its latency
+    else if (f.attempts === 1) this.latency.add(this.o.clock.now() - f.sentAt)
     if (!ack.rejected) this.counted(f.seqs.length)
   }
 
@@ -150,6 +243,7 @@ export class Flight {
 
   private publish(client: MqttClient, f: InFlight, resend: boolean): void {
     f.sentAt = this.o.clock.now()
+    f.acksAtSend = this.acks
     f.attempts++
     if (resend) this.counters.resent += f.seqs.length
     client.publish(this.topics.get(f.stream)!, f.payload, { qos: 1 })

@@ -55,8 +55,14 @@ export interface UplinkStats {
   sent: number
   /** records the cloud acknowledged after its commit */
   acked: number
-  /** records sent again (ack timeout or reconnect) */
+  /** records sent again (ack deadline passed, or reconnect) */
   resent: number
+  /** batches resent because their ack deadline passed (a hung replica held them) */
+  overdueResends: number
+  /** p99 of the recent ack latencies (first sends), ms; null until enough were seen */
+  ackLatencyP99Ms: number | null
+  /** how long a batch waits for its ack before it is resent: 3 × p99, within [1 s, min(2 s, ackTimeout)] */
+  ackDeadlineMs: number
   /** batches waiting for their ack */
   inFlight: number
   inFlightRecords: number

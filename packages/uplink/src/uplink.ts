@@ -15,7 +15,7 @@ import {
 } from '@fogline/protocol'
 import type { MqttClient } from 'mqtt'
 import { Drain } from './drain.js'
-import { Flight } from './flight.js'
+import { Flight, OVERDUE_ROOM } from './flight.js'
 import { Link } from './link.js'
 import { uplinkTls } from './tls.js'
 import type { Uplink, UplinkOptions, UplinkStats, UplinkTunables } from './types.js'
@@ -145,7 +145,8 @@ class UplinkImpl implements Uplink {
       this.lastProgressAt = now
       return
     }
-    while (this.flight.size < maxInFlight && this.client) {
+    // overdue batches leave the window (a hung replica holds them, not the node), up to OVERDUE_ROOM windows
+    while (this.flight.active < maxInFlight && this.flight.size < maxInFlight * OVERDUE_ROOM && this.client) {
       const next = this.drain.next(this.o.gate)
       if (!next) break
       this.flight.send(this.client, next.stream, next.recs)
@@ -285,6 +286,8 @@ class UplinkImpl implements Uplink {
       endpoint: this.link.endpoint,
       ...this.flight.counters,
       inFlight: this.flight.size,
+      ackLatencyP99Ms: this.flight.latency.p99(),
+      ackDeadlineMs: this.flight.deadline(this.cfg.ackTimeout),
       inFlightRecords: this.flight.records(),
       backlogRecords: os.records,
       backlogBytes: os.bytes,

@@ -19,6 +19,8 @@ export interface PostgresStoreOptions {
 }
 
 const IDENT = /^[a-z_][a-z0-9_]{0,62}$/
+/** a transaction left waiting on its client this long is ended by PostgreSQL (its batch is resent) */
+const IDLE_IN_TX_MS = 1500
 
 const redact = (url: string): string => url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@')
 
@@ -29,7 +31,9 @@ async function openPool(
   const pool = new pg.Pool({
     connectionString: opts.url,
     max: opts.poolSize ?? 4,
-    options: `-c search_path=${schema}`,
+    // a replica frozen inside a transaction (SIGSTOP, GC pause, stuck VM) would hold its row locks (the node's
+    // counters row) and stall every replica writing for that node; PostgreSQL ends such a session instead
+    options: `-c search_path=${schema} -c idle_in_transaction_session_timeout=${IDLE_IN_TX_MS}`,
     connectionTimeoutMillis: 5000,
   })
   pool.on('error', () => {}) // an idle client's socket error is reported on its next query
