@@ -78,12 +78,7 @@ export async function startCloud(
   opts: CloudOptions = {},
 ): Promise<Cloud> {
   const config = parseConfig(CloudConfig, input) as CloudConfig
-  const logger =
-    opts.logger ??
-    pino(
-      { level: config.log.level, name: 'fogline-cloud', base: null, redact: LOG_REDACT },
-      pino.destination(2),
-    )
+  const logger = opts.logger ?? cloudLogger(config.log.level)
   const clock = opts.clock ?? systemClock
   const closers = new Closers(logger)
   const readiness = new Readiness()
@@ -186,4 +181,9 @@ async function startHttp(
   )
   closers.add(() => api.close())
   return { api, access }
+}
+
+/** JSON logs to stderr, secrets redacted (LOG_REDACT). */
+function cloudLogger(level: string): Logger {
+  return pino({ level, name: 'fogline-cloud', base: null, redact: LOG_REDACT }, pino.destination(2))
 }
