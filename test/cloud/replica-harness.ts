@@ -110,7 +110,7 @@ export async function loadedNodes(set: ReplicaSet): Promise<LoadedNode[]> {
       uplink: { ...FAST, ackTimeout: 5000, linger: 50, maxInFlight: 16, batchMaxRecords: 100 },
     })
     uplink.start()
-    out.push({ nodeId, outbox, uplink, load: steadyLoad(outbox, uplink, { raw: NODE_RATE / 50 }, 20) })
+    out.push({ nodeId, outbox, uplink, load: steadyLoad(outbox, { raw: NODE_RATE / 50 }, 20) })
   }
   return out
 }
