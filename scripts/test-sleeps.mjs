@@ -10,7 +10,7 @@ const MAX = 5
 const root = resolve(import.meta.dirname, '..')
 // a timer promise, a local sleep helper called with a number, or node:timers/promises
 const SLEEP =
-  /new Promise[^\n]*setTimeout\(\s*\w+\s*,|\bawait sleep\((?!clock\b|\w*[cC]lock\b)|timers\/promises/
+  /new Promise[^\n]*setTimeout\(\s*\w+\s*,|\bawait sleep\((?!clock\b|(?!systemClock\b)\w*[cC]lock\b)|timers\/promises/
 
 function* files(dir) {
   for (const e of readdirSync(dir, { withFileTypes: true })) {

@@ -1,4 +1,3 @@
-import { sleep, systemClock } from '@fogline/protocol'
 import { describe, expect, it } from 'vitest'
 import { expectExactlyOnce } from '../faults/helpers.js'
 import { mosquittoAvailable, postgresAvailable, until } from './helpers.js'
@@ -19,12 +18,12 @@ async function expectExact(set: Awaited<ReturnType<typeof replicaSet>>, nodes: L
 }
 
 /** Let the load run until every node has `n` more records acked (progress, not time). */
-const acked = (nodes: LoadedNode[], n: number) => {
+const acked = (nodes: LoadedNode[], n: number, timeoutMs = 30_000) => {
   const base = nodes.map((x) => x.uplink.stats().acked)
   return until(
     () => nodes.every((x, i) => x.uplink.stats().acked >= base[i]! + n),
     `${n} more records acked on every node`,
-    30_000,
+    timeoutMs,
   )
 }
 
@@ -62,8 +61,9 @@ run(`cloud replicas under faults, with Mosquitto $share and PostgreSQL${missing}
     const frozen = set.replicas[1]!.child.proc
     frozen.kill('SIGSTOP')
     try {
-      // the fault's length is the point of this test: 30 s of a hung replica, then it wakes up
-      await sleep(systemClock, 30_000)
+      // the fault lasts while the other replicas ack 30 s of every node's traffic (progress, not a sleep):
+      // at NODE_RATE records/s that is at least 30 s of a hung replica, then it wakes up
+      await acked(nodes, NODE_RATE * 30, 90_000)
     } finally {
       frozen.kill('SIGCONT')
     }

@@ -48,9 +48,13 @@ export async function rawClient(port: number, host = '127.0.0.1'): Promise<RawCl
         if (i >= 0) return queue.splice(i, 1)[0]!
         if (isClosed) return null
         if (Date.now() > end) throw new Error(`no ${cmd ?? 'packet'} within ${ms} ms`)
+        // woken by the next packet or the close; the timer is the deadline, not a poll
         await new Promise<void>((r) => {
-          wake = r
-          setTimeout(r, 50)
+          const deadline = setTimeout(r, Math.max(0, end - Date.now()))
+          wake = () => {
+            clearTimeout(deadline)
+            r()
+          }
         })
       }
     },
