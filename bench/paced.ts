@@ -24,6 +24,7 @@ import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import { startCloud } from '@fogline/cloud'
 import { mosquittoAvailable, runTsChild, tempDir } from '@fogline/testkit'
+import { factoryLinePipeline } from './lib/pipeline.js'
 import {
   cpuMs,
   fdCount,
@@ -156,24 +157,7 @@ function nodeConfig(prefix: string, dir: string, cloudUrl: string, journal: bool
     uplink: { urls: [cloudUrl] },
     ingest: { journal },
     log: { level: 'warn' },
-    pipelines: [
-      {
-        id: 'temperature',
-        input: [`${prefix}/sensors/+/+`],
-        decoder: { type: 'json', value: '$.value', ts: '$.ts', sensorId: 'topic[2]', metric: 'topic[3]' },
-        stages: [
-          { type: 'validate', min: -40, max: 200 },
-          { type: 'deadband', absolute: 0.05 },
-          {
-            type: 'window',
-            kind: 'tumbling',
-            size: '1m',
-            aggregates: ['count', 'min', 'max', 'mean', 'sum', 'stddev'],
-          },
-        ],
-        output: { stream: 'summary' },
-      },
-    ],
+    pipelines: [factoryLinePipeline('temperature', prefix)],
   }
 }
 

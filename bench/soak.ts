@@ -11,6 +11,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { startCloud } from '@fogline/cloud'
 import { runTsChild, tempDir } from '@fogline/testkit'
+import { factoryLinePipeline } from './lib/pipeline.js'
 import { fdCount, ROOT, rssMiB, sleep, spawnPlain } from './lib/proc.js'
 
 const env = process.env
@@ -37,24 +38,7 @@ writeFileSync(
     broker: { host: '127.0.0.1', port: 0 },
     uplink: { urls: [cloud.brokerUrl] },
     log: { level: 'warn' },
-    pipelines: [
-      {
-        id: 't',
-        input: ['soak/sensors/+/+'],
-        decoder: { type: 'json', value: '$.value', ts: '$.ts', sensorId: 'topic[2]', metric: 'topic[3]' },
-        stages: [
-          { type: 'validate', min: -40, max: 200 },
-          { type: 'deadband', absolute: 0.05 },
-          {
-            type: 'window',
-            kind: 'tumbling',
-            size: '1m',
-            aggregates: ['count', 'min', 'max', 'mean', 'sum', 'stddev'],
-          },
-        ],
-        output: { stream: 'summary' },
-      },
-    ],
+    pipelines: [factoryLinePipeline('t', 'soak')],
   }),
 )
 const node = spawnPlain([

@@ -6,6 +6,7 @@ import type { Socket } from 'node:net'
 import { join } from 'node:path'
 import { runTsChild, waitFor } from '@fogline/testkit'
 import mqtt from 'mqtt'
+import { factoryLinePipeline } from '../lib/pipeline.js'
 import { cpuMs, ROOT, rssMiB, type Sample, sleep, track } from '../lib/proc.js'
 import { packet, str16 } from '../lib/sensors.js'
 
@@ -226,29 +227,6 @@ export function nodeConfigInput(prefix: string, dataDir: string, uplinkPort: num
     broker: { host: '127.0.0.1', port: 0 },
     uplink: { urls: [`mqtt://127.0.0.1:${uplinkPort}`] },
     log: { level: 'silent' as const },
-    pipelines: [
-      {
-        id: 'bench',
-        input: [`${prefix}/sensors/+/+`],
-        decoder: {
-          type: 'json' as const,
-          value: '$.value',
-          ts: '$.ts',
-          sensorId: 'topic[2]',
-          metric: 'topic[3]',
-        },
-        stages: [
-          { type: 'validate', min: -50, max: 150 },
-          { type: 'deadband', absolute: 0.05 },
-          {
-            type: 'window',
-            kind: 'tumbling',
-            size: '1m',
-            aggregates: ['count', 'min', 'max', 'mean', 'sum', 'stddev'],
-          },
-        ],
-        output: { stream: 'summary' },
-      },
-    ],
+    pipelines: [factoryLinePipeline('bench', prefix)],
   }
 }
