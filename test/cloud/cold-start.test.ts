@@ -3,22 +3,10 @@ import { type Cloud, SCHEMA_VERSION, startCloud } from '@fogline/cloud'
 import { startFaultProxy } from '@fogline/testkit'
 import pg from 'pg'
 import { pino } from 'pino'
-import { describe, expect, it, onTestFinished } from 'vitest'
-import {
-  freshDatabase,
-  MOSQUITTO_URL,
-  mosquittoAvailable,
-  PG_URL,
-  postgresAvailable,
-  rand,
-  until,
-} from './helpers.js'
+import { expect, it, onTestFinished } from 'vitest'
+import { freshDatabase, MOSQUITTO_URL, PG_URL, rand, until, withBrokerAndPostgres } from './helpers.js'
 
-const ready = (await mosquittoAvailable()) && (await postgresAvailable())
-const missing = ready
-  ? ''
-  : ' (skipped: needs Mosquitto MQTT 5 at 127.0.0.1:1883 and PostgreSQL at 127.0.0.1:5432)'
-const run = ready || process.env.CI ? describe : describe.skip
+const { run, missing } = await withBrokerAndPostgres()
 
 const ROUNDS = 20
 

@@ -12,11 +12,23 @@ import {
   waitFor,
 } from '@fogline/testkit'
 import pg from 'pg'
-import { onTestFinished } from 'vitest'
+import { describe, onTestFinished } from 'vitest'
 
 export { MOSQUITTO_URL, mosquittoAvailable, PG_URL, postgresAvailable }
 
 export const rand = () => randomBytes(4).toString('hex')
+
+/**
+ * `describe` for suites that need the machine's Mosquitto (MQTT 5) and PostgreSQL: skipped outside CI naming
+ * what is missing, run (and failing loudly) under CI.
+ */
+export async function withBrokerAndPostgres(): Promise<{ run: typeof describe; missing: string }> {
+  const ready = (await mosquittoAvailable()) && (await postgresAvailable())
+  const missing = ready
+    ? ''
+    : ' (skipped: needs Mosquitto MQTT 5 at 127.0.0.1:1883 and PostgreSQL at 127.0.0.1:5432)'
+  return { run: ready || process.env.CI ? describe : (describe.skip as typeof describe), missing }
+}
 
 export function tempDir(): string {
   const d = mkdtempSync(join(tmpdir(), 'fogline-cloud-'))

@@ -1,13 +1,9 @@
-import { describe, expect, it } from 'vitest'
+import { expect, it } from 'vitest'
 import { expectExactlyOnce } from '../faults/helpers.js'
-import { mosquittoAvailable, postgresAvailable, until } from './helpers.js'
+import { until, withBrokerAndPostgres } from './helpers.js'
 import { drainAll, type LoadedNode, loadedNodes, NODE_RATE, replicaSet } from './replica-harness.js'
 
-const ready = (await mosquittoAvailable()) && (await postgresAvailable())
-const missing = ready
-  ? ''
-  : ' (skipped: needs Mosquitto MQTT 5 at 127.0.0.1:1883 and PostgreSQL at 127.0.0.1:5432)'
-const run = ready || process.env.CI ? describe : describe.skip
+const { run, missing } = await withBrokerAndPostgres()
 
 const NODES = 3
 const nodeIds = (tag: string) => Array.from({ length: NODES }, (_, i) => `rf-${tag}-${process.pid}-${i}`)

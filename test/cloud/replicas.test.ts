@@ -2,22 +2,10 @@ import { type Cloud, openPostgresStore, startCloud } from '@fogline/cloud'
 import { type Ack, decodeAck, downTopic, encodeBatch, upTopic } from '@fogline/protocol'
 import { bearerFetch } from '@fogline/testkit'
 import mqtt from 'mqtt'
-import { describe, expect, it, onTestFinished } from 'vitest'
-import {
-  MOSQUITTO_URL,
-  mosquittoAvailable,
-  PG_URL,
-  pgSchema,
-  postgresAvailable,
-  rand,
-  until,
-} from './helpers.js'
+import { expect, it, onTestFinished } from 'vitest'
+import { MOSQUITTO_URL, PG_URL, pgSchema, rand, until, withBrokerAndPostgres } from './helpers.js'
 
-const ready = (await mosquittoAvailable()) && (await postgresAvailable())
-const missing = ready
-  ? ''
-  : ' (skipped: needs Mosquitto MQTT 5 at 127.0.0.1:1883 and PostgreSQL at 127.0.0.1:5432)'
-const run = ready || process.env.CI ? describe : describe.skip
+const { run, missing } = await withBrokerAndPostgres()
 
 function summary(i: number) {
   const start = 1_700_000_000_000 + i * 1000
