@@ -18,6 +18,10 @@ export function authHooks(sh: Shared): Partial<AedesOptions> {
       }
       // [MQTT-3.1.3-8]: aedes assigns an id even without clean session; refused in authenticate with CONNACK 2
       if (packet.clientId === '' && !packet.clean) noId.add(client)
+      // a certificate names its user before authenticate runs: bind it now, so PUBLISHes a client pipelines
+      // right behind its CONNECT (Paho does, without waiting for CONNACK) are judged as that user
+      const certName = sh.info.get(client.conn)?.certName
+      if (certName !== undefined) begin(client, certName)
       done(null, true)
     },
     authenticate(client, username, password, done) {
