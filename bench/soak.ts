@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { startCloud } from '@fogline/cloud'
 import { runTsChild, tempDir } from '@fogline/testkit'
 import { factoryLinePipeline } from './lib/pipeline.js'
-import { fdCount, ROOT, rssMiB, sleep, spawnPlain } from './lib/proc.js'
+import { cpuMs, fdCount, fmt, ROOT, rssMiB, sleep, spawnPlain, track } from './lib/proc.js'
 
 const env = process.env
 const MINUTES = Number(env['FOGLINE_SOAK_MINUTES'] ?? '60')
@@ -62,19 +62,28 @@ const load = runTsChild(join(ROOT, 'bench/lib/sensors.ts'), [
   String(MINUTES * 60 + 60),
 ])
 await load.waitForLine(/^connected/, 120_000)
+const sent = track(load.child, /^sent (\d+) \d+ (\d+)/)
+const acked = track(load.child, /^sent \d+ (\d+) (\d+)/)
 console.log(
   `bench/soak — ${CONNS} connections x ${RATE}/s, QoS ${QOS}, ${MINUTES} min. Shared machine: look at the trend.`,
 )
-console.log('minute  RSS MiB  fds')
+// each sample also shows the load the node really had: readings sent and PUBACKed per second since the last
+// sample, and the node's CPU per reading sent (a loaded machine shows up as a falling rate, not a silent gap)
+console.log('minute  RSS MiB  fds  sent/s  puback/s  node µs/reading')
 const samples: Array<{ rss: number; fds: number }> = []
 const end = Date.now() + MINUTES * 60_000
+let prev = { sent: sent().n, acked: acked().n, cpu: cpuMs(node.pid), t: Date.now() }
 while (Date.now() < end) {
   await sleep(EVERY * 1000)
   const s = { rss: rssMiB(node.pid), fds: fdCount(node.pid) }
+  const now = { sent: sent().n, acked: acked().n, cpu: cpuMs(node.pid), t: Date.now() }
+  const secs = (now.t - prev.t) / 1000
+  const n = now.sent - prev.sent
   samples.push(s)
   console.log(
-    `${(((samples.length * EVERY) / 60) | 0).toString().padStart(6)}  ${s.rss.toFixed(1).padStart(7)}  ${s.fds}`,
+    `${(((samples.length * EVERY) / 60) | 0).toString().padStart(6)}  ${s.rss.toFixed(1).padStart(7)}  ${String(s.fds).padStart(3)}  ${fmt(n / secs).padStart(6)}  ${fmt((now.acked - prev.acked) / secs).padStart(8)}  ${n > 0 ? (((now.cpu - prev.cpu) * 1000) / n).toFixed(1) : 'n/a'}`,
   )
+  prev = now
 }
 await load.kill9()
 await node.stop('SIGTERM')
