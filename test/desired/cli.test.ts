@@ -2,7 +2,11 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { generateDesiredKeyPair, loadPublicKey, publicKeyRaw } from '@fogline/protocol'
 import { describe, expect, it } from 'vitest'
-import { api, cli, dir, pipe, simNode, testCloud, until } from './helpers.js'
+import { api, cli, dir, pipe, simNode, type TestCloud, testCloud, until } from './helpers.js'
+
+/** `fogline push ARGS --url … --token … --key KEYFILE`: the CLI against a test cloud as its operator. */
+const pushTo = (cloud: TestCloud, keyFile: string, args: string[]) =>
+  cli('push', [...args, '--url', cloud.httpUrl, '--token', cloud.token, '--key', keyFile])
 
 describe('fogline keys / fogline push', () => {
   it('keys writes a usable Ed25519 pair and refuses to overwrite it without --force', async () => {
@@ -34,18 +38,7 @@ describe('fogline keys / fogline push', () => {
 
     const file = join(d, 'desired.yaml')
     writeFileSync(file, 'note: first\npipelines:\n  - id: yaml-one\n    input: ["sensors/+/+"]\n')
-    const r = await cli('push', [
-      '--node',
-      'a',
-      '--file',
-      file,
-      '--url',
-      cloud.httpUrl,
-      '--token',
-      cloud.token,
-      '--key',
-      keyFile,
-    ])
+    const r = await pushTo(cloud, keyFile, ['--node', 'a', '--file', file])
     expect(r.err).toBe('')
     expect(r.out).toMatch(
       /^version 1 for node a signed \(key [0-9a-f]{16}\) and published on fogline\/v1\/a\/down\/desired/,
@@ -54,7 +47,7 @@ describe('fogline keys / fogline push', () => {
     expect(a.running()).toEqual([pipe('yaml-one')])
 
     writeFileSync(file, 'pipelines:\n  - id: yaml-two\n    input: ["sensors/+/+"]\n')
-    const ro = await cli('push', [
+    const ro = await pushTo(cloud, keyFile, [
       '--group',
       'g',
       '--file',
@@ -64,30 +57,13 @@ describe('fogline keys / fogline push', () => {
       '--timeout',
       '10s',
       '--wait',
-      '--url',
-      cloud.httpUrl,
-      '--token',
-      cloud.token,
-      '--key',
-      keyFile,
     ])
     expect(ro.out).toMatch(/version 2: completed/)
     expect(ro.code).toBe(0)
     await until(() => b.agent.appliedVersion() === 2, 'b applied the group version after the canary')
 
     writeFileSync(file, 'pipelines:\n  - id: no-input\n')
-    const refused = await cli('push', [
-      '--node',
-      'a',
-      '--file',
-      file,
-      '--url',
-      cloud.httpUrl,
-      '--token',
-      cloud.token,
-      '--key',
-      keyFile,
-    ])
+    const refused = await pushTo(cloud, keyFile, ['--node', 'a', '--file', file])
     expect(refused.code).toBe(1)
     expect(refused.err).toMatch(/FOG_DESIRED_INVALID.*pipelines\.0\.input/)
   })
@@ -127,20 +103,7 @@ describe('fogline keys / fogline push', () => {
       { nodeId: 'n1', stream: 'summary', batchId: 'b', sentAt: T0, records: all.map((v, i) => win(i, v)) },
       T0,
     )
-    const r = await cli('push', [
-      '--node',
-      'n1',
-      '--fit',
-      'vib=vibration',
-      '--k',
-      '5',
-      '--url',
-      cloud.httpUrl,
-      '--token',
-      cloud.token,
-      '--key',
-      keyFile,
-    ])
+    const r = await pushTo(cloud, keyFile, ['--node', 'n1', '--fit', 'vib=vibration', '--k', '5'])
     expect(r.err).toBe('')
     expect(r.code).toBe(0)
     expect(r.out).toMatch(/model vib: fitted from 2 summaries of 1 sensors .* k 5/)
@@ -154,18 +117,7 @@ describe('fogline keys / fogline push', () => {
     expect(Number(model![1])).toBeCloseTo(mean, 8)
     expect(Number(model![2])).toBeCloseTo(std, 8)
 
-    const none = await cli('push', [
-      '--node',
-      'n1',
-      '--fit',
-      'x=pressure',
-      '--url',
-      cloud.httpUrl,
-      '--token',
-      cloud.token,
-      '--key',
-      keyFile,
-    ])
+    const none = await pushTo(cloud, keyFile, ['--node', 'n1', '--fit', 'x=pressure'])
     expect(none.code).not.toBe(0)
     expect(none.err).toMatch(/FOG_API_BAD_REQUEST field metric: no summaries of metric "pressure" match/)
   })

@@ -13,10 +13,13 @@ import {
   bad,
   dir,
   FILE_PIPELINES,
+  fleetKnows,
+  groupNodes,
   pipe,
   push,
   retainedOn,
   rollout,
+  rolloutSettled,
   signNext,
   simNode,
   testCloud,
@@ -164,15 +167,8 @@ describe('desired state through a real cloud (startCloud, aedes, SQLite) to a no
 
   it('canary rollout: a healthy canary proceeds to the whole group', async () => {
     const cloud = await testCloud()
-    const nodes = await Promise.all(
-      ['c1', 'r1', 'r2'].map((id) =>
-        simNode(cloud.brokerUrl, { nodeId: id, group: 'line', publicKey: cloud.publicKeyPem }),
-      ),
-    )
-    await until(
-      async () => (await api<unknown[]>(cloud.httpUrl, 'GET', '/api/nodes')).body.length === 3,
-      'fleet knows 3 nodes',
-    )
+    const nodes = await groupNodes(cloud, 'line', ['c1', 'r1', 'r2'])
+    await fleetKnows(cloud, 3, 'fleet knows 3 nodes')
     const res = await rollout(cloud, {
       group: 'line',
       canary: ['c1'],
@@ -185,10 +181,7 @@ describe('desired state through a real cloud (startCloud, aedes, SQLite) to a no
     // while the canary is in its health window, the rest do not have it
     expect(nodes[0]!.agent.status().health).toBe('pending')
     expect(nodes[1]!.running()).toBe(FILE_PIPELINES)
-    const done = await until(async () => {
-      const r = await api(cloud.httpUrl, 'GET', `/api/rollouts/${res.body.id}`)
-      return r.body.state !== 'canary' ? r.body : null
-    }, 'rollout finished')
+    const done = await rolloutSettled(cloud, res.body.id, 'rollout finished')
     expect(done).toMatchObject({
       state: 'completed',
       canaryStatus: { c1: { status: 'applied', health: 'ok' } },
@@ -205,13 +198,8 @@ describe('desired state through a real cloud (startCloud, aedes, SQLite) to a no
 
   it('canary rollout: a canary that rolls back stops the rollout; the rest never get the version', async () => {
     const cloud = await testCloud()
-    const c1 = await simNode(cloud.brokerUrl, { nodeId: 'c1', group: 'line', publicKey: cloud.publicKeyPem })
-    const c2 = await simNode(cloud.brokerUrl, { nodeId: 'c2', group: 'line', publicKey: cloud.publicKeyPem })
-    const r1 = await simNode(cloud.brokerUrl, { nodeId: 'r1', group: 'line', publicKey: cloud.publicKeyPem })
-    await until(
-      async () => (await api<unknown[]>(cloud.httpUrl, 'GET', '/api/nodes')).body.length === 3,
-      'fleet knows 3 nodes',
-    )
+    const [c1, c2, r1] = await groupNodes(cloud, 'line', ['c1', 'c2', 'r1'])
+    await fleetKnows(cloud, 3, 'fleet knows 3 nodes')
     const res = await rollout(cloud, {
       group: 'line',
       canary: ['c1', 'c2'],
@@ -219,10 +207,7 @@ describe('desired state through a real cloud (startCloud, aedes, SQLite) to a no
       doc: { pipelines: [bad('bad-config')] },
     })
     expect(res.status).toBe(201)
-    const done = await until(async () => {
-      const r = await api(cloud.httpUrl, 'GET', `/api/rollouts/${res.body.id}`)
-      return r.body.state !== 'canary' ? r.body : null
-    }, 'rollout finished')
+    const done = await rolloutSettled(cloud, res.body.id, 'rollout finished')
     expect(done.state).toBe('stopped')
     expect(done.reason).toMatch(
       /canary c[12] rolled-back: health check failed: pipeline bad-config dead-lettered \d+ of \d+ readings/,
@@ -246,13 +231,8 @@ describe('desired state through a real cloud (startCloud, aedes, SQLite) to a no
   it('canary rollout: a canary whose pipeline has a mistyped input gets no readings, is rolled back, and the rollout stops before the rest of the group', async () => {
     const cloud = await testCloud()
     // every node runs pipeline from-file on sensors/+/+ and gets a reading every 5 ms
-    const c1 = await simNode(cloud.brokerUrl, { nodeId: 'c1', group: 'line', publicKey: cloud.publicKeyPem })
-    const r1 = await simNode(cloud.brokerUrl, { nodeId: 'r1', group: 'line', publicKey: cloud.publicKeyPem })
-    const r2 = await simNode(cloud.brokerUrl, { nodeId: 'r2', group: 'line', publicKey: cloud.publicKeyPem })
-    await until(
-      async () => (await api<unknown[]>(cloud.httpUrl, 'GET', '/api/nodes')).body.length === 3,
-      'fleet knows 3 nodes',
-    )
+    const [c1, r1, r2] = await groupNodes(cloud, 'line', ['c1', 'r1', 'r2'])
+    await fleetKnows(cloud, 3, 'fleet knows 3 nodes')
     // a valid config, so it passes every schema check: only its input is wrong
     const typo = { id: 'from-file', input: ['sensros/+/+'] }
     const res = await rollout(cloud, {
@@ -263,10 +243,7 @@ describe('desired state through a real cloud (startCloud, aedes, SQLite) to a no
     })
     expect(res.status).toBe(201)
     await until(() => c1.agent.appliedVersion() === 1, 'the canary applied the typo')
-    const done = await until(async () => {
-      const r = await api(cloud.httpUrl, 'GET', `/api/rollouts/${res.body.id}`)
-      return r.body.state !== 'canary' ? r.body : null
-    }, 'rollout finished')
+    const done = await rolloutSettled(cloud, res.body.id, 'rollout finished')
     expect(done.state).toBe('stopped')
     expect(done.reason).toMatch(
       /canary c1 rolled-back: health check failed: pipeline from-file got no input in the health window \(it had \d+ readings in the [\d.]+ s before the change\)/,
@@ -289,10 +266,7 @@ describe('desired state through a real cloud (startCloud, aedes, SQLite) to a no
   it('canary rollout: a canary that does not report in time stops it; canaryCount picks known nodes', async () => {
     const cloud = await testCloud()
     const a = await simNode(cloud.brokerUrl, { nodeId: 'a', group: 'line', publicKey: cloud.publicKeyPem })
-    await until(
-      async () => (await api<unknown[]>(cloud.httpUrl, 'GET', '/api/nodes')).body.length === 1,
-      'fleet knows a',
-    )
+    await fleetKnows(cloud, 1, 'fleet knows a')
     await a.stop()
     const res = await rollout(cloud, {
       group: 'line',
@@ -301,10 +275,7 @@ describe('desired state through a real cloud (startCloud, aedes, SQLite) to a no
       doc: { pipelines: [pipe('x')] },
     })
     expect(res.body).toMatchObject({ canary: ['a'], state: 'canary' })
-    const done = await until(async () => {
-      const r = await api(cloud.httpUrl, 'GET', `/api/rollouts/${res.body.id}`)
-      return r.body.state !== 'canary' ? r.body : null
-    }, 'rollout timed out')
+    const done = await rolloutSettled(cloud, res.body.id, 'rollout timed out')
     expect(done).toMatchObject({ state: 'stopped' })
     expect(done.reason).toContain('did not report applied and healthy within 300 ms')
   })

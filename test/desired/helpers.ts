@@ -244,6 +244,21 @@ export async function rollout(
   return api(cloud.httpUrl, 'POST', '/api/rollouts', { ...rest, envelope })
 }
 
+/** `simNode`s with these ids in `group`, trusting the cloud's operator key, started together. */
+export const groupNodes = (cloud: TestCloud, group: string, ids: string[]) =>
+  Promise.all(ids.map((nodeId) => simNode(cloud.brokerUrl, { nodeId, group, publicKey: cloud.publicKeyPem })))
+
+/** Wait until the cloud's fleet view lists `n` nodes (their first heartbeats arrived). */
+export const fleetKnows = (cloud: TestCloud, n: number, what: string) =>
+  until(async () => (await api<unknown[]>(cloud.httpUrl, 'GET', '/api/nodes')).body.length === n, what)
+
+/** Wait until rollout `id` has left the canary state, and return its view. */
+export const rolloutSettled = (cloud: TestCloud, id: string, what: string) =>
+  until(async () => {
+    const r = await api(cloud.httpUrl, 'GET', `/api/rollouts/${id}`)
+    return r.body.state !== 'canary' ? r.body : null
+  }, what)
+
 /** Run `fogline keys|push …` (the CLI from its sources) in a child Node process and collect its output. */
 export const cli = (cmd: 'keys' | 'push', argv: string[], env: Record<string, string> = {}) =>
   fogline([cmd, ...argv], env)
