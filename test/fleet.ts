@@ -8,6 +8,14 @@ import { join } from 'node:path'
 import { type Cloud, type CloudOptions, startCloud } from '@fogline/cloud'
 import { type FogNode, type StartNodeOptions, startNode } from '@fogline/node'
 import { type CloudConfigInput, NodeConfig, type NodeConfigInput, parseConfig } from '@fogline/protocol'
+import {
+  type AckingStore,
+  startAckingStore,
+  startTestBroker,
+  type TempDir,
+  type TestBroker,
+  tempDir,
+} from '@fogline/testkit'
 import mqtt, { type MqttClient } from 'mqtt'
 import { onTestFinished } from 'vitest'
 
@@ -22,6 +30,28 @@ export function windowPipeline(size: string, o: { id?: string; decoder?: object 
     ...(o.decoder ? { decoder: o.decoder } : {}),
     stages: [{ type: 'window', kind: 'tumbling', size, aggregates: AGGREGATES }],
   }
+}
+
+/** One pipeline on `input` with a count window of `count` readings that emits their count. */
+export function countPipeline(id: string, input: string, count: number) {
+  return { id, input: [input], stages: [{ type: 'window', kind: 'count', count, aggregates: ['count'] }] }
+}
+
+/**
+ * A stand-in cloud for a test of one node or uplink: an aedes broker on port 0 and an acking SQLite store
+ * (`startAckingStore`) in a fresh temp folder `dir` (named `prefix…`); both closed, then the folder removed,
+ * when the test ends. Their close is idempotent, so a test may take the cloud away earlier.
+ * @example const { broker, store } = await ackingCloud('fogline-metrics-'); store.seqs('n1', 'summary')
+ */
+export async function ackingCloud(
+  prefix: string,
+): Promise<{ dir: TempDir; broker: TestBroker; store: AckingStore }> {
+  const dir = tempDir(prefix, onTestFinished)
+  const broker = await startTestBroker()
+  onTestFinished(() => broker.close())
+  const store = await startAckingStore(broker.url, dir.file('cloud.db'))
+  onTestFinished(() => store.close())
+  return { dir, broker, store }
 }
 
 /**

@@ -68,12 +68,7 @@ describe('desired state through a real cloud (startCloud, aedes, SQLite) to a no
 
   it('forged documents on the broker are rejected, reported to the cloud, and the old config keeps running', async () => {
     const cloud = await testCloud()
-    const n1 = await simNode(cloud.brokerUrl, {
-      nodeId: 'n1',
-      group: 'g1',
-      publicKey: cloud.publicKeyPem,
-      windowMs: 0,
-    })
+    const [n1] = await groupNodes(cloud, 'g1', ['n1'], { windowMs: 0 })
     await until(() => n1.uplink.stats().connected, 'n1 connected')
     await push(cloud, { target: { node: 'n1' }, pipelines: [pipe('good')] })
     await until(() => n1.agent.appliedVersion() === 1, 'version 1 applied')
@@ -136,18 +131,7 @@ describe('desired state through a real cloud (startCloud, aedes, SQLite) to a no
 
   it('a node offline during the push gets the newest applicable version (retained) when it connects', async () => {
     const cloud = await testCloud()
-    const n1 = await simNode(cloud.brokerUrl, {
-      nodeId: 'n1',
-      group: 'g1',
-      publicKey: cloud.publicKeyPem,
-      start: false,
-    })
-    const n2 = await simNode(cloud.brokerUrl, {
-      nodeId: 'n2',
-      group: 'g1',
-      publicKey: cloud.publicKeyPem,
-      start: false,
-    })
+    const [n1, n2] = await groupNodes(cloud, 'g1', ['n1', 'n2'], { start: false })
     await push(cloud, { target: { node: 'n1' }, pipelines: [pipe('n1-only')] })
     await push(cloud, {
       target: { group: 'g1' },

@@ -244,9 +244,16 @@ export async function rollout(
   return api(cloud.httpUrl, 'POST', '/api/rollouts', { ...rest, envelope })
 }
 
-/** `simNode`s with these ids in `group`, trusting the cloud's operator key, started together. */
-export const groupNodes = (cloud: TestCloud, group: string, ids: string[]) =>
-  Promise.all(ids.map((nodeId) => simNode(cloud.brokerUrl, { nodeId, group, publicKey: cloud.publicKeyPem })))
+/** `simNode`s with these ids in `group`, trusting the cloud's operator key, made together. */
+export const groupNodes = (
+  cloud: TestCloud,
+  group: string,
+  ids: string[],
+  o: { windowMs?: number; start?: boolean } = {},
+) =>
+  Promise.all(
+    ids.map((nodeId) => simNode(cloud.brokerUrl, { nodeId, group, publicKey: cloud.publicKeyPem, ...o })),
+  )
 
 /** Wait until the cloud's fleet view lists `n` nodes (their first heartbeats arrived). */
 export const fleetKnows = (cloud: TestCloud, n: number, what: string) =>

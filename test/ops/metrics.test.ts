@@ -1,45 +1,21 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { startNode } from '@fogline/node'
-import { NodeConfig, parseConfig } from '@fogline/protocol'
-import { startAckingStore, startTestBroker, tempDir, waitFor } from '@fogline/testkit'
+import { waitFor } from '@fogline/testkit'
 import mqtt from 'mqtt'
 import { describe, expect, it, onTestFinished } from 'vitest'
+import { ackingCloud, countPipeline, testNode } from '../fleet.js'
 import { names, scrape, val } from './scrape.js'
 
 const repo = join(import.meta.dirname, '..', '..')
 
 describe('node /metrics', () => {
   it('counters move by exactly the known traffic: readings per pipeline, backlog while offline, uplink state', async () => {
-    const dir = tempDir('fogline-metrics-')
-    onTestFinished(() => dir.remove())
-    const cloudBroker = await startTestBroker()
-    onTestFinished(() => cloudBroker.close())
-    const store = await startAckingStore(cloudBroker.url, dir.file('cloud.db'))
-    onTestFinished(() => store.close())
-    const node = await startNode(
-      parseConfig(NodeConfig, {
-        nodeId: 'm1',
-        dataDir: dir.file('node'),
-        broker: { port: 0 },
-        uplink: { urls: [cloudBroker.url], reconnect: { min: '50ms', max: '200ms' } },
-        ops: { http: { port: 0 } },
-        log: { level: 'silent' },
-        pipelines: [
-          {
-            id: 'temps',
-            input: ['sensors/+/temp'],
-            stages: [{ type: 'window', kind: 'count', count: 2, aggregates: ['count'] }],
-          },
-          {
-            id: 'hums',
-            input: ['sensors/+/hum'],
-            stages: [{ type: 'window', kind: 'count', count: 3, aggregates: ['count'] }],
-          },
-        ],
-      }),
-    )
-    onTestFinished(() => node.stop())
+    const { dir, broker: cloudBroker, store } = await ackingCloud('fogline-metrics-')
+    const node = await testNode(dir.path, 'm1', cloudBroker.url, {
+      uplink: { reconnect: { min: '50ms', max: '200ms' } },
+      ops: { http: { port: 0 } },
+      pipelines: [countPipeline('temps', 'sensors/+/temp', 2), countPipeline('hums', 'sensors/+/hum', 3)],
+    })
     const url = node.ops!.httpUrl!
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/) // loopback by default
     await waitFor(() => node.stats().connected, 'uplink connected')

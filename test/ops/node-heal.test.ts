@@ -1,43 +1,20 @@
-import { startNode } from '@fogline/node'
-import { NodeConfig, parseConfig } from '@fogline/protocol'
-import { startAckingStore, startTestBroker, tempDir, waitFor } from '@fogline/testkit'
+import { waitFor } from '@fogline/testkit'
 import mqtt from 'mqtt'
 import { describe, expect, it, onTestFinished } from 'vitest'
+import { ackingCloud, countPipeline, testNode } from '../fleet.js'
 import { registerThrowingStage } from './throwing-stage.js'
 
 describe('self-healing in a running node', () => {
   it('a throwing pipeline is restarted, then quarantined: reported up as an event, named by /readyz, while the other pipeline keeps producing', async () => {
     onTestFinished(registerThrowingStage())
-    const dir = tempDir('fogline-heal-')
-    onTestFinished(() => dir.remove())
-    const cloudBroker = await startTestBroker()
-    onTestFinished(() => cloudBroker.close())
-    const store = await startAckingStore(cloudBroker.url, dir.file('cloud.db'))
-    onTestFinished(() => store.close())
-    const node = await startNode(
-      parseConfig(NodeConfig, {
-        nodeId: 'h1',
-        dataDir: dir.file('node'),
-        broker: { port: 0 },
-        uplink: { urls: [cloudBroker.url] },
-        ops: { http: { port: 0 }, supervisor: { maxRestarts: 2, backoff: '20ms', backoffMax: '100ms' } },
-        log: { level: 'silent' },
-        pipelines: [
-          {
-            id: 'bad',
-            input: ['sensors/bad/+'],
-            stages: [{ type: 'explode' }],
-            output: { stream: 'summary' },
-          },
-          {
-            id: 'good',
-            input: ['sensors/good/+'],
-            stages: [{ type: 'window', kind: 'count', count: 1, aggregates: ['count'] }],
-          },
-        ],
-      }),
-    )
-    onTestFinished(() => node.stop())
+    const { dir, broker, store } = await ackingCloud('fogline-heal-')
+    const node = await testNode(dir.path, 'h1', broker.url, {
+      ops: { http: { port: 0 }, supervisor: { maxRestarts: 2, backoff: '20ms', backoffMax: '100ms' } },
+      pipelines: [
+        { id: 'bad', input: ['sensors/bad/+'], stages: [{ type: 'explode' }], output: { stream: 'summary' } },
+        countPipeline('good', 'sensors/good/+', 1),
+      ],
+    })
     const sensor = await mqtt.connectAsync(node.brokerUrl, { reconnectPeriod: 0 })
     onTestFinished(() => sensor.endAsync(true))
     const url = node.ops!.httpUrl!

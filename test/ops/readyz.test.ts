@@ -1,9 +1,9 @@
 import { execFileSync, spawnSync } from 'node:child_process'
-import { startNode } from '@fogline/node'
-import { NodeConfig, parseConfig } from '@fogline/protocol'
+import { join } from 'node:path'
 import { tempDir, waitFor } from '@fogline/testkit'
 import mqtt from 'mqtt'
 import { describe, expect, it, onTestFinished } from 'vitest'
+import { countPipeline, testNode } from '../fleet.js'
 
 // Root ignores file modes, so chmod cannot make a folder unwritable in CI (we run as root). An immutable
 // folder (chattr +i, ext4) refuses even root: no file can be created in it, so SQLite's WAL cannot start
@@ -15,26 +15,13 @@ describe.skipIf(!chattr && !CI)('node /readyz (skipped: chattr from e2fsprogs is
   it('stays ready while the uplink is down, and turns not-ready with the reason when the outbox folder becomes unwritable', async () => {
     const dir = tempDir('fogline-readyz-')
     onTestFinished(() => dir.remove())
-    const dataDir = dir.file('node')
-    const node = await startNode(
-      parseConfig(NodeConfig, {
-        nodeId: 'r1',
-        dataDir,
-        broker: { port: 0 },
-        // nothing listens there: the node is offline from the start
-        uplink: { urls: ['mqtt://127.0.0.1:9'], reconnect: { min: '50ms', max: '200ms' } },
-        ops: { http: { port: 0 } },
-        log: { level: 'silent' },
-        pipelines: [
-          {
-            id: 'p',
-            input: ['sensors/+/+'],
-            stages: [{ type: 'window', kind: 'count', count: 1, aggregates: ['count'] }],
-          },
-        ],
-      }),
-    )
-    onTestFinished(() => node.stop())
+    // nothing listens on port 9: the node is offline from the start
+    const node = await testNode(dir.path, 'r1', 'mqtt://127.0.0.1:9', {
+      uplink: { reconnect: { min: '50ms', max: '200ms' } },
+      ops: { http: { port: 0 } },
+      pipelines: [countPipeline('p', 'sensors/+/+', 1)],
+    })
+    const dataDir = join(dir.path, 'r1')
     const url = node.ops!.httpUrl!
     const readyz = async () => {
       const r = await fetch(`${url}/readyz`)

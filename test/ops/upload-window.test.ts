@@ -1,23 +1,13 @@
 import { createUploadGate } from '@fogline/node'
 import { openSqliteOutbox } from '@fogline/outbox'
 import { UplinkConfig } from '@fogline/protocol'
-import { fakeClock, startAckingStore, startTestBroker, tempDir, waitFor } from '@fogline/testkit'
+import { fakeClock, waitFor } from '@fogline/testkit'
 import { createUplink } from '@fogline/uplink'
 import { describe, expect, it, onTestFinished } from 'vitest'
+import { summary } from '../faults/helpers.js'
+import { ackingCloud } from '../fleet.js'
 
 const at = (iso: string) => Date.parse(iso)
-const summary = (i: number) => ({
-  pipelineId: 'p',
-  sensorId: 's1',
-  metric: 't',
-  start: i,
-  end: i + 1,
-  count: 1,
-  min: i,
-  max: i,
-  sum: i,
-  mean: i,
-})
 const event = {
   pipelineId: 'p',
   sensorId: 's1',
@@ -31,12 +21,7 @@ const event = {
 
 describe('upload windows (uplink.schedule)', () => {
   it('the backlog drains only inside the window; a bypass event goes at once', async () => {
-    const dir = tempDir('fogline-window-')
-    onTestFinished(() => dir.remove())
-    const broker = await startTestBroker()
-    onTestFinished(() => broker.close())
-    const store = await startAckingStore(broker.url, dir.file('cloud.db'))
-    onTestFinished(() => store.close())
+    const { dir, broker, store } = await ackingCloud('fogline-window-')
     const outbox = await openSqliteOutbox({ path: dir.file('outbox.db'), config: { commitInterval: 2 } })
     onTestFinished(() => outbox.close())
 

@@ -4,19 +4,7 @@ import { startTestBroker, tempDir, waitFor } from '@fogline/testkit'
 import { createUplink } from '@fogline/uplink'
 import mqtt from 'mqtt'
 import { describe, expect, it, onTestFinished } from 'vitest'
-
-const summary = (i: number) => ({
-  pipelineId: 'p',
-  sensorId: 's',
-  metric: 't',
-  start: i,
-  end: i + 1,
-  count: 1,
-  min: i,
-  max: i,
-  sum: i,
-  mean: i,
-})
+import { summary } from '../faults/helpers.js'
 
 /** Must show 4: an ack naming a batch that was never sent deletes nothing. */
 describe('the uplink applies an ack only to a batch it has in flight', () => {
