@@ -7,6 +7,9 @@ import { ackingCloud, countPipeline, testNode } from '../fleet.js'
 import { names, scrape, val } from './scrape.js'
 
 const repo = join(import.meta.dirname, '..', '..')
+/** a scrape's readings counter of one pipeline */
+const readings = (m: Map<string, number>, pipeline: string) =>
+  val(m, `fogline_node_readings_total{pipeline="${pipeline}"}`)
 
 describe('node /metrics', () => {
   it('counters move by exactly the known traffic: readings per pipeline, backlog while offline, uplink state', async () => {
@@ -31,14 +34,8 @@ describe('node /metrics', () => {
     await waitFor(() => node.stats().readingsIn === 16, '16 readings taken')
     await waitFor(() => store.count() === 5 + 2 && node.stats().backlogRecords === 0, 'summaries acked')
     const online = await scrape(url)
-    expect(
-      val(online, 'fogline_node_readings_total{pipeline="temps"}') -
-        val(before, 'fogline_node_readings_total{pipeline="temps"}'),
-    ).toBe(10)
-    expect(
-      val(online, 'fogline_node_readings_total{pipeline="hums"}') -
-        val(before, 'fogline_node_readings_total{pipeline="hums"}'),
-    ).toBe(6)
+    expect(readings(online, 'temps') - readings(before, 'temps')).toBe(10)
+    expect(readings(online, 'hums') - readings(before, 'hums')).toBe(6)
     expect(val(online, 'fogline_node_uplink_connected')).toBe(1)
     expect(val(online, 'fogline_node_outbox_records')).toBe(0)
 
@@ -50,14 +47,8 @@ describe('node /metrics', () => {
     await send('hum', 6)
     await waitFor(() => node.stats().backlogRecords === 7, 'seven summaries held')
     const offline = await scrape(url)
-    expect(
-      val(offline, 'fogline_node_readings_total{pipeline="temps"}') -
-        val(online, 'fogline_node_readings_total{pipeline="temps"}'),
-    ).toBe(10)
-    expect(
-      val(offline, 'fogline_node_readings_total{pipeline="hums"}') -
-        val(online, 'fogline_node_readings_total{pipeline="hums"}'),
-    ).toBe(6)
+    expect(readings(offline, 'temps') - readings(online, 'temps')).toBe(10)
+    expect(readings(offline, 'hums') - readings(online, 'hums')).toBe(6)
     expect(val(offline, 'fogline_node_uplink_connected')).toBe(0)
     expect(val(offline, 'fogline_node_outbox_records')).toBe(7)
     expect(val(offline, 'fogline_node_outbox_oldest_unsent_seconds')).toBeGreaterThanOrEqual(0)

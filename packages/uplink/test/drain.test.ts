@@ -3,23 +3,19 @@ import {
   mosquittoAvailable,
   startAckingStore,
   startFaultProxy,
-  startTestBroker,
   waitFor,
 } from '@fogline/testkit'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { dir, outboxIn, summary, uplinkFor } from './helpers.js'
+import { ackingCloud, dir, outboxIn, summaries, summary, uplinkFor } from './helpers.js'
 
 const mosquittoUp = await mosquittoAvailable()
 
 describe('adaptive drain', () => {
   it('after a reconnect, live records go ahead of the backlog, which drains oldest-first under drainRate', async () => {
     const d = dir()
-    const broker = await startTestBroker()
-    onTestFinished(() => broker.close())
+    const { broker, store } = await ackingCloud(d)
     const proxy = await startFaultProxy(broker.port)
     onTestFinished(() => proxy.close())
-    const store = await startAckingStore(broker.url, d.file('cloud.db'))
-    onTestFinished(() => store.close())
     const ob = await outboxIn(d)
     await ob.append(
       Array.from({ length: 1500 }, (_, i) => ({
@@ -65,10 +61,7 @@ describe('adaptive drain', () => {
 
   it('reports an ETA while a backlog drains', async () => {
     const d = dir()
-    const broker = await startTestBroker()
-    onTestFinished(() => broker.close())
-    const store = await startAckingStore(broker.url, d.file('cloud.db'))
-    onTestFinished(() => store.close())
+    const { broker } = await ackingCloud(d)
     const ob = await outboxIn(d)
     await ob.append(
       Array.from({ length: 3000 }, (_, i) => ({ stream: 'raw' as const, ts: Date.now(), body: { i } })),
@@ -87,10 +80,7 @@ describe('adaptive drain', () => {
 describe('protocol version', () => {
   it('falls back to MQTT 3.1.1 on aedes with protocolVersion auto', async () => {
     const d = dir()
-    const broker = await startTestBroker()
-    onTestFinished(() => broker.close())
-    const store = await startAckingStore(broker.url, d.file('cloud.db'))
-    onTestFinished(() => store.close())
+    const { broker } = await ackingCloud(d)
     const ob = await outboxIn(d)
     const up = uplinkFor(ob, { urls: [broker.url], protocolVersion: 'auto' })
     up.start()
@@ -109,9 +99,7 @@ describe('protocol version', () => {
       const ob = await outboxIn(d)
       const up = uplinkFor(ob, { urls: [url], protocolVersion: 'auto' }, { nodeId })
       up.start()
-      await ob.append(
-        Array.from({ length: 200 }, (_, i) => ({ stream: 'summary' as const, ts: i, body: summary(i) })),
-      )
+      await ob.append(summaries(200))
       await waitFor(() => ob.stats().records === 0, 'delivered through Mosquitto')
       expect(store.seqs(nodeId, 'summary').length).toBe(200)
     },

@@ -1,6 +1,13 @@
 import { type Outbox, openSqliteOutbox } from '@fogline/outbox'
 import { UplinkConfig, type UplinkConfigInput } from '@fogline/protocol'
-import { type TempDir, tempDir } from '@fogline/testkit'
+import {
+  type AckingStore,
+  startAckingStore,
+  startTestBroker,
+  type TempDir,
+  type TestBroker,
+  tempDir,
+} from '@fogline/testkit'
 import { onTestFinished } from 'vitest'
 import { createUplink, type Uplink } from '../src/index.js'
 
@@ -8,6 +15,21 @@ export function dir(): TempDir {
   const d = tempDir()
   onTestFinished(() => d.remove())
   return d
+}
+
+/** An aedes broker on port 0, closed when the test ends. */
+export async function testBroker(): Promise<TestBroker> {
+  const broker = await startTestBroker()
+  onTestFinished(() => broker.close())
+  return broker
+}
+
+/** The cloud side: a broker on port 0 and an acking store at `d/cloud.db`, both closed when the test ends. */
+export async function ackingCloud(d: TempDir): Promise<{ broker: TestBroker; store: AckingStore }> {
+  const broker = await testBroker()
+  const store = await startAckingStore(broker.url, d.file('cloud.db'))
+  onTestFinished(() => store.close())
+  return { broker, store }
 }
 
 export async function outboxIn(d: TempDir, name = 'outbox.db', config = {}): Promise<Outbox> {
@@ -47,3 +69,7 @@ export function summary(i: number, sensor = 's1'): Record<string, unknown> {
     mean: i + 2.5,
   }
 }
+
+/** `n` summary records for `append`, seq order = i order, ts i */
+export const summaries = (n: number) =>
+  Array.from({ length: n }, (_, i) => ({ stream: 'summary' as const, ts: i, body: summary(i) }))

@@ -1,19 +1,16 @@
 import { decodeBatch, decodeMessage, downTopic, encodeAck, toRanges, upTopic } from '@fogline/protocol'
-import { startAckingStore, startTestBroker, waitFor } from '@fogline/testkit'
+import { waitFor } from '@fogline/testkit'
 import { connect } from 'mqtt'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { dir, outboxIn, summary, uplinkFor } from './helpers.js'
+import { ackingCloud, dir, outboxIn, summaries, summary, testBroker, uplinkFor } from './helpers.js'
 
 describe('uplink against a real aedes broker and an acking store', () => {
   it('drains every stream exactly once and deletes only after the application ack', async () => {
     const d = dir()
-    const broker = await startTestBroker()
-    onTestFinished(() => broker.close())
-    const store = await startAckingStore(broker.url, d.file('cloud.db'))
-    onTestFinished(() => store.close())
+    const { broker, store } = await ackingCloud(d)
     const ob = await outboxIn(d)
     await ob.append([
-      ...Array.from({ length: 300 }, (_, i) => ({ stream: 'summary' as const, ts: i, body: summary(i) })),
+      ...summaries(300),
       ...Array.from({ length: 50 }, (_, i) => ({
         stream: 'event' as const,
         ts: i,
@@ -50,17 +47,12 @@ describe('uplink against a real aedes broker and an acking store', () => {
 
   it('keeps records while acks are withheld (PUBACK alone deletes nothing), resends them with the same seqs', async () => {
     const d = dir()
-    const broker = await startTestBroker()
-    onTestFinished(() => broker.close())
-    const store = await startAckingStore(broker.url, d.file('cloud.db'))
-    onTestFinished(() => store.close())
+    const { broker, store } = await ackingCloud(d)
     store.holdAcks(true)
     const ob = await outboxIn(d)
     const up = uplinkFor(ob, { urls: [broker.url], ackTimeout: 300 })
     up.start()
-    await ob.append(
-      Array.from({ length: 20 }, (_, i) => ({ stream: 'summary' as const, ts: i, body: summary(i) })),
-    )
+    await ob.append(summaries(20))
     await waitFor(() => store.received.batches >= 2, 'a resend after ackTimeout')
     expect(ob.stats().records).toBe(20)
     expect(up.stats().resent).toBeGreaterThanOrEqual(20)
@@ -72,8 +64,7 @@ describe('uplink against a real aedes broker and an acking store', () => {
 
   it('publishes heartbeats, and the last will {online:false} when the link drops', async () => {
     const d = dir()
-    const broker = await startTestBroker()
-    onTestFinished(() => broker.close())
+    const broker = await testBroker()
     const ob = await outboxIn(d)
     const watcher = connect(broker.url, { protocolVersion: 4 })
     onTestFinished(() => void watcher.end(true))
@@ -98,8 +89,7 @@ describe('uplink against a real aedes broker and an acking store', () => {
 
   it('passes down messages other than acks to onDown', async () => {
     const d = dir()
-    const broker = await startTestBroker()
-    onTestFinished(() => broker.close())
+    const broker = await testBroker()
     const ob = await outboxIn(d)
     const got: string[] = []
     const up = uplinkFor(ob, { urls: [broker.url] }, { onDown: (t) => got.push(t) })
@@ -118,8 +108,7 @@ describe('uplink against a real aedes broker and an acking store', () => {
 
   it('counts a batch acked once when the acks of the batch and of its resends arrive together (issue 12: acked > sent)', async () => {
     const d = dir()
-    const broker = await startTestBroker()
-    onTestFinished(() => broker.close())
+    const broker = await testBroker()
     // a cloud that holds its acks while the node resends, then acks every copy it got, back to back
     const cloud = connect(broker.url, { protocolVersion: 4 })
     onTestFinished(() => void cloud.end(true))
@@ -132,9 +121,7 @@ describe('uplink against a real aedes broker and an acking store', () => {
     const ob = await outboxIn(d)
     const up = uplinkFor(ob, { urls: [broker.url], ackTimeout: 100 })
     up.start()
-    await ob.append(
-      Array.from({ length: 20 }, (_, i) => ({ stream: 'summary' as const, ts: i, body: summary(i) })),
-    )
+    await ob.append(summaries(20))
     await waitFor(() => copies.length >= 3, 'the batch and two resends')
     for (const c of copies.splice(0))
       cloud.publish(
