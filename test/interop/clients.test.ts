@@ -1,40 +1,13 @@
-import { spawn, spawnSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { startNode } from '@fogline/node'
 import { FoglineError, NodeConfig, parseConfig } from '@fogline/protocol'
 import { tempDir, waitFor } from '@fogline/testkit'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { testCloud, testNode } from '../fleet.js'
+import { PYTHON, run, thirdPartyClients } from './third-party.js'
 
-/**
- * Real third-party MQTT clients against the fog node's broker: Mosquitto's `mosquitto_pub` (C, libmosquitto)
- * and Eclipse Paho for Python. Both are Debian packages that .ci/install-deps.sh installs; in CI a missing one
- * fails loudly, elsewhere the suite is skipped with the reason in its name.
- */
-const PYTHON = '/usr/bin/python3'
-const hasMosquittoPub = existsSync('/usr/bin/mosquitto_pub')
-const hasPaho = existsSync(PYTHON) && spawnSync(PYTHON, ['-c', 'import paho.mqtt.client']).status === 0
-if (process.env.CI && !(hasMosquittoPub && hasPaho))
-  throw new Error(
-    `interop clients missing (mosquitto_pub: ${hasMosquittoPub}, python3-paho-mqtt: ${hasPaho}): run .ci/install-deps.sh`,
-  )
+/** Real third-party MQTT clients (./third-party.ts) against the fog node's broker. */
 const PASSWORD = 's3cret-pw'
-
-function run(cmd: string, args: string[], input?: string): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] })
-    let out = ''
-    p.stdout.on('data', (d) => {
-      out += d
-    })
-    p.stderr.on('data', (d) => {
-      out += d
-    })
-    p.on('close', (code) => resolve({ code, out }))
-    p.stdin.end(input ?? '')
-  })
-}
 
 const until = <T>(cond: () => T | Promise<T>, what: string, ms = 15_000) => waitFor(cond, what, ms, 50)
 
@@ -69,7 +42,7 @@ async function setup() {
   return { node, port, stored }
 }
 
-describe.skipIf(!(hasMosquittoPub && hasPaho) && !process.env.CI)(
+describe.skipIf(!thirdPartyClients && !process.env.CI)(
   'third-party MQTT clients → fog node → cloud (skipped only when mosquitto-clients or python3-paho-mqtt is not installed)',
   () => {
     it('mosquitto_pub: 200 readings at QoS 1 with credentials arrive summarized exactly; wrong or no credentials are refused and counted', async () => {

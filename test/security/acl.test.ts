@@ -2,7 +2,7 @@ import { hashPassword, parseAcl, parsePasswordFile } from '@fogline/broker'
 import { fakeClock, makeTestCa, waitFor } from '@fogline/testkit'
 import type { MqttClient } from 'mqtt'
 import { describe, expect, it } from 'vitest'
-import { broker, captureLog, tryConnect } from './helpers.js'
+import { broker, captureLog, mtlsListener, tryConnect } from './helpers.js'
 import { CONNECT, rawClient } from './raw.js'
 
 const ACL = `
@@ -97,15 +97,7 @@ describe('topic ACLs (Mosquitto acl_file semantics, %u and %c)', () => {
     const dev = ca.issue('dev7', { cn: 'dev7' })
     const handed: string[] = []
     const b = await broker({
-      listeners: [
-        {
-          type: 'mqtts',
-          host: '127.0.0.1',
-          port: 0,
-          tls: { cert: server.cert, key: server.key, ca: ca.cert },
-          requireCertificate: true,
-        },
-      ],
+      listeners: [mtlsListener(server, ca, 'pem')],
       acl: parseAcl('pattern write sensors/%u/#\n'),
       onMessage: (t) => handed.push(t),
     })

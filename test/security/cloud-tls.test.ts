@@ -4,7 +4,7 @@ import { startCloud } from '@fogline/cloud'
 import { FoglineError, upTopic } from '@fogline/protocol'
 import { makeTestCa, tempDir, waitFor } from '@fogline/testkit'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { tryConnect } from './helpers.js'
+import { mtlsListener, tryConnect } from './helpers.js'
 
 function httpsGet(url: string, ca: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -31,17 +31,7 @@ describe("the cloud's embedded broker and API over TLS", () => {
     onTestFinished(() => d.remove())
     const cloud = await startCloud({
       broker: {
-        embedded: {
-          listeners: [
-            {
-              type: 'mqtts',
-              host: '127.0.0.1',
-              port: 0,
-              tls: { cert: server.certPath, key: server.keyPath, ca: ca.certPath },
-              requireCertificate: true,
-            },
-          ],
-        },
+        embedded: { listeners: [mtlsListener(server, ca)] },
       },
       store: { sqlite: join(d.path, 'cloud.db') },
       http: { host: '127.0.0.1', port: 0, tls: { cert: server.certPath, key: server.keyPath } },

@@ -1,4 +1,5 @@
 import { type Broker, type BrokerOptions, startBroker } from '@fogline/broker'
+import type { CertFiles } from '@fogline/testkit'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import { onTestFinished } from 'vitest'
 
@@ -10,6 +11,20 @@ export function captureLog() {
     warn: (o: object, msg: string) => void lines.push({ ...o, msg, level: 'warn' }),
     info: (o: object, msg: string) => void lines.push({ ...o, msg, level: 'info' }),
   }
+}
+
+/**
+ * An mqtts listener on 127.0.0.1, port 0, serving `server`'s certificate and requiring a client certificate
+ * signed by `ca` (its CN is the user name): as file paths for a node or cloud config (`files`), or as PEM
+ * text for `startBroker` (`pem`).
+ * @example startBroker({ listeners: [mtlsListener(server, ca, 'pem')] })
+ */
+export function mtlsListener(server: CertFiles, ca: CertFiles, form: 'files' | 'pem' = 'files') {
+  const tls =
+    form === 'files'
+      ? { cert: server.certPath, key: server.keyPath, ca: ca.certPath }
+      : { cert: server.cert, key: server.key, ca: ca.cert }
+  return { type: 'mqtts' as const, host: '127.0.0.1', port: 0, tls, requireCertificate: true }
 }
 
 /** A broker on port 0 that the test disposes. */

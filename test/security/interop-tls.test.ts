@@ -1,35 +1,14 @@
-import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { makeTestCa, tempDir, waitFor } from '@fogline/testkit'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { testCloud, testNode, windowPipeline } from '../fleet.js'
+import { PYTHON, run, thirdPartyClients } from '../interop/third-party.js'
+import { mtlsListener } from './helpers.js'
 
 /**
  * Must show 3: Mosquitto's mosquitto_pub (C, libmosquitto + OpenSSL) and Eclipse Paho for Python publish into
  * the node over TLS with a client certificate (CN = user name, held to its own topics by the ACL).
  */
-const PYTHON = '/usr/bin/python3'
-const hasMosquittoPub = existsSync('/usr/bin/mosquitto_pub')
-const hasPaho = existsSync(PYTHON) && spawnSync(PYTHON, ['-c', 'import paho.mqtt.client']).status === 0
-if (process.env.CI && !(hasMosquittoPub && hasPaho))
-  throw new Error(
-    `interop clients missing (mosquitto_pub: ${hasMosquittoPub}, paho: ${hasPaho}): run .ci/install-deps.sh`,
-  )
-
-function run(cmd: string, args: string[], input = ''): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] })
-    let out = ''
-    p.stdout.on('data', (d) => {
-      out += d
-    })
-    p.stderr.on('data', (d) => {
-      out += d
-    })
-    p.on('close', (code) => resolve({ code, out }))
-    p.stdin.end(input)
-  })
-}
 
 async function tlsNode() {
   const d = tempDir('fogline-interop-tls-')
@@ -41,15 +20,7 @@ async function tlsNode() {
   const cloud = await testCloud(d.path)
   const node = await testNode(d.path, 'interop-tls', cloud.brokerUrl, {
     broker: {
-      listeners: [
-        {
-          type: 'mqtts',
-          host: '127.0.0.1',
-          port: 0,
-          tls: { cert: server.certPath, key: server.keyPath, ca: ca.certPath },
-          requireCertificate: true,
-        },
-      ],
+      listeners: [mtlsListener(server, ca)],
       aclFile: d.file('acl'),
     },
     pipelines: [windowPipeline('300ms')],
@@ -57,7 +28,7 @@ async function tlsNode() {
   return { ca, node, port: String(new URL(node.brokerUrl).port) }
 }
 
-describe.skipIf(!(hasMosquittoPub && hasPaho) && !process.env.CI)(
+describe.skipIf(!thirdPartyClients && !process.env.CI)(
   'third-party clients → fog node over TLS with a client certificate (skipped only when mosquitto-clients or python3-paho-mqtt is missing)',
   () => {
     it('mosquitto_pub with --cert/--key: 50 readings in; another sensor topic dropped; a cert from another CA refused', async () => {

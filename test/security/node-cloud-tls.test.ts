@@ -3,7 +3,7 @@ import { makeTestCa, tempDir, waitFor } from '@fogline/testkit'
 import { pino } from 'pino'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { testCloud, testNode, windowPipeline } from '../fleet.js'
-import { tryConnect } from './helpers.js'
+import { mtlsListener, tryConnect } from './helpers.js'
 
 /** A pino logger writing JSON lines into an array (to grep). */
 function captured(level: string) {
@@ -38,17 +38,7 @@ describe('a node and a cloud over mqtts with client certificates', () => {
     const cloud = await testCloud(d.path, {
       config: {
         broker: {
-          embedded: {
-            listeners: [
-              {
-                type: 'mqtts',
-                host: '127.0.0.1',
-                port: 0,
-                tls: { cert: p.cloud.certPath, key: p.cloud.keyPath, ca: p.ca.certPath },
-                requireCertificate: true,
-              },
-            ],
-          },
+          embedded: { listeners: [mtlsListener(p.cloud, p.ca)] },
         },
       },
     })
@@ -56,15 +46,7 @@ describe('a node and a cloud over mqtts with client certificates', () => {
     await import('node:fs').then((fs) => fs.writeFileSync(acl, 'pattern write sensors/%u/#\n'))
     const node = await testNode(d.path, 'gw-1', cloud.brokerUrl, {
       broker: {
-        listeners: [
-          {
-            type: 'mqtts',
-            host: '127.0.0.1',
-            port: 0,
-            tls: { cert: p.gateway.certPath, key: p.gateway.keyPath, ca: p.ca.certPath },
-            requireCertificate: true,
-          },
-        ],
+        listeners: [mtlsListener(p.gateway, p.ca)],
         aclFile: acl,
       },
       uplink: { tls: { ca: p.ca.certPath, cert: p.node.certPath, key: p.node.keyPath }, linger: '5ms' },

@@ -1,7 +1,7 @@
 import { hashPassword, parsePasswordFile } from '@fogline/broker'
 import { makeTestCa, waitFor } from '@fogline/testkit'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { broker, captureLog, tryConnect } from './helpers.js'
+import { broker, captureLog, mtlsListener, tryConnect } from './helpers.js'
 
 /** Must show 1: each refusal with its reason in the log and a counter that moved. */
 describe('fog broker refusals: reason logged, counter moved', () => {
@@ -49,15 +49,7 @@ describe('fog broker refusals: reason logged, counter moved', () => {
     const rogue = other.issue('rogue', { cn: 'dev1' })
     const log = captureLog()
     const b = await broker({
-      listeners: [
-        {
-          type: 'mqtts',
-          host: '127.0.0.1',
-          port: 0,
-          tls: { cert: server.cert, key: server.key, ca: ca.cert },
-          requireCertificate: true,
-        },
-      ],
+      listeners: [mtlsListener(server, ca, 'pem')],
       log,
     })
     expect(b.url).toMatch(/^mqtts:\/\/127\.0\.0\.1:\d+$/)

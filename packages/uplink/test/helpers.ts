@@ -1,13 +1,6 @@
 import { type Outbox, openSqliteOutbox } from '@fogline/outbox'
 import { UplinkConfig, type UplinkConfigInput } from '@fogline/protocol'
-import {
-  type AckingStore,
-  startAckingStore,
-  startTestBroker,
-  type TempDir,
-  type TestBroker,
-  tempDir,
-} from '@fogline/testkit'
+import { startAckingStore, startTestBroker, type TempDir, tempDir } from '@fogline/testkit'
 import { onTestFinished } from 'vitest'
 import { createUplink, type Uplink } from '../src/index.js'
 
@@ -18,14 +11,14 @@ export function dir(): TempDir {
 }
 
 /** An aedes broker on port 0, closed when the test ends. */
-export async function testBroker(): Promise<TestBroker> {
+export async function testBroker() {
   const broker = await startTestBroker()
   onTestFinished(() => broker.close())
   return broker
 }
 
 /** The cloud side: a broker on port 0 and an acking store at `d/cloud.db`, both closed when the test ends. */
-export async function ackingCloud(d: TempDir): Promise<{ broker: TestBroker; store: AckingStore }> {
+export async function ackingCloud(d: TempDir) {
   const broker = await testBroker()
   const store = await startAckingStore(broker.url, d.file('cloud.db'))
   onTestFinished(() => store.close())
