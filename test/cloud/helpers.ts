@@ -9,6 +9,7 @@ import {
   mosquittoAvailable,
   POSTGRES_URL as PG_URL,
   postgresAvailable,
+  pgSchema as schemaDroppedWith,
   waitFor,
 } from '@fogline/testkit'
 import pg from 'pg'
@@ -37,16 +38,7 @@ export function tempDir(): string {
 }
 
 /** A unique schema, dropped (CASCADE) when the test ends. */
-export function pgSchema(): string {
-  const schema = `fogline_t_${process.pid}_${rand()}`
-  onTestFinished(async () => {
-    const c = new pg.Client({ connectionString: PG_URL })
-    await c.connect()
-    await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
-    await c.end()
-  })
-  return schema
-}
+export const pgSchema = (): string => schemaDroppedWith(onTestFinished)
 
 export const until = <T>(cond: () => T | Promise<T>, what: string, ms = 15_000) => waitFor(cond, what, ms, 25)
 

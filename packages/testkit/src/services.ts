@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import mqtt from 'mqtt'
 import pg from 'pg'
 
@@ -38,4 +39,20 @@ export async function postgresAvailable(): Promise<boolean> {
   } finally {
     await c.end().catch(() => {})
   }
+}
+
+/**
+ * A unique schema name on POSTGRES_URL for one test (`fogline_t_<pid>_<random>`); `dropWith` (vitest's
+ * `onTestFinished`) is handed the DROP SCHEMA … CASCADE that removes it and all it holds.
+ * @example const store = await openPostgresStore({ url: POSTGRES_URL, schema: pgSchema(onTestFinished) })
+ */
+export function pgSchema(dropWith: (drop: () => Promise<void>) => void): string {
+  const schema = `fogline_t_${process.pid}_${randomBytes(4).toString('hex')}`
+  dropWith(async () => {
+    const c = new pg.Client({ connectionString: POSTGRES_URL })
+    await c.connect()
+    await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
+    await c.end()
+  })
+  return schema
 }
