@@ -4,6 +4,26 @@ import { describe, expect, it } from 'vitest'
 import { sensors, testCloud, testNode, windowPipeline } from '../fleet.js'
 import { runCli, tempDir, until } from './helpers.js'
 
+/**
+ * A node config file `dir/name` (offline uplink) with one pipeline `p` on sensors/+/+ whose `stages:` key ends
+ * with `tail` (YAML lines, the stage list and any keys after it); returns its path.
+ */
+function pipelineConfig(dir: string, name: string, tail: string): string {
+  const file = join(dir, name)
+  writeFileSync(
+    file,
+    `nodeId: node-a
+dataDir: ${dir}
+uplink: { urls: ['mqtt://127.0.0.1:1'] }
+pipelines:
+  - id: p
+    input: ['sensors/+/+']
+    stages:
+${tail}`,
+  )
+  return file
+}
+
 describe('bad input', () => {
   it('counts a malformed sensor payload, sets it aside with its reason, and goes on', async () => {
     const dir = tempDir()
@@ -39,19 +59,11 @@ describe('bad input', () => {
 
   it('refuses an invalid config file at start with a coded, plain error naming file and field, without a stack trace', async () => {
     const dir = tempDir()
-    const file = join(dir, 'bad.yaml')
-    writeFileSync(
-      file,
-      `nodeId: node-a
-dataDir: ${dir}
-uplink: { urls: ['mqtt://127.0.0.1:1'] }
-pipelines:
-  - id: p
-    input: ['sensors/+/+']
-    stages:
-      - { type: window, kind: tumbling, size: 5s }
-    ouptut: { stream: summary }
-`,
+    // a typo in a pipeline's key
+    const file = pipelineConfig(
+      dir,
+      'bad.yaml',
+      '      - { type: window, kind: tumbling, size: 5s }\n    ouptut: { stream: summary }\n',
     )
     const child = runCli(['node', '--config', file])
     const code = await child.exited
@@ -70,19 +82,7 @@ pipelines:
 
   it('names the pipeline and stage field of a bad stage config', async () => {
     const dir = tempDir()
-    const file = join(dir, 'bad-stage.yaml')
-    writeFileSync(
-      file,
-      `nodeId: node-a
-dataDir: ${dir}
-uplink: { urls: ['mqtt://127.0.0.1:1'] }
-pipelines:
-  - id: p
-    input: ['sensors/+/+']
-    stages:
-      - { type: windoww, size: 5s }
-`,
-    )
+    const file = pipelineConfig(dir, 'bad-stage.yaml', '      - { type: windoww, size: 5s }\n')
     const child = runCli(['node', '--config', file])
     expect(await child.exited).not.toBe(0)
     expect(child.err()).toMatch(/FOG_(STAGE_UNKNOWN|CONFIG_INVALID)/)

@@ -6,29 +6,37 @@ import {
   encodeBatch,
   encodeMessage,
   FoglineError,
+  type UpStream,
   upTopic,
+  type WireRecord,
 } from '@fogline/protocol'
 import type { MqttClient } from 'mqtt'
 import { describe, expect, it } from 'vitest'
 import { openSqliteStore, type Store } from '../src/index.js'
-import { summaryBody, tempDir, testClient, testCloud, until } from './helpers.js'
+import { summaryBody, type TestCloud, tempDir, testClient, testCloud, until } from './helpers.js'
 
-async function ackCollector(c: MqttClient, nodeId: string): Promise<Ack[]> {
+/** An MQTT client standing for node `nodeId` on the cloud's broker, and the acks it has received so far. */
+async function nodeClient(cloud: TestCloud, nodeId: string): Promise<{ node: MqttClient; acks: Ack[] }> {
+  const node = await testClient(cloud.brokerUrl)
   const acks: Ack[] = []
-  c.on('message', (t, p) => {
+  node.on('message', (t, p) => {
     if (t === downTopic(nodeId, 'ack')) acks.push(decodeAck(p))
   })
-  await c.subscribeAsync(downTopic(nodeId, 'ack'), { qos: 1 })
-  return acks
+  await node.subscribeAsync(downTopic(nodeId, 'ack'), { qos: 1 })
+  return { node, acks }
 }
+
+/** A batch as node `nodeId` sends it (sentAt 1). */
+const batch = (nodeId: string, batchId: string, records: WireRecord[], stream: UpStream = 'summary') =>
+  encodeBatch({ nodeId, stream, batchId, sentAt: 1, records })
+/** summary records with these seqs, ts 1 */
+const summaries = (seqs: number[]) => seqs.map((seq) => ({ seq, ts: 1, body: summaryBody(seq) }))
 
 describe('ingest over a real broker', () => {
   it('stores a batch once when it is sent twice, and acks both sends after the commit', async () => {
     const cloud = await testCloud()
-    const node = await testClient(cloud.brokerUrl)
-    const acks = await ackCollector(node, 'node-a')
-    const records = [1, 2, 3].map((seq) => ({ seq, ts: 1, body: summaryBody(seq) }))
-    const payload = encodeBatch({ nodeId: 'node-a', stream: 'summary', batchId: 'b1', sentAt: 1, records })
+    const { node, acks } = await nodeClient(cloud, 'node-a')
+    const payload = batch('node-a', 'b1', summaries([1, 2, 3]))
     await node.publishAsync(upTopic('node-a', 'summary'), payload, { qos: 1 })
     await until(() => acks.length === 1, 'first ack')
     // the ack is published only after the commit: the rows are there when it arrives
@@ -54,8 +62,7 @@ describe('ingest over a real broker', () => {
 
   it('dead-letters a batch that does not decode and acks it as rejected so the node stops resending', async () => {
     const cloud = await testCloud()
-    const node = await testClient(cloud.brokerUrl)
-    const acks = await ackCollector(node, 'node-b')
+    const { node, acks } = await nodeClient(cloud, 'node-b')
     // a map with a batchId but records that are not records: FOG_BATCH_INVALID
     const bad = encodeMessage({
       nodeId: 'node-b',
@@ -82,13 +89,7 @@ describe('ingest over a real broker', () => {
     expect(await cloud.store.countRecords({ nodeId: 'node-b' })).toBe(0)
 
     // the aggregator goes on: a good batch after the bad ones is stored and acked
-    const good = encodeBatch({
-      nodeId: 'node-b',
-      stream: 'summary',
-      batchId: 'g1',
-      sentAt: 1,
-      records: [{ seq: 1, ts: 1, body: summaryBody(1) }],
-    })
+    const good = batch('node-b', 'g1', summaries([1]))
     await node.publishAsync(upTopic('node-b', 'summary'), good, { qos: 1 })
     await until(() => acks.some((a) => a.batchId === 'g1'), 'good ack')
     expect(await cloud.store.countRecords({ nodeId: 'node-b' })).toBe(1)
@@ -96,14 +97,13 @@ describe('ingest over a real broker', () => {
 
   it('stores the good records of a batch, dead-letters the bad record once even when resent, acks all seqs', async () => {
     const cloud = await testCloud()
-    const node = await testClient(cloud.brokerUrl)
-    const acks = await ackCollector(node, 'node-c')
+    const { node, acks } = await nodeClient(cloud, 'node-c')
     const records = [
       { seq: 1, ts: 1, body: summaryBody(1) },
       { seq: 2, ts: 1, body: { pipelineId: 'p1', sensorId: 's1' } },
       { seq: 3, ts: 1, body: summaryBody(3) },
     ]
-    const payload = encodeBatch({ nodeId: 'node-c', stream: 'summary', batchId: 'm1', sentAt: 1, records })
+    const payload = batch('node-c', 'm1', records)
     await node.publishAsync(upTopic('node-c', 'summary'), payload, { qos: 1 })
     await node.publishAsync(upTopic('node-c', 'summary'), payload, { qos: 1 })
     await until(() => acks.length === 2, 'two acks')
@@ -117,15 +117,8 @@ describe('ingest over a real broker', () => {
 
   it('refuses a batch whose nodeId does not match its topic (a node cannot write for another)', async () => {
     const cloud = await testCloud()
-    const node = await testClient(cloud.brokerUrl)
-    const acks = await ackCollector(node, 'node-d')
-    const payload = encodeBatch({
-      nodeId: 'node-x',
-      stream: 'summary',
-      batchId: 'x1',
-      sentAt: 1,
-      records: [{ seq: 1, ts: 1, body: summaryBody(1) }],
-    })
+    const { node, acks } = await nodeClient(cloud, 'node-d')
+    const payload = batch('node-x', 'x1', summaries([1]))
     await node.publishAsync(upTopic('node-d', 'summary'), payload, { qos: 1 })
     await until(() => acks.length === 1, 'rejected ack')
     expect(acks[0]!.rejected?.code).toBe('FOG_BATCH_INVALID')
@@ -134,18 +127,16 @@ describe('ingest over a real broker', () => {
 
   it('takes reported state sent through the outbox as a batch: stored newest-first by seq and acked', async () => {
     const cloud = await testCloud()
-    const node = await testClient(cloud.brokerUrl)
-    const acks = await ackCollector(node, 'node-e')
+    const { node, acks } = await nodeClient(cloud, 'node-e')
     const send = (batchId: string, seqs: number[]) =>
       node.publishAsync(
         upTopic('node-e', 'reported'),
-        encodeBatch({
-          nodeId: 'node-e',
-          stream: 'reported',
+        batch(
+          'node-e',
           batchId,
-          sentAt: 1,
-          records: seqs.map((seq) => ({ seq, ts: 1, body: { appliedVersion: seq, status: 'applied' } })),
-        }),
+          seqs.map((seq) => ({ seq, ts: 1, body: { appliedVersion: seq, status: 'applied' } })),
+          'reported',
+        ),
         { qos: 1 },
       )
     await send('r1', [1, 2])
@@ -171,15 +162,8 @@ describe('ingest over a real broker', () => {
       },
     }
     const cloud = await testCloud({ store })
-    const node = await testClient(cloud.brokerUrl)
-    const acks = await ackCollector(node, 'node-f')
-    const payload = encodeBatch({
-      nodeId: 'node-f',
-      stream: 'summary',
-      batchId: 'f1',
-      sentAt: 1,
-      records: [1, 2].map((seq) => ({ seq, ts: 1, body: summaryBody(seq) })),
-    })
+    const { node, acks } = await nodeClient(cloud, 'node-f')
+    const payload = batch('node-f', 'f1', summaries([1, 2]))
     await node.publishAsync(upTopic('node-f', 'summary'), payload, { qos: 1 })
     // the next message is handled only after the failed one (one at a time), so a heartbeat marks "handled"
     await node.publishAsync(upTopic('node-f', 'heartbeat'), encodeMessage({ online: true }), { qos: 1 })
