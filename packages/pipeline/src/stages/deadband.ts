@@ -1,7 +1,6 @@
 import { Duration } from '@fogline/protocol'
 import { z } from 'zod'
-import { Keyed, SENSOR_KEY } from '../keyed.js'
-import type { StageDef } from '../types.js'
+import { perSensorStage } from './per-sensor.js'
 
 export const DeadbandConfig = z
   .strictObject({
@@ -18,28 +17,18 @@ export const DeadbandConfig = z
   })
 export type DeadbandConfig = z.output<typeof DeadbandConfig>
 
-interface Last {
-  key: string[]
-  value: number
-  ts: number
-}
-
 /** Report by exception per sensor and metric: passes a reading only when it moved past the band (or on max silence). */
-export const deadband: StageDef<DeadbandConfig> = {
+export const deadband = perSensorStage({
   name: 'deadband',
   schema: DeadbandConfig,
   create(c) {
-    const state = new Keyed<Last>(SENSOR_KEY)
     const abs = c.absolute
     const pct = c.percent !== undefined ? c.percent / 100 : undefined
     const silence = c.maxSilence ?? Number.POSITIVE_INFINITY
     return {
-      process(r) {
-        const s = state.get(r)
-        if (s === undefined) {
-          state.add({ key: state.keyOf(r), value: r.value, ts: r.ts })
-          return r
-        }
+      // the last passed reading's value and ts
+      open: (key, r) => ({ key, value: r.value, ts: r.ts }),
+      step(s, r) {
         const d = Math.abs(r.value - s.value)
         const pass =
           (abs !== undefined && d > abs) ||
@@ -50,11 +39,8 @@ export const deadband: StageDef<DeadbandConfig> = {
         s.ts = r.ts
         return r
       },
-      snapshot: () => [...state.all].map((s) => [s.key, s.value, s.ts]),
-      restore(st) {
-        state.clear()
-        for (const [key, value, ts] of st as Array<[string[], number, number]>) state.add({ key, value, ts })
-      },
+      save: (s): [string[], number, number] => [s.key, s.value, s.ts],
+      load: ([key, value, ts]) => ({ key, value, ts }),
     }
   },
-}
+})

@@ -1,7 +1,6 @@
 import { Duration } from '@fogline/protocol'
 import { z } from 'zod'
-import { Keyed, SENSOR_KEY } from '../keyed.js'
-import type { StageDef } from '../types.js'
+import { perSensorStage } from './per-sensor.js'
 
 export const DownsampleConfig = z
   .strictObject({
@@ -22,20 +21,16 @@ interface Seen {
   n: number
 }
 
-export const downsample: StageDef<DownsampleConfig> = {
+/** Passes at most one reading per interval, or every n-th one, per sensor and metric. */
+export const downsample = perSensorStage({
   name: 'downsample',
   schema: DownsampleConfig,
   create(c) {
-    const state = new Keyed<Seen>(SENSOR_KEY)
     const interval = c.interval
     const every = c.every ?? 1
     return {
-      process(r) {
-        const s = state.get(r)
-        if (s === undefined) {
-          state.add({ key: state.keyOf(r), n: interval !== undefined ? r.ts : 0 })
-          return r
-        }
+      open: (key, r): Seen => ({ key, n: interval !== undefined ? r.ts : 0 }),
+      step(s, r) {
         if (interval !== undefined) {
           if (r.ts - s.n < interval) return undefined
           s.n = r.ts
@@ -45,11 +40,8 @@ export const downsample: StageDef<DownsampleConfig> = {
         s.n = 0
         return r
       },
-      snapshot: () => [...state.all].map((s) => [s.key, s.n]),
-      restore(st) {
-        state.clear()
-        for (const [key, n] of st as Array<[string[], number]>) state.add({ key, n })
-      },
+      save: (s): [string[], number] => [s.key, s.n],
+      load: ([key, n]) => ({ key, n }),
     }
   },
-}
+})

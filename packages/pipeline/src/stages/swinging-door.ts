@@ -1,8 +1,7 @@
 import type { Reading } from '@fogline/protocol'
 import { Duration } from '@fogline/protocol'
 import { z } from 'zod'
-import { Keyed, SENSOR_KEY } from '../keyed.js'
-import type { StageDef } from '../types.js'
+import { perSensorStage } from './per-sensor.js'
 
 export const SwingingDoorConfig = z.strictObject({
   type: z.literal('swinging-door'),
@@ -28,6 +27,20 @@ interface Door {
   /** the reading handed downstream when a point is archived (reused: valid until the next process call) */
   out: Reading
 }
+
+/** snapshot row: key, out's sensorId and metric, ta, va, has, tl, vl, up, lo (±Infinity as 'inf'/'-inf') */
+type DoorRow = [
+  string[],
+  string,
+  string,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number | string,
+  number | string,
+]
 
 const enc = (v: number) => (Number.isFinite(v) ? v : v > 0 ? 'inf' : '-inf')
 const dec = (v: number | string) =>
@@ -67,20 +80,15 @@ function archive(s: Door, r: Reading, dev: number): void {
  * within ±deviation of every dropped point (a kept value is its sample's, moved by ≤ deviation only when
  * the sample itself would break that bound for an earlier point).
  */
-export const swingingDoor: StageDef<SwingingDoorConfig> = {
+export const swingingDoor = perSensorStage({
   name: 'swinging-door',
   schema: SwingingDoorConfig,
   create(c) {
-    const state = new Keyed<Door>(SENSOR_KEY)
     const dev = c.deviation
     const maxInt = c.maxInterval ?? Number.POSITIVE_INFINITY
     return {
-      process(r) {
-        const s = state.get(r)
-        if (s === undefined) {
-          state.add(openDoor(state.keyOf(r), r))
-          return r // the first point is always kept
-        }
+      open: (key, r): Door => openDoor(key, r), // the first point is always kept
+      step(s, r) {
         if (r.ts <= s.ta || (s.has && r.ts < s.tl)) return undefined
         const dt = r.ts - s.ta
         const up = Math.min(s.up, (r.value + dev - s.va) / dt)
@@ -96,36 +104,29 @@ export const swingingDoor: StageDef<SwingingDoorConfig> = {
         s.vl = r.value
         return undefined
       },
-      snapshot: () =>
-        [...state.all].map((s) => [
-          s.key,
-          s.out.sensorId,
-          s.out.metric,
-          s.ta,
-          s.va,
-          s.has ? 1 : 0,
-          s.tl,
-          s.vl,
-          enc(s.up),
-          enc(s.lo),
-        ]),
-      restore(st) {
-        state.clear()
-        for (const [key, sensorId, metric, ta, va, has, tl, vl, up, lo] of st as Array<
-          [string[], string, string, number, number, number, number, number, number | string, number | string]
-        >)
-          state.add({
-            key,
-            ta,
-            va,
-            has: has === 1,
-            tl,
-            vl,
-            up: dec(up),
-            lo: dec(lo),
-            out: { sensorId, metric, value: 0, ts: 0 },
-          })
-      },
+      save: (s): DoorRow => [
+        s.key,
+        s.out.sensorId,
+        s.out.metric,
+        s.ta,
+        s.va,
+        s.has ? 1 : 0,
+        s.tl,
+        s.vl,
+        enc(s.up),
+        enc(s.lo),
+      ],
+      load: ([key, sensorId, metric, ta, va, has, tl, vl, up, lo]) => ({
+        key,
+        ta,
+        va,
+        has: has === 1,
+        tl,
+        vl,
+        up: dec(up),
+        lo: dec(lo),
+        out: { sensorId, metric, value: 0, ts: 0 },
+      }),
     }
   },
-}
+})

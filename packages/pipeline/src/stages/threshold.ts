@@ -1,8 +1,7 @@
 import type { FogEvent } from '@fogline/protocol'
 import { Duration } from '@fogline/protocol'
 import { z } from 'zod'
-import { Keyed, SENSOR_KEY } from '../keyed.js'
-import type { StageDef } from '../types.js'
+import { perSensorStage } from './per-sensor.js'
 
 export const ThresholdConfig = z
   .strictObject({
@@ -39,19 +38,18 @@ interface Alarm {
  * Emits one `enter` FogEvent when a sensor's value crosses a limit (and stays there for `hold`) and one `leave`
  * when it is back inside by the hysteresis (for `hold`) — not one event per reading. Passes readings on.
  */
-export const threshold: StageDef<ThresholdConfig> = {
+export const threshold = perSensorStage({
   name: 'threshold',
   schema: ThresholdConfig,
   emits: ['event'],
+  first: 'step',
   create(c, ctx) {
-    const state = new Keyed<Alarm>(SENSOR_KEY)
     const above = c.above ?? Number.POSITIVE_INFINITY
     const below = c.below ?? Number.NEGATIVE_INFINITY
     const h = c.hysteresis
     return {
-      process(r) {
-        let s = state.get(r)
-        if (s === undefined) s = state.add({ key: state.keyOf(r), active: false, since: -1 })
+      open: (key): Alarm => ({ key, active: false, since: -1 }),
+      step(s, r) {
         const v = r.value
         const change = s.active ? v <= above - h && v >= below + h : v > above || v < below
         if (!change) {
@@ -80,12 +78,8 @@ export const threshold: StageDef<ThresholdConfig> = {
         }
         return r
       },
-      snapshot: () => [...state.all].map((s) => [s.key, s.active ? 1 : 0, s.since]),
-      restore(st) {
-        state.clear()
-        for (const [key, active, since] of st as Array<[string[], number, number]>)
-          state.add({ key, active: active === 1, since })
-      },
+      save: (s): [string[], number, number] => [s.key, s.active ? 1 : 0, s.since],
+      load: ([key, active, since]) => ({ key, active: active === 1, since }),
     }
   },
-}
+})
