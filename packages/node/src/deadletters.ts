@@ -14,6 +14,8 @@ export interface DeadLetterRow {
 /**
  * Bad readings set aside with their reason. Bounded: the table keeps the newest `max` rows and
  * `counts` keeps every one by code, so a flood of garbage costs a fixed amount of disk.
+ * With the ingest journal, each flush also stores the journal position its rows reach (`journalPos`), so
+ * a replay after a crash does not set aside a second time what was already stored.
  * Lifecycle: open → add* → close.
  */
 export class DeadLetterStore {
@@ -24,6 +26,9 @@ export class DeadLetterStore {
   private flushTimer: unknown = undefined
   readonly counts: Record<string, number> = {}
   total = 0
+  /** journal position up to which every bad reading is stored (read at open, advanced by each flush) */
+  journalPos = 0
+  private pendingPos = 0
 
   constructor(
     path: string,
@@ -37,6 +42,9 @@ export class DeadLetterStore {
       id INTEGER PRIMARY KEY AUTOINCREMENT, ts INTEGER NOT NULL, topic TEXT NOT NULL, pipeline TEXT NOT NULL,
       stage TEXT, code TEXT NOT NULL, reason TEXT NOT NULL, payload TEXT NOT NULL)`)
     this.db.exec('CREATE TABLE IF NOT EXISTS dead_letter_counts (code TEXT PRIMARY KEY, n INTEGER NOT NULL)')
+    this.db.exec('CREATE TABLE IF NOT EXISTS dead_letter_meta (key TEXT PRIMARY KEY, v INTEGER NOT NULL)')
+    const pos = this.db.prepare("SELECT v FROM dead_letter_meta WHERE key = 'journalPos'").pluck().get()
+    this.journalPos = typeof pos === 'number' ? pos : 0
     for (const r of this.db.prepare('SELECT code, n FROM dead_letter_counts').all() as Array<{
       code: string
       n: number
@@ -56,7 +64,16 @@ export class DeadLetterStore {
     return this.db.prepare('DELETE FROM dead_letters WHERE ts < ?').run(before).changes
   }
 
-  add(d: DeadLetterRow): void {
+  /** The ingest journal was removed: positions stored so far mean nothing to a later one. */
+  forgetJournalPos(): void {
+    this.journalPos = 0
+    this.pendingPos = 0
+    this.db.prepare("DELETE FROM dead_letter_meta WHERE key = 'journalPos'").run()
+  }
+
+  /** Set a bad reading aside; `journalPos` is the ingest journal's position of that reading (0 without one). */
+  add(d: DeadLetterRow, journalPos = 0): void {
+    if (journalPos > this.pendingPos) this.pendingPos = journalPos
     this.counts[d.code] = (this.counts[d.code] ?? 0) + 1
     this.total++
     // keep at most `max` rows in memory between flushes: a garbage flood must not grow the heap
@@ -67,9 +84,10 @@ export class DeadLetterStore {
   flush(): void {
     if (this.flushTimer !== undefined) this.clock.clearTimeout(this.flushTimer)
     this.flushTimer = undefined
-    if (this.pending.length === 0) return
+    if (this.pending.length === 0 && this.pendingPos <= this.journalPos) return
     const rows = this.pending
     this.pending = []
+    const pos = Math.max(this.journalPos, this.pendingPos)
     const upsert = this.db.prepare(
       'INSERT INTO dead_letter_counts (code, n) VALUES (?, ?) ON CONFLICT(code) DO UPDATE SET n = excluded.n',
     )
@@ -78,7 +96,14 @@ export class DeadLetterStore {
         this.insert.run(d.ts, d.topic, d.pipelineId, d.stage ?? null, d.code, d.reason, d.payload)
       this.trim.run(this.max)
       for (const [code, n] of Object.entries(this.counts)) upsert.run(code, n)
+      if (pos > this.journalPos)
+        this.db
+          .prepare(
+            "INSERT INTO dead_letter_meta (key, v) VALUES ('journalPos', ?) ON CONFLICT(key) DO UPDATE SET v = excluded.v",
+          )
+          .run(pos)
     })()
+    this.journalPos = pos
   }
 
   recent(limit = 50): DeadLetterRow[] {

@@ -14,7 +14,7 @@ import { DeadLetterStore } from './deadletters.js'
 import { type AttachDesiredOptions, attachDesiredAgent } from './desired/attach.js'
 import { startEngine } from './engine.js'
 import { startIngest } from './ingest.js'
-import { openDurableIngest, replayJournal } from './journal/ingest.js'
+import { deadLetterOnce, openDurableIngest, replayJournal } from './journal/ingest.js'
 import { runNode } from './lifecycle.js'
 import type { Logger } from './logger.js'
 import { createNodeLogs, NodeOps } from './ops/index.js'
@@ -48,12 +48,19 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
   // supervision first: the engine reports a failing pipeline into it
   const ops = new NodeOps({ config, clock, log: logs.module('ops'), onFatal: opts.onFatal })
   // the writer reads the engine's snapshot and the engine emits into the writer: the arrow closes the loop
-  const { durable, writer, emit, engineClock } = journaledWriter(config, outbox, clock, log, () => engine)
+  const { durable, writer, emit, engineClock } = journaledWriter(
+    config,
+    outbox,
+    deadLetters,
+    clock,
+    log,
+    () => engine,
+  )
   const started = startEngine({
     configPipelines: config.pipelines,
     outbox,
     desired: desiredOn,
-    host: { clock: engineClock, emit, deadLetter: (d) => deadLetters.add(d), ...ops.engineHooks },
+    host: { clock: engineClock, emit, deadLetter: deadLetterOnce(deadLetters, durable), ...ops.engineHooks },
     where,
     log,
   })
@@ -107,18 +114,27 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
 
 /**
  * The one writer, and with `ingest.journal` on the ingest journal: QoS 1 readings go through it, and what the
- * writer commits carries its positions (the snapshot's, and raw outputs'), see docs/delivery.md.
+ * writer commits carries its positions (the snapshot's, and raw outputs'), see docs/delivery.md; bad readings
+ * are in the dead-letter store before a checkpoint moves past them.
  */
 function journaledWriter(
   config: NodeConfig,
   outbox: Outbox,
+  deadLetters: DeadLetterStore,
   clock: Clock,
   log: Logger,
   engine: () => Engine,
 ) {
   const getState = (k: string) => outbox.getState(k)
   const durable = openDurableIngest({ config, clock, getState, ingest: (t, p) => engine().ingest(t, p) })
-  const snapshot = () => (durable ? durable.stamp(engine().snapshot()) : engine().snapshot())
+  // a checkpoint moves the replay start past readings the dead-letter store may not have flushed yet: flush
+  // it first, or a crash right after the checkpoint loses bad readings that were PUBACKed
+  const snapshot = durable
+    ? () => {
+        deadLetters.flush()
+        return durable.stamp(engine().snapshot())
+      }
+    : () => engine().snapshot()
   const rawState = durable && (() => durable.rawState())
   const writer = new Writer({ outbox, snapshot, ...(rawState ? { rawState } : {}), clock, log })
   const emit = durable ? durable.emitter(writer.write) : writer.write

@@ -2,6 +2,7 @@ import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import type { EngineOutput } from '@fogline/pipeline'
 import type { Clock, NodeConfig } from '@fogline/protocol'
+import type { DeadLetterRow, DeadLetterStore } from '../deadletters.js'
 import type { Logger } from '../logger.js'
 import { CHECKPOINT_KEY } from '../writer.js'
 import { type Committed, type IngestJournal, type JournalStats, openJournal } from './log.js'
@@ -89,7 +90,12 @@ export class DurableIngest {
 
   /** true while replaying a reading whose raw output already reached the outbox before the crash */
   skipRaw(): boolean {
-    return this.replayingSeq !== 0 && this.replayingSeq <= this.rawPos
+    return this.replayingAtOrBefore(this.rawPos)
+  }
+
+  /** true while replaying a reading at or before `pos`: what it produced up to there is already stored */
+  replayingAtOrBefore(pos: number): boolean {
+    return this.replayingSeq !== 0 && this.replayingSeq <= pos
   }
 
   /** The engine's emit, minus raw outputs that replay would write a second time. */
@@ -165,4 +171,23 @@ export function openDurableIngest(o: {
 export function replayJournal(durable: DurableIngest | undefined, log: Logger): void {
   const n = durable?.replay() ?? 0
   if (n > 0) log.info({ replayed: n }, 'ingest journal replayed after the checkpoint')
+}
+
+/**
+ * The engine's dead-letter hook: a bad reading is set aside with its journal position, and a replayed one
+ * the store already holds (at or before the position its last flush stored) is not set aside again.
+ */
+export function deadLetterOnce(
+  store: DeadLetterStore,
+  durable: DurableIngest | undefined,
+): (d: DeadLetterRow) => void {
+  if (!durable) {
+    // the journal is off and its files are gone: a later journal numbers from its checkpoint again
+    store.forgetJournalPos()
+    return (d) => store.add(d)
+  }
+  const stored = store.journalPos
+  return (d) => {
+    if (!durable.replayingAtOrBefore(stored)) store.add(d, durable.position())
+  }
 }
