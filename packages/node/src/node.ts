@@ -48,14 +48,8 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
   // supervision first: the engine reports a failing pipeline into it
   const ops = new NodeOps({ config, clock, log: logs.module('ops'), onFatal: opts.onFatal })
   // the writer reads the engine's snapshot and the engine emits into the writer: the arrow closes the loop
-  const { durable, writer, emit, engineClock } = journaledWriter(
-    config,
-    outbox,
-    deadLetters,
-    clock,
-    log,
-    () => engine,
-  )
+  const writerParts = { config, outbox, deadLetters, clock, log }
+  const { durable, writer, emit, engineClock } = journaledWriter(writerParts, () => engine)
   const started = startEngine({
     configPipelines: config.pipelines,
     outbox,
@@ -118,13 +112,10 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
  * are in the dead-letter store before a checkpoint moves past them.
  */
 function journaledWriter(
-  config: NodeConfig,
-  outbox: Outbox,
-  deadLetters: DeadLetterStore,
-  clock: Clock,
-  log: Logger,
+  p: { config: NodeConfig; outbox: Outbox; deadLetters: DeadLetterStore; clock: Clock; log: Logger },
   engine: () => Engine,
 ) {
+  const { config, outbox, deadLetters, clock, log } = p
   const getState = (k: string) => outbox.getState(k)
   const durable = openDurableIngest({ config, clock, getState, ingest: (t, p) => engine().ingest(t, p) })
   // a checkpoint moves the replay start past readings the dead-letter store may not have flushed yet: flush
