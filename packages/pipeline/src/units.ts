@@ -1,41 +1,23 @@
 /**
- * Unit conversion for common sensor units: each unit is (factor, offset) onto its dimension's base unit,
- * base = v * factor + offset. Temperature: K; pressure: Pa; length: m; speed: m/s; mass: kg; energy: J; power: W.
+ * Unit conversion for common sensor units, by dimension: each unit is a factor, or [factor, offset], onto its
+ * dimension's base unit (the one with factor 1): base = v * factor + offset.
  */
-const UNITS: Record<string, { dim: string; f: number; o?: number }> = {
-  K: { dim: 'temperature', f: 1 },
-  '°C': { dim: 'temperature', f: 1, o: 273.15 },
-  C: { dim: 'temperature', f: 1, o: 273.15 },
-  '°F': { dim: 'temperature', f: 5 / 9, o: 273.15 - (32 * 5) / 9 },
-  F: { dim: 'temperature', f: 5 / 9, o: 273.15 - (32 * 5) / 9 },
-  Pa: { dim: 'pressure', f: 1 },
-  hPa: { dim: 'pressure', f: 100 },
-  mbar: { dim: 'pressure', f: 100 },
-  kPa: { dim: 'pressure', f: 1000 },
-  MPa: { dim: 'pressure', f: 1e6 },
-  bar: { dim: 'pressure', f: 1e5 },
-  psi: { dim: 'pressure', f: 6894.757293168 },
-  atm: { dim: 'pressure', f: 101325 },
-  mm: { dim: 'length', f: 0.001 },
-  cm: { dim: 'length', f: 0.01 },
-  m: { dim: 'length', f: 1 },
-  km: { dim: 'length', f: 1000 },
-  in: { dim: 'length', f: 0.0254 },
-  ft: { dim: 'length', f: 0.3048 },
-  'm/s': { dim: 'speed', f: 1 },
-  'km/h': { dim: 'speed', f: 1 / 3.6 },
-  mph: { dim: 'speed', f: 0.44704 },
-  g: { dim: 'mass', f: 0.001 },
-  kg: { dim: 'mass', f: 1 },
-  lb: { dim: 'mass', f: 0.45359237 },
-  J: { dim: 'energy', f: 1 },
-  kWh: { dim: 'energy', f: 3.6e6 },
-  Wh: { dim: 'energy', f: 3600 },
-  W: { dim: 'power', f: 1 },
-  kW: { dim: 'power', f: 1000 },
-  '%': { dim: 'ratio', f: 0.01 },
-  ratio: { dim: 'ratio', f: 1 },
+const F_OFFSET = 273.15 - (32 * 5) / 9
+const DIMENSIONS: Record<string, Record<string, number | [number, number]>> = {
+  temperature: { K: 1, '°C': [1, 273.15], C: [1, 273.15], '°F': [5 / 9, F_OFFSET], F: [5 / 9, F_OFFSET] },
+  pressure: { Pa: 1, hPa: 100, mbar: 100, kPa: 1000, MPa: 1e6, bar: 1e5, psi: 6894.757293168, atm: 101325 },
+  length: { mm: 0.001, cm: 0.01, m: 1, km: 1000, in: 0.0254, ft: 0.3048 },
+  speed: { 'm/s': 1, 'km/h': 1 / 3.6, mph: 0.44704 },
+  mass: { g: 0.001, kg: 1, lb: 0.45359237 },
+  energy: { J: 1, kWh: 3.6e6, Wh: 3600 },
+  power: { W: 1, kW: 1000 },
+  ratio: { '%': 0.01, ratio: 1 },
 }
+
+const UNITS: Record<string, { dim: string; f: number; o?: number }> = {}
+for (const [dim, units] of Object.entries(DIMENSIONS))
+  for (const [unit, u] of Object.entries(units))
+    UNITS[unit] = typeof u === 'number' ? { dim, f: u } : { dim, f: u[0], o: u[1] }
 
 export const UNIT_NAMES = Object.keys(UNITS)
 
