@@ -10,6 +10,14 @@ interface Col<R> {
 
 const json = (v: unknown) => (v ? JSON.stringify(v) : null)
 
+/** The columns summaries and events begin with: the record's seq and the pipeline, sensor and metric it is from. */
+const FROM_COLUMNS: Col<SummaryRow | EventRow>[] = [
+  { name: 'seq', pg: 'bigint', get: (r) => r.seq },
+  { name: 'pipeline_id', pg: 'text', get: (r) => r.pipelineId },
+  { name: 'sensor_id', pg: 'text', get: (r) => r.sensorId },
+  { name: 'metric', pg: 'text', get: (r) => r.metric },
+]
+
 /**
  * The columns of each record table after `node_id` and before `received_at`, written once for both dialects
  * (SQLite: one prepared INSERT per row; PostgreSQL: one INSERT over unnest() of arrays per batch).
@@ -20,10 +28,7 @@ export const RECORD_TABLES: {
   raw_records: Col<RawRow>[]
 } = {
   summaries: [
-    { name: 'seq', pg: 'bigint', get: (r) => r.seq },
-    { name: 'pipeline_id', pg: 'text', get: (r) => r.pipelineId },
-    { name: 'sensor_id', pg: 'text', get: (r) => r.sensorId },
-    { name: 'metric', pg: 'text', get: (r) => r.metric },
+    ...FROM_COLUMNS,
     { name: 'wstart', pg: 'bigint', get: (r) => Math.round(r.start) },
     { name: 'wend', pg: 'bigint', get: (r) => Math.round(r.end) },
     { name: 'cnt', pg: 'bigint', get: (r) => Math.round(r.count) },
@@ -34,10 +39,7 @@ export const RECORD_TABLES: {
     { name: 'aggs', pg: 'jsonb', get: (r) => json(r.aggs) },
   ],
   events: [
-    { name: 'seq', pg: 'bigint', get: (r) => r.seq },
-    { name: 'pipeline_id', pg: 'text', get: (r) => r.pipelineId },
-    { name: 'sensor_id', pg: 'text', get: (r) => r.sensorId },
-    { name: 'metric', pg: 'text', get: (r) => r.metric },
+    ...FROM_COLUMNS,
     { name: 'ts', pg: 'bigint', get: (r) => Math.round(r.ts) },
     { name: 'kind', pg: 'text', get: (r) => r.kind },
     { name: 'name', pg: 'text', get: (r) => r.name },
