@@ -53,12 +53,17 @@ export function required<T>(value: T | undefined, flag: string): T {
   return value
 }
 
+/**
+ * Plain string flags (no short form, no default), by name: the most common kind of flag.
+ * @example defineCommand(help, { ...stringFlags('file', 'timeout'), json: { type: 'boolean' } }, body)
+ */
+export function stringFlags<const N extends string>(...names: N[]): { [K in N]: { type: 'string' } } {
+  return Object.fromEntries(names.map((n) => [n, { type: 'string' }])) as { [K in N]: { type: 'string' } }
+}
+
 /** The flags of every command that talks to the cloud's API: where it is and the bearer token. */
-export const API_FLAGS = { url: { type: 'string' }, token: { type: 'string' } } as const
-/** The flags of a command that signs for a node or a group: API_FLAGS, the target and the operator key. */
-export const TARGET_FLAGS = {
-  ...API_FLAGS,
-  node: { type: 'string' },
-  group: { type: 'string' },
-  key: { type: 'string' },
-} as const
+export const API_FLAGS = stringFlags('url', 'token')
+/** The flags of a command that acts on one node or one group (`--node ID | --group G`) through the API. */
+export const NODE_OR_GROUP_FLAGS = { ...API_FLAGS, ...stringFlags('node', 'group') }
+/** The flags of a command that signs for a node or a group: NODE_OR_GROUP_FLAGS and the operator key. */
+export const TARGET_FLAGS = { ...NODE_OR_GROUP_FLAGS, ...stringFlags('key') }

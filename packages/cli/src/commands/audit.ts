@@ -1,5 +1,5 @@
 import { apiToken, callApi, cloudUrl } from '../api.js'
-import { API_FLAGS, defineCommand } from '../args.js'
+import { API_FLAGS, defineCommand, stringFlags } from '../args.js'
 
 export const help = `Usage: fogline audit [options]
 
@@ -20,8 +20,7 @@ Options:
 export const run = defineCommand(
   help,
   {
-    action: { type: 'string' },
-    by: { type: 'string' },
+    ...stringFlags('action', 'by'),
     limit: { type: 'string', default: '50' },
     ...API_FLAGS,
     json: { type: 'boolean' },

@@ -10,7 +10,7 @@ import {
 } from '@fogline/protocol'
 import { z } from 'zod'
 import { apiToken, callApi, cloudUrl } from '../api.js'
-import { defineCommand, TARGET_FLAGS } from '../args.js'
+import { defineCommand, stringFlags, TARGET_FLAGS } from '../args.js'
 import { loadOperatorKey, signAndSend } from '../sign.js'
 import { badFlag } from '../util.js'
 
@@ -92,12 +92,8 @@ async function rotate(values: Record<string, string | boolean | undefined>): Pro
 export const run = defineCommand(
   help,
   {
-    out: { type: 'string' },
-    name: { type: 'string' },
-    scopes: { type: 'string' },
-    'not-after': { type: 'string' },
+    ...stringFlags('out', 'name', 'scopes', 'not-after', 'set'),
     force: { type: 'boolean' },
-    set: { type: 'string' },
     ...TARGET_FLAGS,
   },
   async (flags, positionals) => {

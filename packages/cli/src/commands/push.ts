@@ -7,7 +7,7 @@ import {
   systemClock,
 } from '@fogline/protocol'
 import { type ApiTarget, apiToken, callApi, cloudUrl } from '../api.js'
-import { defineCommand, type Flags, TARGET_FLAGS } from '../args.js'
+import { defineCommand, type Flags, stringFlags, TARGET_FLAGS } from '../args.js'
 import { loadOperatorKey, signAndSend } from '../sign.js'
 import { badFlag } from '../util.js'
 
@@ -42,13 +42,7 @@ Options:
 
 const options = {
   ...TARGET_FLAGS,
-  file: { type: 'string' },
-  'rollback-to': { type: 'string' },
-  fit: { type: 'string' },
-  k: { type: 'string' },
-  canary: { type: 'string' },
-  'canary-count': { type: 'string' },
-  timeout: { type: 'string' },
+  ...stringFlags('file', 'rollback-to', 'fit', 'k', 'canary', 'canary-count', 'timeout'),
   wait: { type: 'boolean' },
   json: { type: 'boolean' },
 } as const

@@ -1,6 +1,6 @@
 import { openAccessRepo, ROLES, TokenService } from '@fogline/cloud'
 import { CloudConfig, FoglineError, loadConfigFile, parseConfig, systemClock } from '@fogline/protocol'
-import { defineCommand } from '../args.js'
+import { defineCommand, stringFlags } from '../args.js'
 
 export const help = `Usage: fogline token <create|list|revoke> [options]
 
@@ -44,9 +44,7 @@ export const run = defineCommand(
   help,
   {
     config: { type: 'string', short: 'c' },
-    store: { type: 'string' },
-    role: { type: 'string' },
-    name: { type: 'string' },
+    ...stringFlags('store', 'role', 'name'),
     json: { type: 'boolean' },
   },
   async (flags, [verb, arg]) => {

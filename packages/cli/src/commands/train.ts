@@ -1,6 +1,6 @@
 import type { TrainResult } from '@fogline/cloud'
 import { apiToken, callApi, cloudUrl } from '../api.js'
-import { defineCommand } from '../args.js'
+import { defineCommand, NODE_OR_GROUP_FLAGS } from '../args.js'
 import { badFlag } from '../util.js'
 
 export const help = `Usage: fogline train (--node ID | --group G) [options]
@@ -35,10 +35,7 @@ export function renderTrain(r: TrainResult): string {
 export const run = defineCommand(
   help,
   {
-    node: { type: 'string' },
-    group: { type: 'string' },
-    url: { type: 'string' },
-    token: { type: 'string' },
+    ...NODE_OR_GROUP_FLAGS,
     json: { type: 'boolean' },
   },
   async (flags) => {
