@@ -53,18 +53,23 @@ function summary(i: number): Record<string, unknown> {
   }
 }
 
+/** The baselines' database: a plain table like the outbox's, in WAL mode, and its INSERT. */
+function baselineDb(file: string) {
+  const db = new Database(file)
+  db.pragma('journal_mode = WAL')
+  db.pragma('synchronous = NORMAL')
+  db.exec(`CREATE TABLE records (stream TEXT NOT NULL, seq INTEGER NOT NULL, ts INTEGER NOT NULL, priority INTEGER NOT NULL,
+    bytes INTEGER NOT NULL, body BLOB NOT NULL, PRIMARY KEY (stream, seq)) WITHOUT ROWID`)
+  return [db, db.prepare('INSERT INTO records VALUES (?, ?, ?, ?, ?, ?)')] as const
+}
+
 async function appendBench(): Promise<void> {
   const n = 200_000 * SCALE
   const batch = 1000
   const bodies = Array.from({ length: n }, (_, i) => summary(i))
   using dir = tempDir()
   // baseline: the same table, the same rows (bodies msgpack-encoded beforehand), 1000 rows per transaction
-  const db = new Database(dir.file('raw.db'))
-  db.pragma('journal_mode = WAL')
-  db.pragma('synchronous = NORMAL')
-  db.exec(`CREATE TABLE records (stream TEXT NOT NULL, seq INTEGER NOT NULL, ts INTEGER NOT NULL, priority INTEGER NOT NULL,
-    bytes INTEGER NOT NULL, body BLOB NOT NULL, PRIMARY KEY (stream, seq)) WITHOUT ROWID`)
-  const ins = db.prepare('INSERT INTO records VALUES (?, ?, ?, ?, ?, ?)')
+  const [db, ins] = baselineDb(dir.file('raw.db'))
   const encoded = bodies.map((b) => packr.pack(b))
   const many = db.transaction((from: number) => {
     for (let i = from; i < from + batch && i < n; i++)
@@ -75,12 +80,7 @@ async function appendBench(): Promise<void> {
   const rawRate = n / ((performance.now() - t) / 1000)
   db.close()
   // same, but the encoding counted too (what the outbox has to do)
-  const db2 = new Database(dir.file('raw2.db'))
-  db2.pragma('journal_mode = WAL')
-  db2.pragma('synchronous = NORMAL')
-  db2.exec(`CREATE TABLE records (stream TEXT NOT NULL, seq INTEGER NOT NULL, ts INTEGER NOT NULL, priority INTEGER NOT NULL,
-    bytes INTEGER NOT NULL, body BLOB NOT NULL, PRIMARY KEY (stream, seq)) WITHOUT ROWID`)
-  const ins2 = db2.prepare('INSERT INTO records VALUES (?, ?, ?, ?, ?, ?)')
+  const [db2, ins2] = baselineDb(dir.file('raw2.db'))
   const many2 = db2.transaction((from: number) => {
     for (let i = from; i < from + batch && i < n; i++) {
       const b = packr.pack(bodies[i])

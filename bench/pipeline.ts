@@ -9,6 +9,7 @@ import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { createEngine, type EngineOutput } from '@fogline/pipeline'
 import { type Clock, systemClock } from '@fogline/protocol'
+import { FACTORY_LINE_STAGES } from './lib/pipeline.js'
 
 setFlagsFromString('--expose-gc')
 const gc = runInNewContext('gc') as () => void
@@ -60,16 +61,7 @@ const pipeline = [
     id: 'bench',
     input: ['sensors/+/+'],
     decoder: { type: 'json', value: '$.value', ts: '$.ts' },
-    stages: [
-      { type: 'validate', min: -50, max: 150 },
-      { type: 'deadband', absolute: 0.05 },
-      {
-        type: 'window',
-        kind: 'tumbling',
-        size: '1m',
-        aggregates: ['count', 'min', 'max', 'mean', 'sum', 'stddev'],
-      },
-    ],
+    stages: FACTORY_LINE_STAGES,
     output: { stream: 'summary' },
   },
 ]
