@@ -125,7 +125,7 @@ export interface Stage {
 
 /**
  * A built-in stage: a plain object registered in stages/index.ts.
- * @example export const deadband: StageDef<DeadbandConfig> = { name: 'deadband', schema: DeadbandConfig, create(c, ctx) { … } }
+ * @example export const filter: StageDef<FilterConfig> = { name: 'filter', schema: FilterConfig, create(c, ctx) { … } }
  */
 export interface StageDef<C = any> {
   readonly name: string
