@@ -14,11 +14,13 @@ import { describe, expect, it } from 'vitest'
 const MIN = 60_000
 const t0 = 1_767_225_600_000
 const RUN_MIN = 60
-// measured at landing (context, threshold 0.6): recall 0.583 on spikes/levels/drifts, 1.0 on stuck values,
-// precision 0.786 (events after a shift ends count as false here)
-const RECALL = 0.55
+// measured (context, threshold 0.6): recall 0.733 on spikes/levels/drifts, 1.0 on stuck values, precision
+// 0.734 (94 events). Before the slow channel: 0.583 / 1.0 / 0.786. Events after an anomaly ends count as false
+// here, and most of the false ones are the readings coming unstuck (a step back to the level, 2-10 s after a
+// stuck period; docs/anomaly.md).
+const RECALL = 0.7
 const STUCK_RECALL = 0.9
-const PRECISION = 0.75
+const PRECISION = 0.7
 
 /**
  * Realistic magnitudes (the old test used 8σ spikes and 6σ level shifts): 5σ spikes of one reading,
@@ -106,7 +108,7 @@ function rates(r: ReturnType<typeof run>, kinds: string[]) {
 }
 
 describe('anomaly detection scored against the simulator ground truth', () => {
-  it('the default (context) detector finds over half the spikes, level shifts and drifts, the stuck values, and 3 in 4 events are real', () => {
+  it('the default (context) detector finds 7 in 10 spikes, level shifts and drifts, the stuck values, and 7 in 10 events are real', () => {
     const r = run({ kind: 'context' })
     const seen = rates(r, ['spike', 'level', 'drift'])
     const stuck = rates(r, ['stuck'])

@@ -1,4 +1,5 @@
 import type { AnomalyModel } from '@fogline/protocol'
+import { Blocks } from './blocks.js'
 import type { Detector, DetectorDef } from './types.js'
 
 type ContextModel = Extract<AnomalyModel, { kind: 'context' }>
@@ -11,6 +12,8 @@ const OFFSETS = [0, 0.5] as const
 /** a value beyond every value seen adds up to this much (fully at 10 % of the range past it) */
 const EXTREME_WEIGHT = 0.5
 const EXTREME_SCALE = 10
+/** a block-to-block step past every step seen adds as much, fully at 20 % past the largest step */
+const STEP_SCALE = 5
 /** a repeated alarm inside the quiet period is reported at this fraction of its score */
 const REPEAT_FACTOR = 0.5
 /** the series' own novelty rate (EWMA over ~1,000 readings) sets the bar: novelty − 2 × rate counts */
@@ -21,13 +24,18 @@ const REPEAT_ALPHA = 0.01
 const STUCK_RUN = 5
 
 /**
- * Contextual novelty (CAD OSE family). Each reading is quantised on two grids spanning the learned range;
- * for each grid the contexts ending at this reading (the last 1 … `length` bins) are hashed into a bitset
- * of contexts seen. The raw score is the share of those contexts never seen before, shorter contexts
- * weighing more (weight 1/len: a new single value is stronger evidence than a new 6-reading sequence), less
- * twice the series' own recent novelty rate (a noisy series must be newer to count), plus a term for a
- * value beyond every value seen and one for a run of identical readings where repeats are rare (stuck). A score is reported in full only when it beats every raw
- * score of the last `quiet` readings, so a lasting anomaly raises one alarm, not one per reading.
+ * Contextual novelty (CAD OSE family) on two time scales. Each reading is quantised on two grids spanning the
+ * learned range; for each grid the contexts ending at this reading (the last 1 … `length` bins) are hashed
+ * into a bitset of contexts seen. The raw score is the share of those contexts never seen before, shorter
+ * contexts weighing more (weight 1/len: a new single value is stronger evidence than a new 6-reading
+ * sequence), less twice the series' own recent novelty rate (a noisy series must be newer to count). The slow
+ * channel does the same on the median of each block of `block` readings (contexts of `length` blocks: the
+ * shape of the last `length × block` readings, as ARTime looks at a downsampled window), scored when a block
+ * completes; the score takes the larger of the two novelties. To it add a term for a value beyond every value
+ * seen, or a block-to-block step beyond every step seen (a faster cycle, a sudden swing inside the range),
+ * and one for a run of identical readings where repeats are rare (stuck). A score is reported in full only
+ * when it beats every raw score of the last `quiet` readings, so a lasting anomaly raises one alarm, not one
+ * per reading.
  */
 class Context implements Detector {
   n = 0
@@ -43,8 +51,10 @@ class Context implements Detector {
   table = new Uint32Array(1 << (TABLE_BITS - 5))
   recent: Float64Array
   pos = 0
-  /** EWMA of the raw novelty: a noisy series makes new contexts all the time, a clean one rarely */
+  /** EWMA of the raw novelty per channel: a noisy series makes new contexts all the time, a clean one rarely */
   rate = 0
+  /** the slow channel: block medians */
+  slowCh: Blocks
   prev = 0
   /** identical readings in a row, and the EWMA of how often a reading repeats the previous one */
   run = 0
@@ -52,6 +62,7 @@ class Context implements Detector {
 
   constructor(private m: ContextModel) {
     this.bins = new Int32Array(OFFSETS.length * m.length)
+    this.slowCh = new Blocks(m.block, OFFSETS.length * m.length)
     this.recent = new Float64Array(Math.max(1, m.quiet))
     if (m.low !== undefined && m.high !== undefined) this.setRange(m.low, m.high, m.warmup)
   }
@@ -80,20 +91,38 @@ class Context implements Detector {
       this.seenHi = this.hi
       this.prev = x
       this.n++
-      if (this.n < m.warmup) return this.report(0, x)
-      this.novelty(x)
+      // the block steps are learned from the start: the warm-up shows how fast the series moves
+      const median = this.slowCh.push(x)
+      if (median !== undefined) this.slowCh.slope(median, false)
+      if (this.n === m.warmup) this.novelty(this.bins, x, 0, 1)
       return this.report(0, x)
     }
     this.n++
-    const raw = this.novelty(x)
+    const raw = this.novelty(this.bins, x, 0, this.n - m.warmup + 1)
     const novel = Math.max(0, raw - RATE_WEIGHT * this.rate)
     this.rate += RATE_ALPHA * (raw - this.rate)
+    const { slow, steep } = this.slow(x)
     const span = Math.max(this.seenHi - this.seenLo, 1e-12)
     const beyond = x > this.seenHi ? (x - this.seenHi) / span : x < this.seenLo ? (this.seenLo - x) / span : 0
     if (x > this.seenHi) this.seenHi = x
     if (x < this.seenLo) this.seenLo = x
-    const extreme = EXTREME_WEIGHT * Math.min(1, beyond * EXTREME_SCALE)
-    return this.report(Math.min(1, novel + extreme + this.stuck(x)), x)
+    const far = Math.max(beyond * EXTREME_SCALE, steep * STEP_SCALE)
+    const extreme = EXTREME_WEIGHT * Math.min(1, far)
+    return this.report(Math.min(1, Math.max(novel, slow) + extreme + this.stuck(x)), x)
+  }
+
+  /** the slow channel, when this reading completes a block: its novelty and how far its step is past every step */
+  private slow(x: number): { slow: number; steep: number } {
+    const c = this.slowCh
+    const median = c.push(x)
+    if (median === undefined) return NOTHING
+    // the step is scored once the steps of `warmup` readings are known (a trained range skips the warm-up)
+    const steep = c.slope(median, c.done * c.size >= this.m.warmup)
+    const raw = this.novelty(c.bins, median, SLOW_SEED, ++c.scored)
+    const slow = Math.max(0, raw - RATE_WEIGHT * c.rate)
+    // the same ~1,000-reading memory as the fast channel, counted in blocks
+    c.rate += Math.min(1, RATE_ALPHA * c.size) * (raw - c.rate)
+    return { slow, steep }
   }
 
   /** a stuck sensor: a run of identical readings where a reading seldom repeats the previous one */
@@ -106,20 +135,19 @@ class Context implements Detector {
     return this.run < 2 ? 0 : (1 - usual) ** 2 * Math.min(1, this.run / STUCK_RUN)
   }
 
-  /** share of this reading's contexts never seen before (weighted 1/len); marks them seen */
-  private novelty(x: number): number {
+  /** share of the contexts ending at `x` (weighted 1/len) never seen before; marks them seen */
+  private novelty(b: Int32Array, x: number, seed: number, have: number): number {
     const L = this.m.length
     const width = Math.max(this.hi - this.lo, 1e-12) / this.m.levels
     let novel = 0
     let total = 0
     for (let g = 0; g < OFFSETS.length; g++) {
-      const b = this.bins
       const base = g * L
       for (let k = base + L - 1; k > base; k--) b[k] = b[k - 1]!
       b[base] = Math.floor((x - this.lo) / width + OFFSETS[g]!)
       // FNV-1a style over the bins, newest first: each prefix length is its own context
-      let h = (0x811c9dc5 ^ Math.imul(g + 1, 0x27d4eb2d)) >>> 0
-      const avail = Math.min(L, this.n - this.m.warmup + 1)
+      let h = (0x811c9dc5 ^ Math.imul(g + 1 + seed, 0x27d4eb2d)) >>> 0
+      const avail = Math.min(L, have)
       for (let len = 1; len <= avail; len++) {
         h = Math.imul(h ^ (b[base + len - 1]! + 0x3779b9), 16777619) >>> 0
         const i = (h ^ (h >>> 15)) & TABLE_MASK
@@ -162,6 +190,7 @@ class Context implements Detector {
       expected,
       pos,
       bins: [...this.bins],
+      slow: this.slowCh.snapshot(),
       recent: [...this.recent],
       table: Buffer.from(this.table.buffer, this.table.byteOffset, this.table.byteLength).toString('base64'),
     }
@@ -171,6 +200,8 @@ class Context implements Detector {
     const s = state as ReturnType<Context['snapshot']> & Record<string, any>
     Object.assign(this, { n: s.n, lo: s.lo, hi: s.hi, seenLo: s.seenLo, seenHi: s.seenHi })
     Object.assign(this, { rate: s.rate, prev: s.prev, run: s.run, repeats: s.repeats })
+    // a snapshot from before the slow channel: that channel starts afresh
+    this.slowCh.restore(s.slow)
     this.expected = s.expected
     this.pos = s.pos % this.recent.length
     this.bins.set((s.bins as number[]).slice(0, this.bins.length))
@@ -180,19 +211,25 @@ class Context implements Detector {
   }
 
   upgrade(m: AnomalyModel): boolean {
-    // the learned contexts stay valid only on the same grid and context length
+    // the learned contexts stay valid only on the same grid, context length and block
     if (m.kind !== 'context' || m.levels !== this.m.levels || m.length !== this.m.length) return false
+    if (m.block !== this.m.block) return false
     if (m.quiet !== this.m.quiet) this.recent = resize(this.recent, Math.max(1, m.quiet))
     this.pos %= this.recent.length
     this.m = m
     return true
   }
 
-  /** bytes of state: bitset, bins, quiet-period ring and scalars */
+  /** bytes of state: bitset, bins of both channels, the block, quiet-period ring and scalars */
   static bytes(m: ContextModel): number {
-    return (1 << (TABLE_BITS - 3)) + OFFSETS.length * m.length * 4 + Math.max(1, m.quiet) * 8 + 12 * 8
+    const slow = m.block * 8 + OFFSETS.length * m.length * 4 + 6 * 8
+    return (1 << (TABLE_BITS - 3)) + OFFSETS.length * m.length * 4 + slow + Math.max(1, m.quiet) * 8 + 12 * 8
   }
 }
+
+const NOTHING = { slow: 0, steep: 0 } as const
+/** the slow channel's contexts share the bitset, hashed apart by their own seed */
+const SLOW_SEED = 2
 
 function resize(a: Float64Array, n: number): Float64Array {
   const b = new Float64Array(n)

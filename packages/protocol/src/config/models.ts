@@ -19,8 +19,9 @@ const versioned = (threshold: number) => ({
  * - `gaussian`: fixed mean and standard deviation, per sensor (`sensors`) or for all, e.g. fitted in the
  *   cloud from stored summaries; z = k scores 0.5.
  * - `context`: contextual novelty (CAD OSE family): recent values quantised into `levels` bins, contexts of
- *   up to `length` readings; a context never seen before, or a value beyond every value seen, scores high.
- *   The default detector.
+ *   up to `length` readings, and the same on the medians of `block`-reading blocks (the slow channel); a
+ *   context never seen before, a value beyond every value seen or a block-to-block step beyond every step
+ *   seen scores high. The default detector.
  */
 const Ewma = z.strictObject({
   kind: z.literal('ewma'),
@@ -44,8 +45,10 @@ const Context = z.strictObject({
   kind: z.literal('context'),
   /** bins across the learned range (two grids, offset by half a bin) */
   levels: z.number().int().min(2).max(64).default(10),
-  /** longest context, in readings */
+  /** longest context, in readings (fast channel) and in blocks (slow channel) */
   length: z.number().int().min(1).max(8).default(6),
+  /** readings per block of the slow channel (their median is one slow reading): contexts span length × block */
+  block: z.number().int().min(2).max(64).default(8),
   /** readings that set the range when `low`/`high` are not given */
   warmup: z.number().int().min(2).default(200),
   /** readings after a score during which only a higher score is reported at full strength */
