@@ -60,25 +60,19 @@ function publishers(url: string, tally: Tally, conns = 4, window = 16) {
   }
 }
 
+/** one number from a node's SQLite file, read beside the running node (WAL allows a reader) */
+function readCount(path: string, sql: string): number {
+  const db = new Database(path, { readonly: true, fileMustExist: true })
+  try {
+    return db.prepare(sql).pluck().get() as number
+  } finally {
+    db.close()
+  }
+}
+/** records still in the node's outbox */
+const backlog = (path: string) => readCount(path, 'SELECT count(*) FROM records')
 /** bad readings the node set aside, from its dead-letter store (counts by code, kept past the row cap) */
-function deadLettered(path: string): number {
-  const db = new Database(path, { readonly: true, fileMustExist: true })
-  try {
-    return db.prepare('SELECT coalesce(sum(n), 0) FROM dead_letter_counts').pluck().get() as number
-  } finally {
-    db.close()
-  }
-}
-
-/** records still in the node's outbox, read beside the running node (WAL allows a reader) */
-function backlog(path: string): number {
-  const db = new Database(path, { readonly: true, fileMustExist: true })
-  try {
-    return db.prepare('SELECT count(*) FROM records').pluck().get() as number
-  } finally {
-    db.close()
-  }
-}
+const deadLettered = (path: string) => readCount(path, 'SELECT coalesce(sum(n), 0) FROM dead_letter_counts')
 
 async function counted(cloud: Awaited<ReturnType<typeof startTestCloud>>, nodeId: string): Promise<number> {
   const rows = await cloud.cloud.store.querySummaries({ nodeId, limit: 1_000_000 })

@@ -12,6 +12,16 @@ const bad = (topic: string): DeadLetterRow => ({
   payload: 'x',
 })
 
+/** A data folder removed after the test, a fake clock, and a first node life that accepted 3 bad readings. */
+function started() {
+  const d = tempDir()
+  onTestFinished(() => d.remove())
+  const clock = fakeClock(10_000)
+  const first = life(d, clock, undefined)
+  for (let i = 0; i < 3; i++) first.di.accept(`s/${i}/t`, Buffer.from('x'), () => {})
+  return { d, clock, first }
+}
+
 /** One node life: a dead-letter store and a journal in `dir`; every reading is bad and set aside. */
 function life(dir: { file(n: string): string }, clock: ReturnType<typeof fakeClock>, checkpoint: unknown) {
   const store = new DeadLetterStore(dir.file('deadletters.db'), 1000, clock)
@@ -31,11 +41,7 @@ function life(dir: { file(n: string): string }, clock: ReturnType<typeof fakeClo
 
 describe('dead letters and the ingest journal (issue 12: replay must not set a bad reading aside twice)', () => {
   it('a replayed bad reading already stored before the crash is not stored again; one not yet flushed is', () => {
-    const d = tempDir()
-    onTestFinished(() => d.remove())
-    const clock = fakeClock(10_000)
-    const first = life(d, clock, undefined)
-    for (let i = 0; i < 3; i++) first.di.accept(`s/${i}/t`, Buffer.from('x'), () => {})
+    const { d, clock, first } = started()
     clock.advance(200) // the dead-letter flush: readings 1..3 stored, with journal position 3
     expect(first.store.journalPos).toBe(3)
     first.di.accept('s/3/t', Buffer.from('x'), () => {})
@@ -60,11 +66,7 @@ describe('dead letters and the ingest journal (issue 12: replay must not set a b
   })
 
   it('with the journal off, positions are forgotten so a later journal cannot skip its own readings', () => {
-    const d = tempDir()
-    onTestFinished(() => d.remove())
-    const clock = fakeClock(10_000)
-    const first = life(d, clock, undefined)
-    for (let i = 0; i < 3; i++) first.di.accept(`s/${i}/t`, Buffer.from('x'), () => {})
+    const { d, clock, first } = started()
     first.store.close()
     first.di.close()
     const store = new DeadLetterStore(d.file('deadletters.db'), 1000, clock)
