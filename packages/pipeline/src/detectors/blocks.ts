@@ -1,8 +1,8 @@
 /**
  * The slow channel of the `context` detector: the series downsampled to one value per block of `size`
  * readings, the block's median (robust: a lone spike is the fast channel's business, the slow channel sees
- * the level and shape the spikes ride on). Lifecycle: push(x) per reading → a median every `size` readings →
- * slope(v) gives how far the step from the previous median goes past every step seen.
+ * the level and shape the spikes ride on), with the channel's own context bins and novelty rate.
+ * Lifecycle: push(x) per reading → a median every `size` readings → slope(median) → snapshot/restore.
  */
 export class Blocks {
   /** the current block's readings; sorted in place when it is full (no allocation per block) */

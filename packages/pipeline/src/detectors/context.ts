@@ -51,10 +51,11 @@ class Context implements Detector {
   table = new Uint32Array(1 << (TABLE_BITS - 5))
   recent: Float64Array
   pos = 0
-  /** EWMA of the raw novelty per channel: a noisy series makes new contexts all the time, a clean one rarely */
+  /** EWMA of the raw novelty: a noisy series makes new contexts all the time, a clean one rarely */
   rate = 0
-  /** the slow channel: block medians */
+  /** the slow channel (block medians), and how far the last block's step went past every step */
   slowCh: Blocks
+  steep = 0
   prev = 0
   /** identical readings in a row, and the EWMA of how often a reading repeats the previous one */
   run = 0
@@ -101,28 +102,32 @@ class Context implements Detector {
     const raw = this.novelty(this.bins, x, 0, this.n - m.warmup + 1)
     const novel = Math.max(0, raw - RATE_WEIGHT * this.rate)
     this.rate += RATE_ALPHA * (raw - this.rate)
-    const { slow, steep } = this.slow(x)
+    const slow = this.slow(x)
     const span = Math.max(this.seenHi - this.seenLo, 1e-12)
     const beyond = x > this.seenHi ? (x - this.seenHi) / span : x < this.seenLo ? (this.seenLo - x) / span : 0
     if (x > this.seenHi) this.seenHi = x
     if (x < this.seenLo) this.seenLo = x
-    const far = Math.max(beyond * EXTREME_SCALE, steep * STEP_SCALE)
+    const far = Math.max(beyond * EXTREME_SCALE, this.steep * STEP_SCALE)
     const extreme = EXTREME_WEIGHT * Math.min(1, far)
     return this.report(Math.min(1, Math.max(novel, slow) + extreme + this.stuck(x)), x)
   }
 
-  /** the slow channel, when this reading completes a block: its novelty and how far its step is past every step */
-  private slow(x: number): { slow: number; steep: number } {
+  /**
+   * The slow channel's novelty when this reading completes a block (else 0); sets `steep`, how far the
+   * block's step went past every step seen (a field, not a returned pair: no object per reading).
+   */
+  private slow(x: number): number {
     const c = this.slowCh
     const median = c.push(x)
-    if (median === undefined) return NOTHING
+    this.steep = 0
+    if (median === undefined) return 0
     // the step is scored once the steps of `warmup` readings are known (a trained range skips the warm-up)
-    const steep = c.slope(median, c.done * c.size >= this.m.warmup)
+    this.steep = c.slope(median, c.done * c.size >= this.m.warmup)
     const raw = this.novelty(c.bins, median, SLOW_SEED, ++c.scored)
     const slow = Math.max(0, raw - RATE_WEIGHT * c.rate)
     // the same ~1,000-reading memory as the fast channel, counted in blocks
     c.rate += Math.min(1, RATE_ALPHA * c.size) * (raw - c.rate)
-    return { slow, steep }
+    return slow
   }
 
   /** a stuck sensor: a run of identical readings where a reading seldom repeats the previous one */
@@ -227,7 +232,6 @@ class Context implements Detector {
   }
 }
 
-const NOTHING = { slow: 0, steep: 0 } as const
 /** the slow channel's contexts share the bitset, hashed apart by their own seed */
 const SLOW_SEED = 2
 
