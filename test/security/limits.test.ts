@@ -1,5 +1,6 @@
-import { fakeClock, waitFor } from '@fogline/testkit'
-import { describe, expect, it } from 'vitest'
+import { fakeClock, tempDir, waitFor } from '@fogline/testkit'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { testNode, windowPipeline } from '../fleet.js'
 import { broker, captureLog, tryConnect } from './helpers.js'
 import { CONNECT, rawClient } from './raw.js'
 
@@ -17,6 +18,22 @@ describe('broker limits', () => {
     expect(log.lines[0]).toMatchObject({ limit: 'maxConnections', clientId: 'c' })
     await a.client!.publishAsync('x/1', '1', { qos: 1 })
     await waitFor(() => got.length === 1, 'a still publishes')
+  })
+
+  it('a fog node honours its config broker.limits: maxConnections 3 refuses the 4th with CONNACK 3, counted', async () => {
+    // startNode builds its broker from the config; the broker's default cap (1,000) must not win over it
+    const dir = tempDir('fogline-limits-', onTestFinished).path
+    // no cloud: the uplink's endpoint refuses (nothing listens on the discard port) and the node keeps going
+    const node = await testNode(dir, 'lim', 'mqtt://127.0.0.1:9', {
+      broker: { host: '127.0.0.1', port: 0, limits: { maxConnections: 3 } },
+      pipelines: [windowPipeline('1s')],
+    })
+    for (const id of ['a', 'b', 'c'])
+      expect((await tryConnect(node.brokerUrl, { clientId: id })).client).toBeDefined()
+    const d = await tryConnect(node.brokerUrl, { clientId: 'd' })
+    expect(d.code).toBe(3) // [MQTT-3.2.2.3] 3: server unavailable
+    expect(node.broker.counters().limits.maxConnections).toBe(1)
+    expect(node.broker.clients()).toBe(3)
   })
 
   it('publishRate: a fast client is throttled (token bucket on the injected clock); another is not', async () => {
