@@ -16,7 +16,7 @@
  *   FOGLINE_BENCH_REPEAT=1 runs of the whole set, FOGLINE_BENCH_QOS=0,1, FOGLINE_BENCH_PROF=DIR writes a --cpu-prof of the node
  *   (summarise it with bench/lib/profile.ts), FOGLINE_BENCH_HEAP=DIR a heap snapshot of the node under load,
  *   FOGLINE_BENCH_NODE_RUNS=1 load runs per QoS into the same node process (RSS across runs),
- *   FOGLINE_BENCH_NODE_FLAGS (default: the gateway unit's '--max-semi-space-size=1 --v8-pool-size=1').
+ *   FOGLINE_BENCH_NODE_FLAGS (default: the gateway unit's NODE_OPTIONS, read from deploy/fogline-node.service).
  * Figures from a shared 2-core machine are noisy: compare ratios within one run.
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
@@ -41,6 +41,7 @@ import {
   spawnPlain,
   track,
 } from './lib/proc.js'
+import { gatewayNodeFlags } from './lib/unit.js'
 import { ensureNodeRed, writeNodeRedFiles } from './node-red/flow.js'
 
 const env = process.env
@@ -54,9 +55,7 @@ const NODE_RUNS = Number(env['FOGLINE_BENCH_NODE_RUNS'] ?? '1')
 const QOS = (env['FOGLINE_BENCH_QOS'] ?? '0,1').split(',').map((q) => (q === '1' ? 1 : 0)) as Array<0 | 1>
 const WARM_MS = 3000
 /** the V8 options the shipped gateway unit sets (deploy/fogline-node.service), for the node and bare aedes */
-const NODE_FLAGS = (env['FOGLINE_BENCH_NODE_FLAGS'] ?? '--max-semi-space-size=1 --v8-pool-size=1')
-  .split(' ')
-  .filter(Boolean)
+const NODE_FLAGS = env['FOGLINE_BENCH_NODE_FLAGS']?.split(' ').filter(Boolean) ?? gatewayNodeFlags()
 const MOSQUITTO = { host: '127.0.0.1', port: 1883 }
 const SENSORS = join(ROOT, 'bench/lib/sensors.ts')
 const SUB = join(ROOT, 'bench/lib/subscriber.ts')

@@ -68,7 +68,9 @@ describe.skipIf(!isRoot && !CI)('gateway install (skipped: needs root, as in CI)
   it('the installed node starts from its unit ExecStart as the unit user and takes a reading', async () => {
     const unit = readServiceUnit('/etc/systemd/system/fogline-node.service')
     expect(unit.user).toBe('fogline')
-    expect(unit.environment['NODE_OPTIONS']).toBe('--max-semi-space-size=1 --v8-pool-size=1')
+    expect(unit.environment['NODE_OPTIONS']).toBe(
+      '--max-semi-space-size=1 --v8-pool-size=1 --max-old-space-size=256',
+    )
     expect(unit.execStart).toContain('/etc/fogline/node.yaml')
 
     const tmp = tempDir('fogline-deploy-')

@@ -1,0 +1,180 @@
+/**
+ * bench/node-rss: RSS of the shipped fog node under the real sensor load (issue 12), per connection count and
+ * across repeated load runs into one node process. The node is the built CLI (`packages/cli/dist/bin.js node`)
+ * started the way deploy/fogline-node.service starts it: the unit's `Environment=` lines (NODE_OPTIONS,
+ * MALLOC_ARENA_MAX, …) are read from the unit file and given to the child, so the figure is what ships. Cloud
+ * connected (in this process), the factory-line pipeline, journal on. Every run is printed (no best-of).
+ * For each connection count (same 10,000 readings/s in total): a fresh node, RUNS load runs of SECONDS each
+ * at each QoS, sensors disconnected between runs; per run the median and peak RSS under load, and the RSS
+ * 2 s after the sensors left. Per added connection: the slope of the median RSS between connection counts.
+ * Run: npm run build && npm run bench:rss   (it runs dist/)
+ *   FOGLINE_BENCH_CONNS=100,1000,3000  FOGLINE_BENCH_RUNS=3  FOGLINE_BENCH_SECONDS=8  FOGLINE_BENCH_QOS=0,1
+ *   FOGLINE_BENCH_TOTAL=10000 readings/s in total; FOGLINE_BENCH_NODE_ENV='A=1 B=2' replaces the unit's
+ *   environment (to compare flags), FOGLINE_BENCH_UNIT=path of another unit file.
+ * RSS depends little on CPU noise, but a node that falls behind buffers readings: check the rate column.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { loadavg } from 'node:os'
+import { join } from 'node:path'
+import { startCloud } from '@fogline/cloud'
+import { runTsChild, tempDir } from '@fogline/testkit'
+import { readServiceUnit } from '../test/deploy/unit-file.js'
+import { factoryLinePipeline } from './lib/pipeline.js'
+import { cpuMs, fmt, median, onLines, ROOT, rssMiB, sleep, spawnPlain, track } from './lib/proc.js'
+import { NODE_UNIT } from './lib/unit.js'
+
+const env = process.env
+const CONNS = (env['FOGLINE_BENCH_CONNS'] ?? '100,1000,3000').split(',').map(Number)
+const RUNS = Number(env['FOGLINE_BENCH_RUNS'] ?? '3')
+const SECONDS = Number(env['FOGLINE_BENCH_SECONDS'] ?? '8')
+const TOTAL = Number(env['FOGLINE_BENCH_TOTAL'] ?? '10000')
+const QOS = (env['FOGLINE_BENCH_QOS'] ?? '0,1').split(',').map((q) => (q === '1' ? 1 : 0)) as Array<0 | 1>
+const UNIT = env['FOGLINE_BENCH_UNIT'] ?? NODE_UNIT
+const CLI = join(ROOT, 'packages/cli/dist/bin.js')
+const SENSORS = join(ROOT, 'bench/lib/sensors.ts')
+const WARM_MS = 3000
+
+/** The unit's `Environment=` pairs, or FOGLINE_BENCH_NODE_ENV's `K=V` pairs (a value may hold spaces). */
+const nodeEnv = (): Record<string, string> =>
+  env['FOGLINE_BENCH_NODE_ENV'] !== undefined
+    ? Object.fromEntries(
+        env['FOGLINE_BENCH_NODE_ENV']
+          .split(/\s+(?=[A-Za-z_]+=)/)
+          .filter(Boolean)
+          .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+      )
+    : readServiceUnit(UNIT).environment
+
+interface Run {
+  conns: number
+  qos: 0 | 1
+  k: number
+  rate: number
+  /** CPU µs per reading of the node (noisy on a shared machine) */
+  cpuUs: number
+  rssMedian: number
+  rssPeak: number
+  rssAfter: number
+}
+
+async function startNode(dir: string, prefix: string, cloudUrl: string, conns: number) {
+  mkdirSync(dir, { recursive: true })
+  const cfg = join(dir, 'node.yaml')
+  const config = {
+    nodeId: `rss-${conns}`,
+    dataDir: join(dir, 'data'),
+    broker: { host: '127.0.0.1', port: 0, limits: { maxConnections: conns + 100 } },
+    uplink: { urls: [cloudUrl] },
+    log: { level: 'warn' },
+    pipelines: [factoryLinePipeline('temperature', prefix)],
+  }
+  writeFileSync(cfg, JSON.stringify(config))
+  const proc = spawnPlain([CLI, 'node', '--config', cfg, '--status-every', '0.25'], ROOT, {
+    ...process.env,
+    NODE_OPTIONS: '',
+    ...nodeEnv(),
+  })
+  const count = track(proc.child, /^\[[^\]]+\] in=(\d+) /)
+  const m = await proc.line(/sensors publish to mqtt:\/\/([\d.]+):(\d+)/)
+  return { proc, host: m[1]!, port: Number(m[2]), count }
+}
+
+async function loadRun(
+  node: Awaited<ReturnType<typeof startNode>>,
+  prefix: string,
+  conns: number,
+  qos: 0 | 1,
+) {
+  const perConn = TOTAL / conns
+  const pub = runTsChild(SENSORS, [
+    node.host,
+    String(node.port),
+    prefix,
+    String(conns),
+    String(perConn),
+    String(qos),
+    String(SECONDS + WARM_MS / 1000 + 60),
+  ])
+  onLines(pub.child, () => {})
+  try {
+    await pub.waitForLine(/^connected/, 120_000)
+    await sleep(WARM_MS)
+    const a = node.count()
+    const c0 = cpuMs(node.proc.pid)
+    const rss: number[] = []
+    const timer = setInterval(() => rss.push(rssMiB(node.proc.pid)), 250)
+    await sleep(SECONDS * 1000)
+    clearInterval(timer)
+    const b = node.count()
+    const cpuUs = ((cpuMs(node.proc.pid) - c0) * 1000) / (b.n - a.n)
+    const rate = ((b.n - a.n) * 1000) / (b.t - a.t)
+    return { rate, cpuUs, rssMedian: median(rss), rssPeak: Math.max(...rss) }
+  } finally {
+    await pub.kill9()
+    await sleep(2000)
+  }
+}
+
+async function main(): Promise<void> {
+  const ne = nodeEnv()
+  console.log(
+    `bench/node-rss — built CLI node, cloud connected, ${fmt(TOTAL)} readings/s in total, ${RUNS} runs per QoS per node process; node environment: ${JSON.stringify(ne)} (shared machine, load average ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')})`,
+  )
+  using dir = tempDir('fogline-bench-rss-')
+  const cloud = await startCloud({
+    broker: { embedded: { port: 0 } },
+    store: { sqlite: join(dir.path, 'cloud.db') },
+    http: { port: 0 },
+    log: { level: 'silent' },
+  })
+  const runs: Run[] = []
+  try {
+    for (const conns of CONNS) {
+      const prefix = `rs${Math.random().toString(36).slice(2, 6)}`
+      const node = await startNode(join(dir.path, `n${conns}`), prefix, cloud.brokerUrl, conns)
+      try {
+        await sleep(1000)
+        console.log(
+          `\n${fmt(conns)} connections x ${(TOTAL / conns).toFixed(1)}/s: idle RSS ${rssMiB(node.proc.pid).toFixed(0)} MiB`,
+        )
+        for (const qos of QOS)
+          for (let k = 1; k <= RUNS; k++) {
+            const r = await loadRun(node, prefix, conns, qos)
+            const run: Run = { conns, qos, k, ...r, rssAfter: rssMiB(node.proc.pid) }
+            runs.push(run)
+            console.log(
+              `  QoS ${qos} run ${k}: ${fmt(r.rate).padStart(7)}/s  CPU ${r.cpuUs.toFixed(1)} µs/reading  RSS median ${r.rssMedian.toFixed(0)} MiB, peak ${r.rssPeak.toFixed(0)}, after ${run.rssAfter.toFixed(0)}`,
+            )
+          }
+      } finally {
+        await node.proc.stop('SIGTERM')
+      }
+    }
+  } finally {
+    await cloud.stop()
+  }
+  summary(runs)
+}
+
+function summary(runs: Run[]): void {
+  console.log("\nper connection count: median of the runs' median RSS (MiB), range of peaks")
+  const byConns = CONNS.map((c) => {
+    const rs = runs.filter((r) => r.conns === c)
+    return { c, med: median(rs.map((r) => r.rssMedian)), peaks: rs.map((r) => r.rssPeak) }
+  })
+  for (const { c, med, peaks } of byConns)
+    console.log(
+      `  ${fmt(c).padStart(6)}: ${med.toFixed(1)} MiB, peaks ${Math.min(...peaks).toFixed(0)}–${Math.max(...peaks).toFixed(0)}`,
+    )
+  for (let i = 1; i < byConns.length; i++) {
+    const a = byConns[i - 1]!
+    const b = byConns[i]!
+    const kb = ((b.med - a.med) * 1024) / (b.c - a.c)
+    console.log(`  per added connection ${fmt(a.c)} → ${fmt(b.c)}: ${kb.toFixed(1)} KB (target <= 8)`)
+  }
+}
+
+await main()
+process.exit(0)
