@@ -4,6 +4,7 @@
  * this scores files the choice did not see:
  * 1. threshold cross-validation: the threshold swept on half the files (stratified by category) scores the
  *    other half, and the threshold swept on three categories scores the fourth (leave one category out);
+ *    then the same 2-fold split over 20 seeded shuffles (each file scored at the other half's threshold);
  * 2. the slow channel's `block` tuned on one half (best standard score there) scores the other half, beside
  *    both halves at the default.
  * Every series runs through the node's real anomaly stage (detect.ts), as in `npm run eval:nab`.
@@ -15,23 +16,48 @@ import { bestThreshold, type CostMatrix, countedWindows, normalise, scoreAt, swe
 
 const BLOCKS = [4, 6, 8, 10, 12, 16]
 const DEFAULT_BLOCK = 8
+const SHUFFLES = 20
 
 type Scores = Map<string, Float64Array>
 
 const category = (f: NabFile) => f.name.split('/')[0]!
 
-/** half A / half B: alternate files within each category (sorted by name), so both halves hold every kind */
-function halves(files: NabFile[]): [NabFile[], NabFile[]] {
+/**
+ * half A / half B: alternate files within each category, so both halves hold every kind; by name, or in a
+ * seeded shuffle of each category (seed > 0)
+ */
+function halves(files: NabFile[], seed = 0): [NabFile[], NabFile[]] {
   const a: NabFile[] = []
   const b: NabFile[] = []
+  let s = seed
+  const rnd = () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0
+    return s / 2 ** 32
+  }
   for (const c of [...new Set(files.map(category))]) {
-    files
-      .filter((f) => category(f) === c)
-      .forEach((f, i) => {
-        ;(i % 2 === 0 ? a : b).push(f)
-      })
+    const list = files.filter((f) => category(f) === c)
+    if (seed > 0)
+      for (let i = list.length - 1; i > 0; i--) {
+        const j = Math.floor(rnd() * (i + 1))
+        ;[list[i], list[j]] = [list[j]!, list[i]!]
+      }
+    list.forEach((f, i) => {
+      ;(i % 2 === 0 ? a : b).push(f)
+    })
   }
   return [a, b]
+}
+
+/** 2-fold over seeded shuffles: each half scored at the other's threshold, summed, normalised over all files */
+function shuffledCv(files: NabFile[], s: Scores, cost: CostMatrix, seeds: number): number[] {
+  const out: number[] = []
+  for (let seed = 1; seed <= seeds; seed++) {
+    const [a, b] = halves(files, seed)
+    const ab = crossScore(b, a, s, cost)
+    const ba = crossScore(a, b, s, cost)
+    out.push(normalise(ab.raw + ba.raw, ab.windows + ba.windows, cost))
+  }
+  return out
 }
 
 const rowsOf = (files: NabFile[], s: Scores, cost: CostMatrix) =>
@@ -65,6 +91,7 @@ function thresholdCv(files: NabFile[], s: Scores, profiles: Record<string, CostM
   const [a, b] = halves(files)
   console.log(`\n1. threshold cross-validation, default context (halves: ${a.length} / ${b.length} files)`)
   console.log("profile              half  own-threshold score  other half's threshold → score   LOCO total")
+  const folds: string[] = []
   for (const [p, cost] of Object.entries(profiles)) {
     const ab = crossScore(b, a, s, cost)
     const ba = crossScore(a, b, s, cost)
@@ -82,6 +109,11 @@ function thresholdCv(files: NabFile[], s: Scores, profiles: Record<string, CostM
       windows += r.windows
     }
     const loco = normalise(raw, windows, cost)
+    const cv = shuffledCv(files, s, cost, SHUFFLES).sort((x, y) => x - y)
+    const mean = cv.reduce((x, y) => x + y, 0) / cv.length
+    folds.push(
+      `${p.padEnd(20)} mean ${f1(mean)}  min ${f1(cv[0]!)}  median ${f1(cv[cv.length >> 1]!)}  max ${f1(cv.at(-1)!)}`,
+    )
     for (const [name, r] of [
       ['A', ab],
       ['B', ba],
@@ -91,6 +123,10 @@ function thresholdCv(files: NabFile[], s: Scores, profiles: Record<string, CostM
       )
     }
   }
+  console.log(
+    `\n2-fold, ${SHUFFLES} stratified shuffles: every file at the other half's threshold, normalised over all`,
+  )
+  for (const l of folds) console.log(l)
 }
 
 function blockCv(files: NabFile[], profiles: Record<string, CostMatrix>): void {
