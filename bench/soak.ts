@@ -14,6 +14,7 @@ import { startCloud } from '@fogline/cloud'
 import { runTsChild, tempDir } from '@fogline/testkit'
 import { factoryLinePipeline } from './lib/pipeline.js'
 import { cpuMs, fdCount, fmt, ROOT, rssMiB, sleep, spawnPlain, track } from './lib/proc.js'
+import { gatewayNodeFlags } from './lib/unit.js'
 
 const env = process.env
 const MINUTES = Number(env['FOGLINE_SOAK_MINUTES'] ?? '60')
@@ -42,9 +43,9 @@ writeFileSync(
     pipelines: [factoryLinePipeline('t', 'soak')],
   }),
 )
+// the node as the gateway unit starts it: its NODE_OPTIONS (V8 heap settings) read from the unit file
 const node = spawnPlain([
-  '--max-semi-space-size=1',
-  '--v8-pool-size=1',
+  ...gatewayNodeFlags(),
   join(ROOT, 'packages/cli/dist/bin.js'),
   'node',
   '--config',
@@ -66,7 +67,7 @@ await load.waitForLine(/^connected/, 120_000)
 const sent = track(load.child, /^sent (\d+) \d+ (\d+)/)
 const acked = track(load.child, /^sent \d+ (\d+) (\d+)/)
 console.log(
-  `bench/soak — ${CONNS} connections x ${RATE}/s, QoS ${QOS}, ${MINUTES} min. Shared machine: look at the trend.`,
+  `bench/soak — ${CONNS} connections x ${RATE}/s, QoS ${QOS}, ${MINUTES} min, node flags ${gatewayNodeFlags().join(' ')}. Shared machine: look at the trend.`,
 )
 // each sample also shows the load the node really had: readings sent and PUBACKed per second since the last
 // sample, and the node's CPU per reading sent (a loaded machine shows up as a falling rate, not a silent gap)
