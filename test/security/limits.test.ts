@@ -1,4 +1,6 @@
+import { createServer } from 'node:net'
 import { fakeClock, tempDir, waitFor } from '@fogline/testkit'
+import { Aedes } from 'aedes'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { testNode, windowPipeline } from '../fleet.js'
 import { broker, captureLog, tryConnect } from './helpers.js'
@@ -133,5 +135,29 @@ describe('broker limits', () => {
     expect(b.counters().limits.connectTimeout).toBe(1)
     expect(log.lines[0]).toMatchObject({ limit: 'connectTimeout' })
     expect(good.connected).toBe(true)
+  })
+  it('connectTimeout: once CONNECT is in, nothing of the timer stays on the connection (memory per connection)', async () => {
+    type WithClients = { clients: Record<string, { conn: NodeJS.EventEmitter }> }
+    const closeListeners = (a: unknown, id: string) =>
+      (a as WithClients).clients[id]!.conn.listenerCount('close')
+    // baseline: what bare aedes itself keeps on a connected client's socket
+    const bare = await Aedes.createBroker()
+    const server = createServer((s) => bare.handle(s))
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
+    onTestFinished(() => new Promise<void>((r) => bare.close(() => server.close(() => r()))))
+    const port = (server.address() as { port: number }).port
+    await tryConnect(`mqtt://127.0.0.1:${port}`, { clientId: 'bare' })
+    await waitFor(() => (bare as unknown as WithClients).clients['bare'], 'bare client registered')
+
+    const clock = fakeClock()
+    const b = await broker({ limits: { connectTimeout: 5000 }, clock })
+    const good = (await tryConnect(b.url, { clientId: 'good' })).client!
+    // aedes emits 'connected' (which clears the timer) around its CONNACK write: wait for it
+    await waitFor(() => clock.pending() === 0, 'connect timer cleared')
+    // bare aedes' own, plus one: the listener's socket set (listeners.ts), so close() can destroy every socket
+    expect(closeListeners(b.aedes, 'good')).toBe(closeListeners(bare, 'bare') + 1)
+    clock.advance(10_000)
+    expect(good.connected).toBe(true)
+    expect(b.counters().limits.connectTimeout).toBe(0)
   })
 })
