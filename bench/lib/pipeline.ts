@@ -29,3 +29,25 @@ export function factoryLinePipeline(id: string, prefix: string) {
     output: { stream: 'summary' as const },
   }
 }
+
+/** the alarm limit of `alarmLinePipeline`: the simulated walk stays within 20–30, injected alarms go above */
+export const ALARM_ABOVE = 100
+
+/**
+ * The factory-line pipeline with an alarm: validate → threshold (an `enter` event above ALARM_ABOVE, a
+ * `leave` event when back under) → deadband → window of `windowSize`; outputs events and summaries.
+ */
+export function alarmLinePipeline(id: string, prefix: string, windowSize = '1m') {
+  const base = factoryLinePipeline(id, prefix)
+  const [validate, deadband, window] = base.stages
+  return {
+    ...base,
+    stages: [
+      validate,
+      { type: 'threshold', name: 'too-hot', above: ALARM_ABOVE, severity: 'critical' },
+      deadband,
+      { ...window, size: windowSize },
+    ],
+    output: [{ stream: 'event' as const }, { stream: 'summary' as const }],
+  }
+}
