@@ -14,7 +14,8 @@
  * in the uplink's batch size, in this process, into a fresh store of the same kind: no MQTT, no node, no
  * live traffic, no acks — the ceiling the drain could reach.
  * Run: npm run build && node --conditions=source --import tsx bench/drain.ts
- *   FOGLINE_BENCH_BUILD=120 seconds of cut, FOGLINE_BENCH_STORES=sqlite,postgres, FOGLINE_BENCH_REPEAT=1
+ *   FOGLINE_BENCH_BUILD=120 seconds of cut, FOGLINE_BENCH_STORES=sqlite,postgres, FOGLINE_BENCH_REPEAT=1,
+ *   FOGLINE_BENCH_UPLINK='{"maxInFlight":4}' uplink settings over the defaults
  * Figures from a shared 2-core machine are noisy: compare ratios within one run.
  */
 import { join } from 'node:path'
@@ -44,6 +45,8 @@ const REPEAT = Number(env['FOGLINE_BENCH_REPEAT'] ?? '1')
 const CONNS = 1000
 const ALARMS_PER_SEC = 20
 const BATCH = 500 // the uplink's batchMaxRecords default
+/** uplink settings over the defaults, e.g. '{"maxInFlight":4}' (what the backlog may hold in flight ahead of live records) */
+const UPLINK = JSON.parse(env['FOGLINE_BENCH_UPLINK'] ?? '{}') as Record<string, unknown>
 
 interface Drain {
   backlog: { summaries: number; events: number }
@@ -169,7 +172,7 @@ async function startParts(kind: StoreKind, dir: string) {
     nodeId,
     dataDir: join(dir, 'node', 'data'),
     broker: { host: '127.0.0.1', port: 0, limits: { maxConnections: CONNS + 100 } },
-    uplink: { urls: [proxy.url] },
+    uplink: { urls: [proxy.url], ...UPLINK },
     log: { level: 'warn' },
     pipelines: [alarmLinePipeline('line', prefix, '1s')],
   })

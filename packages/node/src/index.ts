@@ -9,3 +9,5 @@ export type {
 } from './desired/types.js'
 export { type FogNode, type NodeStats, type StartNodeOptions, startNode } from './node.js'
 export * from './ops/index.js'
+// the node's one writer into the outbox: exported for bench/outbox-writer.ts, which measures it as the node uses it
+export { Writer, type WriterOptions, type WriterStats } from './writer.js'
