@@ -241,9 +241,12 @@ async function main(): Promise<void> {
       const o = await ours(join(dir.path, `o${r}${paced}.db`), steps, snapshot, paced)
       const b = await raw(join(dir.path, `r${r}${paced}.db`), steps, snapshot, paced, o.commits)
       console.log(line('Writer + outbox', o.run))
+      const n = await raw(join(dir.path, `n${r}${paced}.db`), steps, snapshot, paced, o.commits, false)
       console.log(line('raw better-sqlite3, same commits', b))
+      console.log(line('raw, same commits, no state', n))
+      const per = (x: Run) => x.cpuUs / x.records
       console.log(
-        `    ours / raw: CPU per record ${(o.run.cpuUs / o.run.records / (b.cpuUs / b.records)).toFixed(2)}x`,
+        `    ours / raw: CPU per record ${(per(o.run) / per(b)).toFixed(2)}x; the snapshot in every commit: raw with / without state ${(per(b) / per(n)).toFixed(2)}x`,
       )
     }
 }
