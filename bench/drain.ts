@@ -251,7 +251,7 @@ function print(kind: StoreKind, d: Drain): void {
 
 async function main(): Promise<void> {
   console.log(
-    `bench/drain — ${BUILD} s of backlog (1,000 sensors x 1/s, 1-s windows, ${ALARMS_PER_SEC} alarm readings/s), then the link back with the load still on. Shared 2-core machine: figures are noisy, compare ratios within one run.`,
+    `bench/drain — uplink ${JSON.stringify(UPLINK)} over the defaults, ${BUILD} s of backlog (1,000 sensors x 1/s, 1-s windows, ${ALARMS_PER_SEC} alarm readings/s), then the link back with the load still on. Shared 2-core machine: figures are noisy, compare ratios within one run.`,
   )
   using dir = tempDir('fogline-bench-drain-')
   const pgOk = await postgresAvailable()
