@@ -11,11 +11,12 @@ import { type ChildRun, POSTGRES_URL, runTsChild } from '@fogline/testkit'
 import Database from 'better-sqlite3'
 import pg from 'pg'
 import { onLines, type Plain, ROOT, spawnPlain } from './proc.js'
+import { gatewayNodeFlags } from './unit.js'
 
 export const CLI = join(ROOT, 'packages/cli/dist/bin.js')
 export const SENSORS = join(ROOT, 'bench/lib/sensors.ts')
-/** the V8 options the shipped gateway unit sets (deploy/fogline-node.service) */
-export const NODE_FLAGS = ['--max-semi-space-size=1', '--v8-pool-size=1']
+/** the V8 options the shipped gateway unit gives the node (deploy/fogline-node.service NODE_OPTIONS) */
+export const NODE_FLAGS = gatewayNodeFlags()
 export const load = () =>
   loadavg()
     .map((x) => x.toFixed(1))
@@ -169,7 +170,7 @@ export interface CliNode {
   stop(): Promise<void>
 }
 
-/** `fogline node` from dist/ with the gateway unit's V8 options; a status line every 250 ms. */
+/** `fogline node` from dist/ with the gateway unit's NODE_OPTIONS; a status line every 250 ms. */
 export async function startCliNode(dir: string, config: Record<string, unknown>): Promise<CliNode> {
   mkdirSync(dir, { recursive: true })
   const cfg = join(dir, 'node.yaml')
