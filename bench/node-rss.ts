@@ -13,14 +13,13 @@
  *   environment (to compare flags), FOGLINE_BENCH_UNIT=path of another unit file.
  * RSS depends little on CPU noise, but a node that falls behind buffers readings: check the rate column.
  */
-import { mkdirSync, writeFileSync } from 'node:fs'
 import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import { startCloud } from '@fogline/cloud'
 import { runTsChild, tempDir } from '@fogline/testkit'
 import { readServiceUnit } from '../test/deploy/unit-file.js'
-import { factoryLinePipeline } from './lib/pipeline.js'
-import { cpuMs, fmt, median, onLines, ROOT, rssMiB, sleep, spawnPlain, track } from './lib/proc.js'
+import { type BuiltNode, startBuiltNode } from './lib/fognode.js'
+import { cpuMs, fmt, median, onLines, ROOT, rssMiB, sleep } from './lib/proc.js'
 import { NODE_UNIT } from './lib/unit.js'
 
 const env = process.env
@@ -30,7 +29,6 @@ const SECONDS = Number(env['FOGLINE_BENCH_SECONDS'] ?? '8')
 const TOTAL = Number(env['FOGLINE_BENCH_TOTAL'] ?? '10000')
 const QOS = (env['FOGLINE_BENCH_QOS'] ?? '0,1').split(',').map((q) => (q === '1' ? 1 : 0)) as Array<0 | 1>
 const UNIT = env['FOGLINE_BENCH_UNIT'] ?? NODE_UNIT
-const CLI = join(ROOT, 'packages/cli/dist/bin.js')
 const SENSORS = join(ROOT, 'bench/lib/sensors.ts')
 const WARM_MS = 3000
 
@@ -57,34 +55,7 @@ interface Run {
   rssAfter: number
 }
 
-async function startNode(dir: string, prefix: string, cloudUrl: string, conns: number) {
-  mkdirSync(dir, { recursive: true })
-  const cfg = join(dir, 'node.yaml')
-  const config = {
-    nodeId: `rss-${conns}`,
-    dataDir: join(dir, 'data'),
-    broker: { host: '127.0.0.1', port: 0, limits: { maxConnections: conns + 100 } },
-    uplink: { urls: [cloudUrl] },
-    log: { level: 'warn' },
-    pipelines: [factoryLinePipeline('temperature', prefix)],
-  }
-  writeFileSync(cfg, JSON.stringify(config))
-  const proc = spawnPlain([CLI, 'node', '--config', cfg, '--status-every', '0.25'], ROOT, {
-    ...process.env,
-    NODE_OPTIONS: '',
-    ...nodeEnv(),
-  })
-  const count = track(proc.child, /^\[[^\]]+\] in=(\d+) /)
-  const m = await proc.line(/sensors publish to mqtt:\/\/([\d.]+):(\d+)/)
-  return { proc, host: m[1]!, port: Number(m[2]), count }
-}
-
-async function loadRun(
-  node: Awaited<ReturnType<typeof startNode>>,
-  prefix: string,
-  conns: number,
-  qos: 0 | 1,
-) {
+async function loadRun(node: BuiltNode, prefix: string, conns: number, qos: 0 | 1) {
   const perConn = TOTAL / conns
   const pub = runTsChild(SENSORS, [
     node.host,
@@ -133,7 +104,13 @@ async function main(): Promise<void> {
   try {
     for (const conns of CONNS) {
       const prefix = `rs${Math.random().toString(36).slice(2, 6)}`
-      const node = await startNode(join(dir.path, `n${conns}`), prefix, cloud.brokerUrl, conns)
+      const node = await startBuiltNode(join(dir.path, `n${conns}`), {
+        nodeId: `rss-${conns}`,
+        prefix,
+        cloudUrl: cloud.brokerUrl,
+        conns,
+        env: nodeEnv(),
+      })
       try {
         await sleep(1000)
         console.log(
