@@ -31,6 +31,7 @@ export const DesiredUplink = z.strictObject({
   linger: Duration.optional(),
   ackTimeout: Duration.optional(),
   maxInFlight: z.number().int().positive().optional(),
+  maxBacklogInFlight: z.number().int().positive().optional(),
   deflate: z.union([z.boolean(), z.literal('auto')]).optional(),
   deflateLevel: z.number().int().min(1).max(9).optional(),
   heartbeat: Duration.optional(),

@@ -40,17 +40,24 @@ export class Drain {
     }
   }
 
-  /** the next batch to send, from the streams `gate` lets go now; null when there is nothing */
-  next(gate?: (s: OutboxStream) => boolean): { stream: OutboxStream; recs: EncodedRecord[] } | null {
+  /**
+   * The next batch to send, from the streams `gate` lets go now; null when there is nothing. `backlog: false`
+   * asks for live records only (the window's backlog places are taken).
+   */
+  next(
+    gate?: (s: OutboxStream) => boolean,
+    backlog = true,
+  ): { stream: OutboxStream; recs: EncodedRecord[]; backlog: boolean } | null {
     for (const stream of OUTBOX_STREAMS) {
       if (gate && !gate(stream)) continue
       const recs = this.readLive(stream)
-      if (recs.length) return { stream, recs }
+      if (recs.length) return { stream, recs, backlog: false }
     }
+    if (!backlog) return null
     for (const stream of OUTBOX_STREAMS) {
       if (gate && !gate(stream)) continue
       const recs = this.readBacklog(stream)
-      if (recs.length) return { stream, recs }
+      if (recs.length) return { stream, recs, backlog: true }
     }
     return null
   }

@@ -18,6 +18,8 @@ interface InFlight {
   overdue: boolean
   /** acks of other batches counted when this one was last sent: more since means the cloud is alive */
   acksAtSend: number
+  /** taken from a stream's backlog (stored before the connection), not live */
+  backlog: boolean
 }
 
 /**
@@ -94,6 +96,8 @@ export class Flight {
   readonly ackRate: RateWindow
   readonly latency = new AckLatency()
   private overdueCount = 0
+  /** backlog batches holding a place in the window (not overdue) */
+  private backlogCount = 0
   /** acks of known batches so far */
   private acks = 0
   private readonly inFlight = new Map<string, InFlight>()
@@ -121,6 +125,11 @@ export class Flight {
     return this.inFlight.size - this.overdueCount
   }
 
+  /** backlog batches holding a place in the window */
+  get activeBacklog(): number {
+    return this.backlogCount
+  }
+
   /** how long a batch may wait for its ack before it is overdue (see DEADLINE_FACTOR) */
   deadline(ackTimeout: number): number {
     const p99 = this.latency.p99()
@@ -134,7 +143,7 @@ export class Flight {
     return n
   }
 
-  send(client: MqttClient, stream: OutboxStream, recs: EncodedRecord[]): void {
+  send(client: MqttClient, stream: OutboxStream, recs: EncodedRecord[], backlog = false): void {
     const batchId = `${this.idPrefix}-${(this.batchNo++).toString(36)}`
     const head = { nodeId: this.o.nodeId, stream, batchId, sentAt: this.o.clock.now() }
     const payload = encodeBatchSpliced(head, recs, this.o.wire)
@@ -148,8 +157,10 @@ export class Flight {
       attempts: 0,
       overdue: false,
       acksAtSend: 0,
+      backlog,
     }
     this.inFlight.set(batchId, f)
+    if (backlog) this.backlogCount++
     this.counters.sent += recs.length
     this.counters.batchesSent++
     this.counters.bytesSent += payload.length
@@ -176,6 +187,7 @@ export class Flight {
       if (!f.overdue) {
         f.overdue = true
         this.overdueCount++
+        if (f.backlog) this.backlogCount--
       }
       this.counters.overdueResends++
       for (let i = 0; i < OVERDUE_COPIES; i++) this.publish(client, f, true)
@@ -207,6 +219,7 @@ export class Flight {
     if (!f.seqs.every((q) => ranges.some(([a, b]) => q >= a && q <= b))) return
     this.inFlight.delete(f.batchId)
     this.acks++
+    if (f.backlog && !f.overdue) this.backlogCount--
     if (f.overdue) this.overdueCount--
     // Karn's rule: only a batch sent once tells its latency
     else if (f.attempts === 1) this.latency.add(this.o.clock.now() - f.sentAt)

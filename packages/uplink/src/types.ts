@@ -15,6 +15,7 @@ export type UplinkTunables = {
     | 'linger'
     | 'ackTimeout'
     | 'maxInFlight'
+    | 'maxBacklogInFlight'
     | 'deflate'
     | 'deflateLevel'
     | 'heartbeat'

@@ -135,7 +135,7 @@ class UplinkImpl implements Uplink {
     const cl = this.client
     if (!cl || this.paused) return
     const now = this.clock.now()
-    const { ackTimeout, maxInFlight } = this.cfg
+    const { ackTimeout, maxInFlight, maxBacklogInFlight } = this.cfg
     this.flight.resendDue(cl, ackTimeout)
     if (this.flight.size > 0 && now - this.lastProgressAt > 3 * ackTimeout * 2 ** Math.min(4, this.stalls)) {
       // the socket looks up but nothing comes back (blackhole, lost session): start over on a fresh
@@ -145,11 +145,12 @@ class UplinkImpl implements Uplink {
       this.lastProgressAt = now
       return
     }
-    // overdue batches leave the window (a hung replica holds them, not the node), up to OVERDUE_ROOM windows
+    // overdue batches leave the window (a hung replica holds them, not the node), up to OVERDUE_ROOM windows;
+    // backlog batches take at most maxBacklogInFlight places, so live records never queue behind a full window
     while (this.flight.active < maxInFlight && this.flight.size < maxInFlight * OVERDUE_ROOM && this.client) {
-      const next = this.drain.next(this.o.gate)
+      const next = this.drain.next(this.o.gate, this.flight.activeBacklog < maxBacklogInFlight)
       if (!next) break
-      this.flight.send(this.client, next.stream, next.recs)
+      this.flight.send(this.client, next.stream, next.recs, next.backlog)
     }
   }
 

@@ -31,6 +31,12 @@ export const UplinkConfig = z.strictObject({
   ackTimeout: Duration.prefault('5s'),
   /** batches awaiting their application ack; 16 x 500 records keeps a 50-100 ms cloud round trip busy */
   maxInFlight: z.number().int().positive().default(16),
+  /**
+   * of those, batches from the backlog (stored before the connection): the cloud takes one node's batches in
+   * order, so a window full of backlog made live events wait 0.5-1.8 s at the median while a backlog drained
+   * (bench/drain.ts); 4 drained as fast and kept live p50 at 76-119 ms
+   */
+  maxBacklogInFlight: z.number().int().positive().default(4),
   deflate: z.union([z.boolean(), z.literal('auto')]).default('auto'),
   /** zlib level for batches: 1 measured ~3x faster than 6 for ~7 % more bytes (bench/outbox.ts) */
   deflateLevel: z.number().int().min(1).max(9).default(1),
