@@ -1,6 +1,5 @@
 import type { Clock } from '@fogline/protocol'
-import cron from 'node-cron'
-import { type CompiledCron, compileCron } from './windows.js'
+import { type CompiledCron, compileCron, cronTrigger } from './windows.js'
 
 /** A housekeeping job. `run` must be idempotent: a missed slot is caught up once, a repeated one is harmless. */
 export interface JobSpec {
@@ -32,9 +31,9 @@ export interface SchedulerOptions {
   jobs: readonly JobSpec[]
   /** where the last covered slot survives restarts (the outbox's state table) */
   state?: { get(key: string): unknown; put(key: string, v: unknown): void | Promise<void> }
-  /** node-cron triggers a check at each match; false in tests (the clock interval drives them) */
+  /** a real-time trigger checks at each slot; false in tests (the clock interval drives them) */
   cronTriggers?: boolean
-  /** safety net: checked this often on the injected clock whatever node-cron does; default 60 s */
+  /** safety net: checked this often on the injected clock whatever the trigger does; default 60 s */
   checkEvery?: number
   onRun?(s: JobStatus): void
 }
@@ -108,15 +107,9 @@ export function createScheduler(o: SchedulerOptions) {
   const triggers =
     o.cronTriggers === false
       ? []
-      : o.jobs.map((j) =>
-          // node-cron owns this timer (real time): it only triggers check(), which reads the injected clock
-          cron.schedule(j.cron, () => void check(), {
-            ...(j.timezone ? { timezone: j.timezone } : {}),
-            noOverlap: true,
-            unref: true,
-            name: `fogline:${j.name}`,
-          }),
-        )
+      : // a real-time timer at each slot (check() does not overlap a running job): it only triggers check(),
+        // which reads the injected clock
+        entries.map((e) => cronTrigger(e.cron, () => void check()))
   const interval = o.clock.setInterval(() => void check(), o.checkEvery ?? 60_000)
   ;(interval as { unref?: () => void } | null)?.unref?.()
 
@@ -131,7 +124,7 @@ export function createScheduler(o: SchedulerOptions) {
     status: (): JobStatus[] => entries.map((e) => ({ ...e.status })),
     close(): void {
       o.clock.clearInterval(interval)
-      for (const t of triggers) void t.destroy()
+      for (const t of triggers) t.stop()
       for (const e of entries) e.cron.close()
     },
   }

@@ -6,9 +6,8 @@ import {
   desiredApplies,
   parseDownTopic,
 } from '@fogline/protocol'
-import cron from 'node-cron'
 import { NodeKeys } from '../desired/keys.js'
-import { createWindowGate } from './windows.js'
+import { compileCron, createWindowGate, cronTrigger } from './windows.js'
 
 /** Key of the held document in the outbox's state KV (survives restarts). */
 export const MAINTENANCE_STATE_KEY = 'maintenance.pending'
@@ -36,7 +35,7 @@ export interface MaintenanceHoldOptions {
   /** the desired-state agent's handle: verifies again, applies, reports applied or rejected */
   deliver(topic: string, payload: Buffer): Promise<void>
   log?: { info(o: object, m: string): void; warn(o: object, m: string): void }
-  /** node-cron triggers a check when a window opens (real time); false in tests */
+  /** a real-time trigger checks when a window opens; false in tests (the clock interval drives them) */
   cronTriggers?: boolean
   /** safety net on the injected clock; default 60 s */
   checkEvery?: number
@@ -119,13 +118,17 @@ export function createMaintenanceHold(o: MaintenanceHoldOptions) {
   const triggers =
     o.cronTriggers === false || always
       ? []
-      : o.windows.map((w) =>
-          // node-cron owns this timer (real time): it only triggers check(), which reads the injected clock
-          cron.schedule(w.cron, () => void check(), {
-            ...(w.timezone ? { timezone: w.timezone } : {}),
-            unref: true,
-          }),
-        )
+      : // a real-time timer at each window's opening: it only triggers check(), which reads the injected clock
+        o.windows.map((w) => {
+          const c = compileCron(w.cron, w.timezone)
+          const t = cronTrigger(c, () => void check())
+          return {
+            stop() {
+              t.stop()
+              c.close()
+            },
+          }
+        })
   const timer = o.clock.setInterval(() => void check(), o.checkEvery ?? 60_000)
   ;(timer as { unref?: () => void } | null)?.unref?.()
   const check = () => serial(release)
@@ -141,7 +144,7 @@ export function createMaintenanceHold(o: MaintenanceHoldOptions) {
     }),
     close(): void {
       o.clock.clearInterval(timer)
-      for (const t of triggers) void t.destroy()
+      for (const t of triggers) t.stop()
       gate.close()
     },
   }
