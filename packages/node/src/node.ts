@@ -108,7 +108,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
 
 /**
  * The one writer, and with `ingest.journal` on the ingest journal: QoS 1 readings go through it, and what the
- * writer commits carries its positions (the snapshot's, and raw outputs'), see docs/delivery.md; bad readings
+ * writer commits carries its positions (the snapshot's, raw outputs' and events'), see docs/delivery.md; bad readings
  * are in the dead-letter store before a checkpoint moves past them.
  */
 function journaledWriter(
@@ -126,8 +126,11 @@ function journaledWriter(
         return durable.stamp(engine().snapshot())
       }
     : () => engine().snapshot()
-  const rawState = durable && (() => durable.rawState())
-  const writer = new Writer({ outbox, snapshot, ...(rawState ? { rawState } : {}), clock, log })
+  const positions = durable && {
+    rawState: () => durable.rawState(),
+    events: { replayable: () => durable.replayable(), state: () => durable.eventsState() },
+  }
+  const writer = new Writer({ outbox, snapshot, ...positions, clock, log })
   const emit = durable ? durable.emitter(writer.write) : writer.write
   return { durable, writer, emit, engineClock: durable?.clock ?? clock }
 }

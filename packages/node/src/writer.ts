@@ -16,6 +16,11 @@ export interface WriterOptions {
   snapshot: () => unknown
   /** state committed with raw outputs (the ingest journal's raw position), cut with the commit */
   rawState?: () => Record<string, unknown>
+  /**
+   * With the ingest journal: events that replay can make again (of journaled readings) commit this instead of
+   * the snapshot (the journal's events position, cut with the commit; replay drops their events up to it).
+   */
+  events?: { replayable: () => boolean; state: () => Record<string, unknown> }
   clock: Clock
   log: Logger
 }
@@ -30,12 +35,16 @@ export interface WriterStats {
 }
 
 type Waiter = { resolve: () => void; reject: (e: unknown) => void }
+/** what a commit must carry, each level covering those below: nothing, raw position, events position, snapshot */
+const Need = { None: 0, Raw: 1, Events: 2, Snapshot: 3 } as const
+type Need = (typeof Need)[keyof typeof Need]
 
 /**
  * The node's one writer into the outbox. Lifecycle: create → write/checkpoint* → close.
  * Every engine output goes straight into `outbox.append`, whose group commit is the only batching (it also
  * decides urgency and tells the uplink). A summary carries the engine snapshot as lazy state, read when the
- * commit is cut, so the checkpoint covers exactly the outputs committed with it.
+ * commit is cut, so the checkpoint covers exactly the outputs committed with it. An event does too, unless
+ * the ingest journal can replay its reading: then it carries only the journal position (`events`).
  * A refused append (a full disk) does not lose what was computed: its outputs, and all that follow, are held
  * in memory in order and written again every second, with a snapshot cut at that moment.
  * @example const writer = new Writer({ outbox, snapshot: () => engine.snapshot(), clock, log }); emit = writer.write
@@ -43,10 +52,11 @@ type Waiter = { resolve: () => void; reject: (e: unknown) => void }
 export class Writer {
   private readonly outputs: Record<string, number> = {}
   private readonly dropped: Record<string, number> = {}
-  private readonly lazyState: () => Record<string, unknown>
+  /** the lazy state per Need: one function each, so a commit reads each at most once */
+  private readonly states: Array<(() => Record<string, unknown>) | undefined>
   /** outputs refused by the outbox and all written after them, in order; null while writes go straight in */
   private held: AppendItem[] | null = null
-  private heldState = false
+  private heldNeed: Need = Need.None
   private waiters: Waiter[] = []
   private retryTimer: unknown = null
   /** a held batch is being written again: new outputs wait behind it, so its snapshot never runs ahead */
@@ -56,30 +66,37 @@ export class Writer {
   private closed = false
 
   constructor(private readonly o: WriterOptions) {
-    this.lazyState = () => ({ [CHECKPOINT_KEY]: o.snapshot(), ...o.rawState?.() })
+    const ev = o.events?.state
+    this.states = [
+      undefined,
+      o.rawState,
+      ev && (() => ({ ...o.rawState?.(), ...ev() })),
+      () => ({ [CHECKPOINT_KEY]: o.snapshot(), ...o.rawState?.(), ...ev?.() }),
+    ]
   }
 
   /** the engine's emit: bound, so it can be handed over as is */
   readonly write = (outs: EngineOutput[]): void => {
     const items: AppendItem[] = []
-    let withState = false
-    let raw = false
+    let need: Need = Need.None
     for (const out of outs) {
       this.outputs[out.stream] = (this.outputs[out.stream] ?? 0) + 1
       items.push({ stream: out.stream, ts: out.ts, priority: out.priority, body: out.body })
       // a window closed: its summary and the engine state commit together
-      if (out.stream !== 'raw') withState = true
-      else raw = true
+      const n: Need = out.stream === 'raw' ? Need.Raw : out.stream === 'event' ? Need.Events : Need.Snapshot
+      if (n > need) need = n
     }
     if (items.length === 0) return
-    if (this.held) this.hold(items, withState)
-    else this.append(items, withState, raw).catch(() => {})
+    // an event replay cannot make again (no journal, a QoS 0 reading) needs the state it left committed
+    if (need === Need.Events && !this.o.events?.replayable()) need = Need.Snapshot
+    if (this.held) this.hold(items, need)
+    else this.append(items, need).catch(() => {})
   }
 
   /** commit the engine state now, after every output written before this call */
   checkpoint(): Promise<void> {
-    if (!this.held) return this.append([], true)
-    this.heldState = true
+    if (!this.held) return this.append([], Need.Snapshot)
+    this.heldNeed = Need.Snapshot
     return new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }))
   }
 
@@ -107,8 +124,8 @@ export class Writer {
     this.waiters = []
   }
 
-  private append(items: AppendItem[], withState: boolean, raw = false): Promise<void> {
-    const state = withState ? this.lazyState : raw ? this.o.rawState : undefined
+  private append(items: AppendItem[], need: Need): Promise<void> {
+    const state = this.states[need]
     const p = this.o.outbox.append(items, state ? { state } : undefined).then(
       () => {
         this.error = null
@@ -116,7 +133,7 @@ export class Writer {
       (err: unknown) => {
         this.failed(err, items.length)
         // a refused group commit rejects every append in it, in order, so `held` keeps the order
-        this.hold(items, withState)
+        this.hold(items, need)
         throw err
       },
     )
@@ -129,13 +146,13 @@ export class Writer {
     this.o.log.error({ err, records }, 'outbox append failed; will retry')
   }
 
-  private hold(items: AppendItem[], withState: boolean): void {
+  private hold(items: AppendItem[], need: Need): void {
     this.held ??= []
     const room = MAX_HELD - this.held.length
     if (items.length > room)
       this.dropped['disk-full'] = (this.dropped['disk-full'] ?? 0) + items.length - room
     for (let i = 0; i < Math.min(room, items.length); i++) this.held.push(items[i]!)
-    this.heldState ||= withState
+    if (need > this.heldNeed) this.heldNeed = need
     if (this.retryTimer === null && !this.retrying && !this.closed)
       this.retryTimer = this.o.clock.setTimeout(() => this.retry(), RETRY_MS)
   }
@@ -144,30 +161,30 @@ export class Writer {
     this.retryTimer = null
     if (!this.held || this.retrying) return
     const items = this.held
-    const withState = this.heldState
+    const need = this.heldNeed
     const done = this.waiters
     this.held = []
-    this.heldState = false
+    this.heldNeed = Need.None
     this.waiters = []
     this.retrying = true
     // cut now, eagerly: outputs written from here on queue behind this batch
-    const state = withState ? { [CHECKPOINT_KEY]: this.o.snapshot() } : undefined
+    const state = this.states[need]?.()
     this.last = this.o.outbox.append(items, state ? { state } : undefined).then(
       () => {
         this.retrying = false
         this.error = null
         for (const w of done) w.resolve()
-        if (this.held?.length || this.heldState || this.waiters.length) this.retry()
+        if (this.held?.length || this.heldNeed !== Need.None || this.waiters.length) this.retry()
         else this.held = null
       },
       (err: unknown) => {
         this.retrying = false
         this.failed(err, items.length)
         const later = this.held ?? []
-        const laterState = this.heldState
+        const laterNeed = this.heldNeed
         this.held = null
-        this.heldState = false
-        this.hold(items.concat(later), withState || laterState)
+        this.heldNeed = Need.None
+        this.hold(items.concat(later), Math.max(need, laterNeed) as Need)
         for (const w of done) w.reject(err)
       },
     )

@@ -11,6 +11,8 @@ import { type Committed, type IngestJournal, type JournalStats, openJournal } fr
 export const JOURNAL_POS_FIELD = 'journalPos'
 /** State key: the journal position up to which `raw` outputs are in the outbox (replay must not repeat them). */
 export const JOURNAL_RAW_POS_KEY = 'ingest.journal.rawPos'
+/** State key: the journal position up to which events are in the outbox (replay must not repeat them). */
+export const JOURNAL_EVENTS_POS_KEY = 'ingest.journal.eventsPos'
 
 export interface DurableIngestOptions {
   /** the journal's own folder */
@@ -46,7 +48,11 @@ export class DurableIngest {
   private pos: number
   /** replay: raw outputs of readings up to here are already in the outbox */
   private readonly rawPos: number
+  /** replay: events of readings up to here are already in the outbox */
+  private readonly eventsPos: number
   private replayingSeq = 0
+  /** a journaled reading is in the engine (accept or replay): replay can make its outputs again */
+  private journaled = false
   private replayTs: number | null = null
   private replayed = 0
   /** the engine's clock: during replay it reads the journaled arrival time, so readings land in their windows */
@@ -57,12 +63,14 @@ export class DurableIngest {
     const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : 0)
     this.pos = num((opts.checkpoint as Record<string, unknown> | undefined)?.[JOURNAL_POS_FIELD])
     this.rawPos = num(opts.getState(JOURNAL_RAW_POS_KEY))
+    this.eventsPos = num(opts.getState(JOURNAL_EVENTS_POS_KEY))
     this.journal = openJournal({
       dir: opts.dir,
       synchronous: opts.synchronous,
       commitInterval: opts.commitInterval,
       clock: opts.clock,
-      seqFloor: Math.max(this.pos, this.rawPos),
+      // new readings number past every committed position, or a later replay would drop their outputs
+      seqFloor: Math.max(this.pos, this.rawPos, this.eventsPos),
     })
     const base = opts.clock
     this.clock = {
@@ -80,7 +88,7 @@ export class DurableIngest {
       this.replayingSeq = seq
       this.replayTs = ts
       this.pos = seq
-      this.opts.ingest(topic, payload)
+      this.ingestJournaled(topic, payload)
     })
     this.replayingSeq = 0
     this.replayTs = null
@@ -98,15 +106,43 @@ export class DurableIngest {
     return this.replayingSeq !== 0 && this.replayingSeq <= pos
   }
 
-  /** The engine's emit, minus raw outputs that replay would write a second time. */
+  /** true while replaying a reading whose events already reached the outbox before the crash */
+  skipEvents(): boolean {
+    return this.replayingAtOrBefore(this.eventsPos)
+  }
+
+  /** The engine's emit, minus raw outputs and events that replay would write a second time. */
   emitter(emit: (outs: EngineOutput[]) => void): (outs: EngineOutput[]) => void {
-    return (outs) => emit(this.skipRaw() ? outs.filter((o) => o.stream !== 'raw') : outs)
+    return (outs) => {
+      const raw = this.skipRaw()
+      const events = this.skipEvents()
+      if (!raw && !events) return emit(outs)
+      emit(outs.filter((o) => !(raw && o.stream === 'raw') && !(events && o.stream === 'event')))
+    }
   }
 
   /** Broker hook for a QoS 1 publish: journal it, hand it to the engine, `done` (the PUBACK) after the commit. */
   accept(topic: string, payload: Buffer, done: Committed): void {
     this.pos = this.journal.append(this.opts.clock.now(), topic, payload, done)
-    this.opts.ingest(topic, payload)
+    this.ingestJournaled(topic, payload)
+  }
+
+  private ingestJournaled(topic: string, payload: Buffer): void {
+    this.journaled = true
+    try {
+      this.opts.ingest(topic, payload)
+    } finally {
+      this.journaled = false
+    }
+  }
+
+  /**
+   * true while the engine works on a journaled reading: replay after a crash rebuilds the engine state its
+   * outputs leave (an event's alarm state), so they need not commit the snapshot. A QoS 0 reading is not
+   * journaled: its event still commits the snapshot, or a crash would bring the older alarm state back.
+   */
+  replayable(): boolean {
+    return this.journaled
   }
 
   /** the position the engine has consumed up to */
@@ -122,6 +158,15 @@ export class DurableIngest {
   /** State to commit with an append that holds raw outputs (cut at the same moment). */
   rawState(): Record<string, number> {
     return { [JOURNAL_RAW_POS_KEY]: this.pos }
+  }
+
+  /**
+   * State to commit, instead of the snapshot, with an append that holds events of journaled readings (cut when
+   * the commit is cut: every reading up to `pos` was handed to the engine, which emits at once, so their
+   * events are in this commit or an earlier one).
+   */
+  eventsState(): Record<string, number> {
+    return { [JOURNAL_EVENTS_POS_KEY]: this.pos }
   }
 
   /** A checkpoint cut at or after `position()` returned `pos` is committed: the journal can forget up to it. */
