@@ -16,6 +16,7 @@
  * timed to a subscriber there — one plain broker hop, no pipeline, no store, no ack: the floor for any path.
  * Run: npm run build && node --conditions=source --import tsx bench/event-latency.ts
  *   FOGLINE_BENCH_SECONDS=60, FOGLINE_BENCH_RATE=10 per sensor connection, FOGLINE_BENCH_QOS=0 (background),
+ *   FOGLINE_BENCH_ALARM_QOS=0 (1: the alarms go through the ingest journal, their events skip the snapshot),
  *   FOGLINE_BENCH_ALARMS=20 per second, FOGLINE_BENCH_DEADLINE=5000 ms, FOGLINE_BENCH_STORES=sqlite,postgres,
  *   FOGLINE_BENCH_REPEAT=1
  * Figures from a shared 2-core machine are noisy: compare ratios within one run.
@@ -40,6 +41,8 @@ const env = process.env
 const SECONDS = Number(env['FOGLINE_BENCH_SECONDS'] ?? '60')
 const RATE = Number(env['FOGLINE_BENCH_RATE'] ?? '10')
 const QOS = env['FOGLINE_BENCH_QOS'] === '1' ? 1 : 0
+// read by bench/lib/alarms.ts (the child inherits the environment)
+const ALARM_QOS = env['FOGLINE_BENCH_ALARM_QOS'] === '1' ? 1 : 0
 const ALARMS = Number(env['FOGLINE_BENCH_ALARMS'] ?? '20')
 const DEADLINE = Number(env['FOGLINE_BENCH_DEADLINE'] ?? '5000')
 const STORES = (env['FOGLINE_BENCH_STORES'] ?? 'sqlite,postgres').split(',') as StoreKind[]
@@ -149,7 +152,7 @@ function print(kind: StoreKind, r: Result): void {
 
 async function main(): Promise<void> {
   console.log(
-    `bench/event-latency — ${ALARMS} alarm readings/s for ${SECONDS} s under ${CONNS} sensors x ${RATE}/s (QoS ${QOS}), deadline ${DEADLINE} ms. Shared 2-core machine: figures are noisy, compare ratios within one run.`,
+    `bench/event-latency — ${ALARMS} alarm readings/s (QoS ${ALARM_QOS}) for ${SECONDS} s under ${CONNS} sensors x ${RATE}/s (QoS ${QOS}), deadline ${DEADLINE} ms. Shared 2-core machine: figures are noisy, compare ratios within one run.`,
   )
   using dir = tempDir('fogline-bench-latency-')
   const hop = await mosquittoAvailable(4)

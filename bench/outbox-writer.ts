@@ -7,7 +7,8 @@
  * the engine ticked every 100 ms (the node's tickMs) and a checkpoint every 5 s (checkpoint.interval):
  * each engine emit (one threshold event; a tick's closed windows, ~1,000 summaries at each minute) is one
  * `Writer.write` (the node's real writer, packages/node/src/writer.ts) into the real outbox with its defaults
- * (group commit every 5 ms, events urgent on the next turn, the engine snapshot as lazy state in every commit).
+ * (group commit every 5 ms, events urgent on the next turn, the engine snapshot as lazy state in every commit);
+ * and the same with the ingest journal's positions, as the node commits events of QoS 1 alarms (no snapshot).
  * Baseline: raw better-sqlite3 (WAL, synchronous NORMAL, the same table shape), replaying the outbox's own
  * commits: one transaction per commit with the same rows (msgpack-encoded in the loop, as the outbox does)
  * and the same snapshot bytes written as state, plus a state-only transaction per checkpoint; and the same
@@ -31,7 +32,7 @@ import Database from 'better-sqlite3'
 import { Packr } from 'msgpackr'
 import pino from 'pino'
 import { ALARM_ABOVE, alarmLinePipeline } from './lib/pipeline.js'
-import { fmt } from './lib/proc.js'
+import { fmt, ioBytes } from './lib/proc.js'
 
 const env = process.env
 const REPEAT = Number(env['FOGLINE_BENCH_REPEAT'] ?? '1')
@@ -127,20 +128,35 @@ interface Run {
   commits: number
   cpuUs: number
   wallMs: number
+  /**
+   * bytes this process asked to write (/proc/self/io wchar) during the replay, when measured. Not the snapshot's
+   * cost: it is taken once, and SQLite does not rewrite the pages of a value overwritten with equal bytes.
+   */
+  wrote?: number
 }
 interface Commit {
   t: number
   records: number
 }
 
-async function ours(path: string, steps: Step[], snapshot: unknown, paced: boolean) {
+/**
+ * `journal`: as the node with the ingest journal and the alarms at QoS 1 (journaled): an event commits the
+ * journal's events position instead of the snapshot; summaries and checkpoints still carry it.
+ */
+async function ours(path: string, steps: Step[], snapshot: unknown, paced: boolean, journal = false) {
   const outbox = await openSqliteOutbox({ path })
   const log = pino({ level: 'silent' })
-  const writer = new Writer({ outbox, snapshot: () => snapshot, clock: systemClock, log })
+  let pos = 0
+  const positions = journal && {
+    rawState: () => ({ 'ingest.journal.rawPos': pos }),
+    events: { replayable: () => true, state: () => ({ 'ingest.journal.eventsPos': ++pos }) },
+  }
+  const writer = new Writer({ outbox, snapshot: () => snapshot, ...positions, clock: systemClock, log })
   const commits: Commit[] = []
   const t0 = performance.now()
   outbox.onCommit(({ records }) => commits.push({ t: performance.now() - t0, records }))
   const c0 = process.cpuUsage()
+  const w0 = ioBytes(process.pid).wchar
   let records = 0
   await replay(steps, paced, (s) => {
     if (s.outs) {
@@ -155,6 +171,7 @@ async function ours(path: string, steps: Step[], snapshot: unknown, paced: boole
     commits: outbox.stats().commits,
     cpuUs: c.user + c.system,
     wallMs: performance.now() - t0,
+    wrote: ioBytes(process.pid).wchar - w0,
   }
   await writer.close()
   await outbox.close()
@@ -216,7 +233,8 @@ async function raw(
 }
 
 function line(what: string, r: Run): string {
-  return `    ${what.padEnd(36)} ${fmt(r.records)} records in ${fmt(r.commits)} commits (${(r.records / Math.max(1, r.commits)).toFixed(1)}/commit), CPU ${(r.cpuUs / r.records).toFixed(2)} µs/record, ${fmt((r.records * 1000) / r.wallMs)} records/s wall`
+  const wrote = r.wrote === undefined ? '' : `, wrote ${fmt(r.wrote / 1024)} KiB`
+  return `    ${what.padEnd(36)} ${fmt(r.records)} records in ${fmt(r.commits)} commits (${(r.records / Math.max(1, r.commits)).toFixed(1)}/commit), CPU ${(r.cpuUs / r.records).toFixed(2)} µs/record, ${fmt((r.records * 1000) / r.wallMs)} records/s wall${wrote}`
 }
 
 async function main(): Promise<void> {
@@ -241,12 +259,14 @@ async function main(): Promise<void> {
       const o = await ours(join(dir.path, `o${r}${paced}.db`), steps, snapshot, paced)
       const b = await raw(join(dir.path, `r${r}${paced}.db`), steps, snapshot, paced, o.commits)
       console.log(line('Writer + outbox', o.run))
+      const j = await ours(join(dir.path, `j${r}${paced}.db`), steps, snapshot, paced, true)
+      console.log(line('Writer + outbox, journal, QoS 1 alarms', j.run))
       const n = await raw(join(dir.path, `n${r}${paced}.db`), steps, snapshot, paced, o.commits, false)
       console.log(line('raw better-sqlite3, same commits', b))
       console.log(line('raw, same commits, no state', n))
       const per = (x: Run) => x.cpuUs / x.records
       console.log(
-        `    ours / raw: CPU per record ${(per(o.run) / per(b)).toFixed(2)}x; the snapshot in every commit: raw with / without state ${(per(b) / per(n)).toFixed(2)}x`,
+        `    ours / raw: CPU per record ${(per(o.run) / per(b)).toFixed(2)}x; the snapshot in every commit: raw with / without state ${(per(b) / per(n)).toFixed(2)}x; events with the journal position instead: ours CPU ${(per(j.run) / per(o.run)).toFixed(2)}x, bytes ${((j.run.wrote ?? 0) / (o.run.wrote ?? 1)).toFixed(3)}x`,
       )
     }
 }

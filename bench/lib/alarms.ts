@@ -1,6 +1,7 @@
 /**
  * Alarm readings, like a sensor that crosses its limit: `sensors` alarm sensors (ids a000…) on `conns`
- * connections (TCP_NODELAY, one PUBLISH per write, QoS 0), `perSec` readings per second in all, each sensor
+ * connections (TCP_NODELAY, one PUBLISH per write, QoS 0 or FOGLINE_BENCH_ALARM_QOS=1), `perSec` readings per
+ * second in all, each sensor
  * alternating above and below the pipeline's limit, so every reading makes one threshold event
  * (`enter`, then `leave`) stamped with the reading's ts (the publisher's Date.now() at the write).
  * With a second broker given (`hopPort` > 0), the same reading also goes to it at the same moment and a
@@ -11,6 +12,9 @@
 import { createConnection, type Socket } from 'node:net'
 import { ALARM_ABOVE } from './pipeline.js'
 import { connectPacket, packet, str16, varint } from './sensors.js'
+
+/** the alarm readings' QoS: 1 goes through the node's ingest journal (PUBACK after its commit) */
+const QOS1 = process.env['FOGLINE_BENCH_ALARM_QOS'] === '1'
 
 async function open(host: string, port: number, clientId: string): Promise<Socket> {
   const sock = createConnection({ host, port, noDelay: true })
@@ -25,11 +29,13 @@ async function open(host: string, port: number, clientId: string): Promise<Socke
   return sock
 }
 
-/** QoS 0 PUBLISH [MQTT-3.3.1] */
-function publish(topic: string, body: string): Buffer {
+/** QoS 0 PUBLISH [MQTT-3.3.1]; with a packet id, QoS 1 [MQTT-3.3.2-2] (its PUBACK is not waited for) */
+function publish(topic: string, body: string, packetId = 0): Buffer {
   const t = str16(topic)
   const b = Buffer.from(body)
-  return Buffer.concat([Buffer.from([0x30, ...varint(t.length + b.length)]), t, b])
+  if (packetId === 0) return Buffer.concat([Buffer.from([0x30, ...varint(t.length + b.length)]), t, b])
+  const id = Buffer.from([packetId >> 8, packetId & 0xff])
+  return Buffer.concat([Buffer.from([0x32, ...varint(t.length + 2 + b.length)]), t, id, b])
 }
 
 /** a subscriber on the hop broker: the time each reading (by its `n`) arrived */
@@ -79,7 +85,8 @@ export async function runAlarms(argv: string[]): Promise<void> {
       const ts = Date.now()
       const value = high[k] ? ALARM_ABOVE + 20 : 25
       const c = n % nConns
-      socks[c]!.write(publish(`${prefix}/sensors/${id}/temperature`, `{"value":${value},"ts":${ts}}`))
+      const pid = QOS1 ? (n % 65535) + 1 : 0
+      socks[c]!.write(publish(`${prefix}/sensors/${id}/temperature`, `{"value":${value},"ts":${ts}}`, pid))
       if (hop) {
         sentAt.set(n, performance.now())
         hopSocks[c]!.write(publish(`${prefix}/hop/${id}`, `{"value":${value},"ts":${ts},"n":${n}}`))

@@ -25,9 +25,15 @@ interface Tally {
  * One reading in flight per sensor: the next goes only after the PUBACK, so every PUBACKed reading's
  * predecessors are PUBACKed (journaled) too and its event cannot depend on a reading the kill lost.
  */
-function alarmSensors(url: string, life: number, tally: Tally, conns = 6) {
+function alarmSensors(url: string, life: number, tally: Tally, killAt: number, conns = 6) {
   const clients: MqttClient[] = []
   let stopped = false
+  let acked = 0
+  let reached: () => void = () => {}
+  /** resolves at the `killAt`-th PUBACK of this life */
+  const reachedKill = new Promise<void>((r) => {
+    reached = r
+  })
   const base = Date.now()
   for (let c = 0; c < conns; c++) {
     const sensor = `l${life}c${c}`
@@ -48,6 +54,7 @@ function alarmSensors(url: string, life: number, tally: Tally, conns = 6) {
       cl.publish(`sensors/${sensor}/t`, body, { qos: 1 }, (err) => {
         if (err) return
         tally.acked.add(key)
+        if (++acked === killAt) reached()
         // pace: the next reading on the next turn, so the node is loaded but not flooded
         setTimeout(pump, 1)
       })
@@ -55,6 +62,7 @@ function alarmSensors(url: string, life: number, tally: Tally, conns = 6) {
     cl.on('connect', pump)
   }
   return {
+    reachedKill,
     stop() {
       stopped = true
       for (const cl of clients) cl.end(true)
@@ -104,10 +112,11 @@ pipelines:
   for (let i = 0; i < rounds; i++) {
     const child = runNode()
     const line = await child.waitForLine(/sensors publish to mqtt:/, 30_000)
-    const pub = alarmSensors(line.slice(line.indexOf('mqtt://')).trim(), i, tally)
-    // random moments: most kills land inside a checkpoint interval, some after one or two checkpoints
-    const life = 100 + Math.random() * 1.8 * CHECKPOINT_MS
-    await new Promise((r) => setTimeout(r, life)) // chaos pacing: kill at a random moment of the child's life
+    // random moments, by PUBACKs (a few hundred a second here): most kills land inside a checkpoint
+    // interval, some after one or two checkpoints
+    const killAt = 20 + Math.floor(Math.random() * 600)
+    const pub = alarmSensors(line.slice(line.indexOf('mqtt://')).trim(), i, tally, killAt)
+    await pub.reachedKill
     await child.kill9()
     pub.stop()
   }
