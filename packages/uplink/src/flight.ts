@@ -67,6 +67,8 @@ class AckLatency {
 }
 
 export interface FlightOptions {
+  /** the backlog window's settings, read at each ack (desired state may change them) */
+  backlogTuning?: () => { start: number; target: number; max: number }
   nodeId: string
   outbox: Outbox
   clock: Clock
@@ -98,6 +100,8 @@ export class Flight {
   private overdueCount = 0
   /** backlog batches holding a place in the window (not overdue) */
   private backlogCount = 0
+  /** how many backlog batches may hold a place now (see BacklogWindow) */
+  private readonly backlogWin = new BacklogWindow()
   /** acks of known batches so far */
   private acks = 0
   private readonly inFlight = new Map<string, InFlight>()
@@ -125,9 +129,15 @@ export class Flight {
     return this.inFlight.size - this.overdueCount
   }
 
-  /** backlog batches holding a place in the window */
-  get activeBacklog(): number {
-    return this.backlogCount
+  /** whether one more backlog batch may take a place in the window now */
+  backlogRoom(): boolean {
+    return this.backlogCount < this.backlogWin.limit()
+  }
+
+  /** a new connection: the backlog window starts again from its first size */
+  restartBacklogWindow(): void {
+    const t = this.o.backlogTuning?.()
+    if (t) this.backlogWin.restart(t.start)
   }
 
   /** how long a batch may wait for its ack before it is overdue (see DEADLINE_FACTOR) */
@@ -187,7 +197,10 @@ export class Flight {
       if (!f.overdue) {
         f.overdue = true
         this.overdueCount++
-        if (f.backlog) this.backlogCount--
+        if (f.backlog) {
+          this.backlogCount--
+          this.tuneBacklog(now - f.sentAt)
+        }
       }
       this.counters.overdueResends++
       for (let i = 0; i < OVERDUE_COPIES; i++) this.publish(client, f, true)
@@ -222,7 +235,11 @@ export class Flight {
     if (f.backlog && !f.overdue) this.backlogCount--
     if (f.overdue) this.overdueCount--
     // Karn's rule: only a batch sent once tells its latency
-    else if (f.attempts === 1) this.latency.add(this.o.clock.now() - f.sentAt)
+    else if (f.attempts === 1) {
+      const ms = this.o.clock.now() - f.sentAt
+      this.latency.add(ms)
+      if (f.backlog) this.tuneBacklog(ms)
+    }
     if (!ack.rejected) this.counted(f.seqs.length)
   }
 
@@ -240,6 +257,11 @@ export class Flight {
       }
     }
     this.pendingAcks.clear()
+  }
+
+  private tuneBacklog(ackMs: number): void {
+    const t = this.o.backlogTuning?.()
+    if (t) this.backlogWin.acked(ackMs, t.target, t.max, this.o.clock.now())
   }
 
   private counted(n: number): void {
@@ -260,5 +282,42 @@ export class Flight {
     f.attempts++
     if (resend) this.counters.resent += f.seqs.length
     client.publish(this.topics.get(f.stream)!, f.payload, { qos: 1 })
+  }
+}
+
+/**
+ * How many backlog batches may be in flight: the cloud takes one node's batches in order, so backlog ahead of
+ * a live record is time that record waits. Delay-based, as LEDBAT, with TCP's slow start: from the start of a
+ * drain each backlog ack back within `target` adds a batch (the window doubles per round trip) until one comes
+ * back later or goes overdue; that halves it (at most once per `target`), and from then on it grows by one
+ * batch per window's worth of timely acks; between 1 and `max`. A fast cloud opens it to `max` within a few
+ * round trips, a slow store keeps it small, and the queue in front of live records stays near `target`.
+ */
+export class BacklogWindow {
+  private win = 4
+  private cutAt = Number.NEGATIVE_INFINITY
+  private slowStart = true
+
+  restart(start: number): void {
+    this.win = Math.max(1, start)
+    this.cutAt = Number.NEGATIVE_INFINITY
+    this.slowStart = true
+  }
+
+  limit(): number {
+    return Math.floor(this.win)
+  }
+
+  acked(ackMs: number, target: number, max: number, now: number): void {
+    if (target <= 0) {
+      this.win = max
+      return
+    }
+    if (ackMs <= target) this.win = Math.min(max, this.win + (this.slowStart ? 1 : 1 / Math.max(1, this.win)))
+    else if (now - this.cutAt >= target) {
+      this.win = Math.max(1, this.win / 2)
+      this.cutAt = now
+      this.slowStart = false
+    }
   }
 }

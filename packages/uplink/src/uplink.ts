@@ -77,6 +77,11 @@ class UplinkImpl implements Uplink {
     }
     this.drain = new Drain(o.outbox, this.clock, () => this.cfg)
     this.flight = new Flight({
+      backlogTuning: () => ({
+        start: this.cfg.backlogWindow,
+        target: this.cfg.backlogAckTarget,
+        max: this.cfg.maxInFlight,
+      }),
       nodeId: o.nodeId,
       outbox: o.outbox,
       clock: this.clock,
@@ -126,6 +131,7 @@ class UplinkImpl implements Uplink {
     this.hbN = 0
     this.lastProgressAt = this.clock.now()
     this.flight.resendAll(cl)
+    this.flight.restartBacklogWindow()
     this.drain.connected()
     this.sendHeartbeat()
     this.pumpSoon(0)
@@ -135,7 +141,7 @@ class UplinkImpl implements Uplink {
     const cl = this.client
     if (!cl || this.paused) return
     const now = this.clock.now()
-    const { ackTimeout, maxInFlight, maxBacklogInFlight } = this.cfg
+    const { ackTimeout, maxInFlight } = this.cfg
     this.flight.resendDue(cl, ackTimeout)
     if (this.flight.size > 0 && now - this.lastProgressAt > 3 * ackTimeout * 2 ** Math.min(4, this.stalls)) {
       // the socket looks up but nothing comes back (blackhole, lost session): start over on a fresh
@@ -146,9 +152,9 @@ class UplinkImpl implements Uplink {
       return
     }
     // overdue batches leave the window (a hung replica holds them, not the node), up to OVERDUE_ROOM windows;
-    // backlog batches take at most maxBacklogInFlight places, so live records never queue behind a full window
+    // backlog batches take the places the backlog window allows, so live records never queue behind a full window
     while (this.flight.active < maxInFlight && this.flight.size < maxInFlight * OVERDUE_ROOM && this.client) {
-      const next = this.drain.next(this.o.gate, this.flight.activeBacklog < maxBacklogInFlight)
+      const next = this.drain.next(this.o.gate, this.flight.backlogRoom())
       if (!next) break
       this.flight.send(this.client, next.stream, next.recs, next.backlog)
     }

@@ -32,11 +32,15 @@ export const UplinkConfig = z.strictObject({
   /** batches awaiting their application ack; 16 x 500 records keeps a 50-100 ms cloud round trip busy */
   maxInFlight: z.number().int().positive().default(16),
   /**
-   * of those, batches from the backlog (stored before the connection): the cloud takes one node's batches in
-   * order, so a window full of backlog made live events wait 0.5-1.8 s at the median while a backlog drained
-   * (bench/drain.ts); 4 drained as fast and kept live p50 at 76-119 ms
+   * of those, batches from the backlog (stored before the connection) when a drain starts; the cloud takes one
+   * node's batches in order, so backlog in flight is time a live record waits behind it. The backlog window then
+   * grows while backlog acks come back within backlogAckTarget and halves when one does not (1..maxInFlight):
+   * with 16 backlog batches in flight live events waited 0.5-1.8 s at the median during a drain
+   * (bench/drain.ts), and a fixed 4 cut a fast cloud's drain to a quarter (bench/outbox.ts)
    */
-  maxBacklogInFlight: z.number().int().positive().default(4),
+  backlogWindow: z.number().int().positive().default(4),
+  /** the ack latency the backlog window aims under; 0: no adaptation, the backlog may use every place */
+  backlogAckTarget: Duration.prefault('250ms'),
   deflate: z.union([z.boolean(), z.literal('auto')]).default('auto'),
   /** zlib level for batches: 1 measured ~3x faster than 6 for ~7 % more bytes (bench/outbox.ts) */
   deflateLevel: z.number().int().min(1).max(9).default(1),
