@@ -224,7 +224,10 @@ export function nodeConfigInput(prefix: string, dataDir: string, uplinkPort: num
   return {
     nodeId: 'bench-node',
     dataDir,
-    broker: { host: '127.0.0.1', port: 0 },
+    // per-client rate limits off: this bench saturates the node from 4 connections, and the default of 10,000
+    // publishes/s per client would cap it at 40,000/s (a real sensor sends a few per second; bench/paced.ts
+    // keeps the defaults)
+    broker: { host: '127.0.0.1', port: 0, limits: { publishRate: 0, publishBytesPerSec: 0 } },
     uplink: { urls: [`mqtt://127.0.0.1:${uplinkPort}`] },
     log: { level: 'silent' as const },
     pipelines: [factoryLinePipeline('bench', prefix)],
