@@ -9,38 +9,21 @@
  * Run as a child: alarms.ts host port prefix conns sensors perSec seconds [hopHost hopPort].
  * Prints `alarm <sensorId> <ts>` per reading sent, `hop <ms>` per reading through the hop broker.
  */
-import { createConnection, type Socket } from 'node:net'
 import { ALARM_ABOVE } from './pipeline.js'
-import { connectPacket, packet, str16, varint } from './sensors.js'
+import { openRaw, packet, str16 } from './sensors.js'
 
 /** the alarm readings' QoS: 1 goes through the node's ingest journal (PUBACK after its commit) */
 const QOS1 = process.env['FOGLINE_BENCH_ALARM_QOS'] === '1'
 
-async function open(host: string, port: number, clientId: string): Promise<Socket> {
-  const sock = createConnection({ host, port, noDelay: true })
-  await new Promise<void>((resolve, reject) => {
-    sock.once('error', reject)
-    sock.once('connect', () => {
-      sock.write(connectPacket(clientId))
-      sock.once('data', () => resolve())
-    })
-  })
-  sock.on('error', () => {})
-  return sock
-}
-
 /** QoS 0 PUBLISH [MQTT-3.3.1]; with a packet id, QoS 1 [MQTT-3.3.2-2] (its PUBACK is not waited for) */
 function publish(topic: string, body: string, packetId = 0): Buffer {
-  const t = str16(topic)
-  const b = Buffer.from(body)
-  if (packetId === 0) return Buffer.concat([Buffer.from([0x30, ...varint(t.length + b.length)]), t, b])
-  const id = Buffer.from([packetId >> 8, packetId & 0xff])
-  return Buffer.concat([Buffer.from([0x32, ...varint(t.length + 2 + b.length)]), t, id, b])
+  if (packetId === 0) return packet(0x30, str16(topic), Buffer.from(body))
+  return packet(0x32, str16(topic), Buffer.from([packetId >> 8, packetId & 0xff]), Buffer.from(body))
 }
 
 /** a subscriber on the hop broker: the time each reading (by its `n`) arrived */
 async function hopSubscriber(host: string, port: number, filter: string, sentAt: Map<number, number>) {
-  const sock = await open(host, port, `fogbench-hop-${process.pid}`)
+  const sock = await openRaw(host, port, `fogbench-hop-${process.pid}`)
   sock.write(packet(0x82, Buffer.from([0, 1]), str16(filter), Buffer.from([0])))
   sock.on('data', (d: Buffer) => {
     // the payloads carry "n":<k>; a chunk may hold several PUBLISHes, each is matched by its number
@@ -58,14 +41,16 @@ export async function runAlarms(argv: string[]): Promise<void> {
   const [host, port, prefix, conns, sensors, perSec, seconds, hopHost, hopPort] = argv
   const nConns = Number(conns)
   const socks = await Promise.all(
-    Array.from({ length: nConns }, (_, i) => open(host!, Number(port), `${prefix}-alarm${i}-${process.pid}`)),
+    Array.from({ length: nConns }, (_, i) =>
+      openRaw(host!, Number(port), `${prefix}-alarm${i}-${process.pid}`),
+    ),
   )
   const hop = Number(hopPort ?? 0) > 0
   const sentAt = new Map<number, number>()
   const hopSocks = hop
     ? await Promise.all(
         Array.from({ length: nConns }, (_, i) =>
-          open(hopHost!, Number(hopPort), `${prefix}-hop${i}-${process.pid}`),
+          openRaw(hopHost!, Number(hopPort), `${prefix}-hop${i}-${process.pid}`),
         ),
       )
     : []

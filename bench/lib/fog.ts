@@ -7,7 +7,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { loadavg } from 'node:os'
 import { join } from 'node:path'
-import { type ChildRun, POSTGRES_URL, runTsChild } from '@fogline/testkit'
+import { type ChildRun, pgDatabase, runTsChild } from '@fogline/testkit'
 import Database from 'better-sqlite3'
 import pg from 'pg'
 import { onLines, type Plain, ROOT, spawnPlain } from './proc.js'
@@ -26,20 +26,11 @@ export type StoreKind = 'sqlite' | 'postgres'
 
 /** A new, empty PostgreSQL database (random name) for one run; dropped by `drop()`. */
 export async function freshPgDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `fogbench_${process.pid}_${Math.random().toString(36).slice(2, 8)}`
-  const admin = async (sql: string) => {
-    const c = new pg.Client({ connectionString: POSTGRES_URL })
-    await c.connect()
-    try {
-      await c.query(sql)
-    } finally {
-      await c.end()
-    }
-  }
-  await admin(`CREATE DATABASE ${name}`)
-  const url = new URL(POSTGRES_URL)
-  url.pathname = `/${name}`
-  return { url: url.toString(), drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) }
+  let drop = async () => {}
+  const url = await pgDatabase((d) => {
+    drop = d
+  }, 'fogbench')
+  return { url, drop: () => drop() }
 }
 
 /** Read-only queries on the cloud store the CLI cloud writes (the bench never writes to it). */

@@ -45,7 +45,9 @@ interface Conn {
 /** saturated QoS 1: unacknowledged PUBLISHes per connection, like a client's in-flight window */
 const WINDOW = 8
 
-async function open(host: string, port: number, clientId: string): Promise<Socket> {
+/** A raw MQTT connection (TCP_NODELAY) that has sent CONNECT and got its CONNACK; later errors are ignored
+ * (a load generator outlives a killed broker). */
+export async function openRaw(host: string, port: number, clientId: string): Promise<Socket> {
   const sock = createConnection({ host, port, noDelay: true })
   await new Promise<void>((resolve, reject) => {
     sock.once('error', reject)
@@ -55,6 +57,7 @@ async function open(host: string, port: number, clientId: string): Promise<Socke
       sock.once('data', () => resolve())
     })
   })
+  sock.on('error', () => {})
   return sock
 }
 
@@ -75,12 +78,11 @@ export async function runSensors(
   for (let i = 0; i < conns; i += 50) {
     const batch = await Promise.all(
       Array.from({ length: Math.min(50, conns - i) }, (_, k) =>
-        open(host, port, `${prefix}-s${i + k}-${process.pid}`),
+        openRaw(host, port, `${prefix}-s${i + k}-${process.pid}`),
       ),
     )
     batch.forEach((sock, k) => {
       const id = i + k
-      sock.on('error', () => {})
       const conn: Conn = {
         sock,
         topic: str16(`${prefix}/sensors/s${String(id).padStart(4, '0')}/temperature`),

@@ -8,11 +8,11 @@ import {
   MOSQUITTO_URL,
   mosquittoAvailable,
   POSTGRES_URL as PG_URL,
+  pgDatabase,
   postgresAvailable,
   pgSchema as schemaDroppedWith,
   waitFor,
 } from '@fogline/testkit'
-import pg from 'pg'
 import { describe, onTestFinished } from 'vitest'
 
 export { MOSQUITTO_URL, mosquittoAvailable, PG_URL, postgresAvailable }
@@ -64,21 +64,4 @@ export function fogline(
 }
 
 /** A new, empty PostgreSQL database (CREATE DATABASE with a random name); its URL. Dropped when the test ends. */
-export async function freshDatabase(): Promise<string> {
-  const name = `fogline_db_${process.pid}_${rand()}`
-  const admin = async (sql: string) => {
-    const c = new pg.Client({ connectionString: PG_URL })
-    await c.connect()
-    try {
-      await c.query(sql)
-    } finally {
-      await c.end()
-    }
-  }
-  await admin(`CREATE DATABASE ${name}`)
-  // FORCE: a replica's pool that is still closing does not keep the database alive
-  onTestFinished(() => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`))
-  const url = new URL(PG_URL)
-  url.pathname = `/${name}`
-  return url.toString()
-}
+export const freshDatabase = (): Promise<string> => pgDatabase(onTestFinished)

@@ -1,14 +1,11 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { openSqliteOutbox } from '@fogline/outbox'
-import { runTsChild, tempDir, waitFor } from '@fogline/testkit'
-import Database from 'better-sqlite3'
+import { tempDir } from '@fogline/testkit'
 import { connect, type MqttClient } from 'mqtt'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { startTestCloud, VERBOSE } from './helpers.js'
+import { lastLife, runNode } from './kill9-shared.js'
 
-// the built node (npm test builds dist/ first): the shipped code, and a start without tsx's compile step
-const CLI = 'packages/cli/dist/bin.js'
 const CHECKPOINT_MS = 1000
 const ABOVE = 50
 
@@ -70,16 +67,6 @@ function alarmSensors(url: string, life: number, tally: Tally, killAt: number, c
   }
 }
 
-/** records still in the node's outbox, read beside the running node (WAL allows a reader) */
-function backlog(path: string): number {
-  const db = new Database(path, { readonly: true, fileMustExist: true })
-  try {
-    return db.prepare('SELECT count(*) FROM records').pluck().get() as number
-  } finally {
-    db.close()
-  }
-}
-
 async function killLoop(rounds: number) {
   const d = tempDir('fogline-faults-', onTestFinished)
   const cloud = await startTestCloud(d)
@@ -104,13 +91,8 @@ pipelines:
 `,
   )
   const tally: Tally = { sent: new Map(), acked: new Set() }
-  const runNode = () => {
-    const child = runTsChild(CLI, ['node', '--config', cfg, '--status-every', '0'], { plain: true })
-    onTestFinished(() => child.kill9())
-    return child
-  }
   for (let i = 0; i < rounds; i++) {
-    const child = runNode()
+    const child = runNode(cfg)
     const line = await child.waitForLine(/sensors publish to mqtt:/, 30_000)
     // random moments, by PUBACKs (a few hundred a second here): most kills land inside a checkpoint
     // interval, some after one or two checkpoints
@@ -121,25 +103,13 @@ pipelines:
     pub.stop()
   }
   // one more life without sensors: replay, the outbox drains into the cloud
-  const last = runNode()
-  await last.waitForLine(/sensors publish to mqtt:/, 30_000)
   const stored = () => cloud.cloud.store.queryEvents({ nodeId, limit: 1_000_000 })
-  let prev = -1
-  await waitFor(
-    async () => {
-      const n = (await stored()).length
-      const settled = n === prev && backlog(join(dataDir, 'outbox.db')) === 0
-      prev = n
-      return settled && n > 0
-    },
+  const records = await lastLife(
+    cfg,
+    join(dataDir, 'outbox.db'),
+    async () => (await stored()).length,
     'the cloud event count settled',
-    30_000,
-    1500,
   )
-  await last.kill9()
-  const ob = await openSqliteOutbox({ path: join(dataDir, 'outbox.db') })
-  const records = ob.stats().records
-  await ob.close()
   const times = new Map<string, number>()
   let wrongKind = 0
   for (const e of await stored()) {

@@ -1,14 +1,11 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { openSqliteOutbox } from '@fogline/outbox'
-import { runTsChild, tempDir, waitFor } from '@fogline/testkit'
-import Database from 'better-sqlite3'
+import { tempDir } from '@fogline/testkit'
 import { connect, type MqttClient } from 'mqtt'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { startTestCloud, VERBOSE } from './helpers.js'
+import { lastLife, readCount, runNode } from './kill9-shared.js'
 
-// the built node (npm test builds dist/ first): the shipped code, and a start without tsx's compile step
-const CLI = 'packages/cli/dist/bin.js'
 const CHECKPOINT_MS = 1000
 
 interface Tally {
@@ -60,17 +57,6 @@ function publishers(url: string, tally: Tally, conns = 4, window = 16) {
   }
 }
 
-/** one number from a node's SQLite file, read beside the running node (WAL allows a reader) */
-function readCount(path: string, sql: string): number {
-  const db = new Database(path, { readonly: true, fileMustExist: true })
-  try {
-    return db.prepare(sql).pluck().get() as number
-  } finally {
-    db.close()
-  }
-}
-/** records still in the node's outbox */
-const backlog = (path: string) => readCount(path, 'SELECT count(*) FROM records')
 /** bad readings the node set aside, from its dead-letter store (counts by code, kept past the row cap) */
 const deadLettered = (path: string) => readCount(path, 'SELECT coalesce(sum(n), 0) FROM dead_letter_counts')
 
@@ -110,14 +96,9 @@ pipelines:
 `,
   )
   const tally: Tally = { sent: 0, acked: 0, badSent: 0, badAcked: 0 }
-  const runNode = () => {
-    const child = runTsChild(CLI, ['node', '--config', cfg, '--status-every', '0'], { plain: true })
-    onTestFinished(() => child.kill9())
-    return child
-  }
   const lives: string[] = []
   for (let i = 0; i < rounds; i++) {
-    const child = runNode()
+    const child = runNode(cfg)
     const line = await child.waitForLine(/sensors publish to mqtt:/, 30_000)
     const pub = publishers(line.slice(line.indexOf('mqtt://')).trim(), tally)
     // random moments: most kills land inside a checkpoint interval, some after one or two checkpoints
@@ -129,24 +110,12 @@ pipelines:
     lives.push(`${Math.round(life)}ms:${tally.acked - acked0}`)
   }
   // one more life without sensors: replay, windows close, the outbox drains into the cloud
-  const last = runNode()
-  await last.waitForLine(/sensors publish to mqtt:/, 30_000)
-  let prev = -1
-  await waitFor(
-    async () => {
-      const n = await counted(cloud, nodeId)
-      const settled = n === prev && backlog(join(dataDir, 'outbox.db')) === 0
-      prev = n
-      return settled && n > 0
-    },
+  const records = await lastLife(
+    cfg,
+    join(dataDir, 'outbox.db'),
+    () => counted(cloud, nodeId),
     'the cloud count settled',
-    30_000,
-    1500,
   )
-  await last.kill9()
-  const ob = await openSqliteOutbox({ path: join(dataDir, 'outbox.db') })
-  const records = ob.stats().records
-  await ob.close()
   const n = await counted(cloud, nodeId)
   const dead = deadLettered(join(dataDir, 'deadletters.db'))
   if (VERBOSE) console.log({ journal, ...tally, counted: n, dead, records, lives: lives.join(' ') })

@@ -6,5 +6,12 @@ export { type FakeClock, fakeClock } from './clock.js'
 export { errorOf } from './errors.js'
 export { bearerFetch } from './http.js'
 export { type FaultProxy, type ProxyMode, type ProxyShape, startFaultProxy } from './proxy.js'
-export { MOSQUITTO_URL, mosquittoAvailable, POSTGRES_URL, pgSchema, postgresAvailable } from './services.js'
+export {
+  MOSQUITTO_URL,
+  mosquittoAvailable,
+  POSTGRES_URL,
+  pgDatabase,
+  pgSchema,
+  postgresAvailable,
+} from './services.js'
 export { type TempDir, tempDir, waitFor } from './tmp.js'

@@ -56,3 +56,32 @@ export function pgSchema(dropWith: (drop: () => Promise<void>) => void): string 
   })
   return schema
 }
+
+/** Run one statement on POSTGRES_URL on a connection of its own (CREATE/DROP DATABASE cannot share one). */
+async function pgAdmin(sql: string): Promise<void> {
+  const c = new pg.Client({ connectionString: POSTGRES_URL })
+  await c.connect()
+  try {
+    await c.query(sql)
+  } finally {
+    await c.end()
+  }
+}
+
+/**
+ * A new, empty PostgreSQL database (`<prefix>_<pid>_<random>`) on POSTGRES_URL's server; its URL. `dropWith`
+ * (vitest's `onTestFinished`, or a bench's own list) is handed the DROP DATABASE … WITH (FORCE) that removes
+ * it (FORCE: a pool that is still closing does not keep it alive).
+ * @example const url = await pgDatabase(onTestFinished)
+ */
+export async function pgDatabase(
+  dropWith: (drop: () => Promise<void>) => void,
+  prefix = 'fogline_db',
+): Promise<string> {
+  const name = `${prefix}_${process.pid}_${randomBytes(4).toString('hex')}`
+  await pgAdmin(`CREATE DATABASE ${name}`)
+  dropWith(() => pgAdmin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`))
+  const url = new URL(POSTGRES_URL)
+  url.pathname = `/${name}`
+  return url.toString()
+}
