@@ -18,7 +18,15 @@ export interface BuiltNode {
 
 export async function startBuiltNode(
   dir: string,
-  o: { nodeId: string; prefix: string; cloudUrl: string; conns: number; env: Record<string, string> },
+  o: {
+    nodeId: string
+    prefix: string
+    cloudUrl: string
+    conns: number
+    env: Record<string, string>
+    /** merged into the node's broker config (e.g. { fastPath: false }) */
+    broker?: Record<string, unknown>
+  },
 ): Promise<BuiltNode> {
   mkdirSync(dir, { recursive: true })
   const cfg = join(dir, 'node.yaml')
@@ -27,7 +35,7 @@ export async function startBuiltNode(
     dataDir: join(dir, 'data'),
     // room for two loads: the next run's sensors may connect while the node still closes the last run's (a
     // cap of conns + 100 refused a whole second run at 3,000 connections: 0 readings counted)
-    broker: { host: '127.0.0.1', port: 0, limits: { maxConnections: 2 * o.conns + 100 } },
+    broker: { host: '127.0.0.1', port: 0, limits: { maxConnections: 2 * o.conns + 100 }, ...o.broker },
     uplink: { urls: [o.cloudUrl] },
     log: { level: 'warn' },
     pipelines: [factoryLinePipeline('temperature', o.prefix)],

@@ -55,6 +55,8 @@ export interface BrokerOptions {
   onAuthFailure?: (clientId: string, username: string | undefined, reason: RefusalReason) => void
   /** QoS 1 client publishes go here instead of `onMessage`, and their PUBACK waits for `done` (durable ingest) */
   acceptQos1?: AcceptQos1
+  /** read plain TCP clients into a shared buffer and parse whole PUBLISH packets directly (default true) */
+  fastPath?: boolean
 }
 
 /** A running MQTT broker. Lifecycle: start → (clients publish) → [reload] → close. */
@@ -122,7 +124,14 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
     return n > 0 ? `${n} user${n === 1 ? '' : 's'} with a password` : ''
   }
   const hasLogins = logins() !== ''
-  const { handle, onTlsError } = connectionHandlers(broker, { info, clock, limits, counters, log })
+  const { handle, onTlsError } = connectionHandlers(broker, {
+    info,
+    clock,
+    limits,
+    counters,
+    log,
+    Packet: opts.fastPath === false ? undefined : mqttPacketRequire('./packet.js'),
+  })
   const open = await openAll(
     opts.listeners ?? [{ type: 'mqtt', host: opts.host ?? '127.0.0.1', port: opts.port ?? 1883 }],
     hasLogins,

@@ -52,6 +52,7 @@ export function brokerOptionsFromConfig(c: BrokerConfig, where: BrokerOptionsFro
     ...(c.passwordFile ? { passwords: readPasswordFile(path(c.passwordFile)) } : {}),
     ...(c.aclFile ? { acl: readAclFile(path(c.aclFile)) } : {}),
     limits: { ...c.limits },
+    fastPath: c.fastPath,
   }
 }
 

@@ -1,7 +1,11 @@
+import { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
+import { TLSSocket } from 'node:tls'
 import type { Clock } from '@fogline/protocol'
 import type { Aedes, Client } from 'aedes'
 import type { BrokerCounters, BrokerLogger } from './counters.js'
+import { directRead } from './direct-read.js'
+import type { PacketClass } from './fast-parse.js'
 import type { BrokerLimits } from './limits.js'
 import type { ConnInfo, ListenerSpec } from './listeners.js'
 
@@ -17,6 +21,8 @@ export function connectionHandlers(
     limits: BrokerLimits
     counters: BrokerCounters
     log: BrokerLogger
+    /** mqtt-packet's Packet class (the copy aedes loads); unset: aedes reads every stream itself */
+    Packet: PacketClass | undefined
   },
 ) {
   const { info, clock, limits, counters, log } = ctx
@@ -27,6 +33,8 @@ export function connectionHandlers(
       connecting: boolean
       once(e: string, f: () => void): void
     }
+    if (ctx.Packet && stream instanceof Socket && !(stream instanceof TLSSocket))
+      directRead(stream, client as never, ctx.Packet)
     const timer = clock.setTimeout(() => {
       // a CONNECT arrived in time (aedes sets `connecting` on it; a slow login is not this limit)
       if (client.connected || client.connecting) return

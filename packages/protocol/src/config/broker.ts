@@ -70,5 +70,10 @@ export const BrokerConfig = z.strictObject({
    */
   users: z.record(z.string().min(1), z.string().min(1)).optional(),
   limits: BrokerLimitsConfig.prefault({}),
+  /**
+   * Plain TCP clients are read into one shared buffer and their whole PUBLISH packets parsed without
+   * mqtt-packet's parser loop (docs/decisions.md, "The broker's read path"); false: aedes' own stream path.
+   */
+  fastPath: z.boolean().default(true),
 })
 export type BrokerConfig = z.output<typeof BrokerConfig>

@@ -1,0 +1,93 @@
+/**
+ * Parse the whole MQTT 3.1.1 PUBLISH packets at the start of a chunk without mqtt-packet's parser loop, then hand
+ * the rest (anything else, a partial packet, anything unusual) to the parser as before.
+ *
+ * Why: with one PUBLISH per read (a real sensor), mqtt-packet's state machine is most of the node's allocation
+ * per reading (a heap sampling profile with collected objects, docs/benchmarks.md): each `debug(...)` call builds
+ * its rest-arguments array even when debugging is off (six to seven calls per packet), and its `bl` BufferList
+ * copies every number it reads into a new Buffer (`readUInt8`/`readUInt16BE` go through `slice`).
+ *
+ * The packets made here are mqtt-packet's own `Packet` with the fields in the order its parser sets them
+ * (cmd, retain, qos, dup, length, topic, payload, messageId when QoS > 0) and are emitted as 'packet' on the
+ * client's parser, as the parser does. The fast path is taken only where the parser would give the same
+ * packet: nothing buffered in the parser, not MQTT 5, a PUBLISH whose header, topic and packet identifier lie
+ * inside the chunk, QoS 0–2, a topic of at least one byte. Everything else — including every error — is the
+ * parser's. The payload is a view of the chunk (the chunk is the caller's own copy); a retained message's
+ * payload is copied to its own memory, since the broker keeps it for as long as the topic is retained.
+ */
+
+interface Parser {
+  _list: { length: number }
+  _stateCounter: number
+  error: unknown
+  settings?: { protocolVersion?: number }
+  parse(buf: Buffer): unknown
+  emit(event: 'packet', packet: unknown): boolean
+}
+
+interface PublishPacket {
+  cmd: string | null
+  retain: boolean
+  qos: number
+  dup: boolean
+  length: number
+  topic: string | null
+  payload: Buffer | null
+  messageId?: number
+}
+
+export type PacketClass = new () => PublishPacket
+
+export function parseChunk(parser: Parser, chunk: Buffer, Packet: PacketClass): void {
+  const n = chunk.length
+  let off = 0
+  if (
+    parser._list.length === 0 &&
+    parser._stateCounter === 0 &&
+    !parser.error &&
+    parser.settings?.protocolVersion !== 5
+  ) {
+    while (off < n) {
+      const b0 = chunk[off]!
+      // PUBLISH is type 3; QoS 3 is an error the parser reports
+      if (b0 >> 4 !== 3 || ((b0 >> 1) & 3) === 3) break
+      // remaining length: 1 to 4 bytes, 7 bits each [MQTT-2.2.3]
+      let len = 0
+      let mul = 1
+      let p = off + 1
+      let done = false
+      while (p < n && p < off + 5) {
+        const c = chunk[p++]!
+        len += (c & 0x7f) * mul
+        mul *= 0x80
+        if ((c & 0x80) === 0) {
+          done = true
+          break
+        }
+      }
+      const end = p + len
+      if (!done || end > n || len < 2) break
+      const topicLen = (chunk[p]! << 8) | chunk[p + 1]!
+      const topicEnd = p + 2 + topicLen
+      const qos = (b0 >> 1) & 3
+      const idEnd = qos > 0 ? topicEnd + 2 : topicEnd
+      if (topicLen === 0 || idEnd > end) break
+      const packet = new Packet()
+      packet.cmd = 'publish'
+      packet.retain = (b0 & 1) !== 0
+      packet.qos = qos
+      packet.dup = (b0 & 8) !== 0
+      packet.length = len
+      packet.topic = chunk.toString('utf8', p + 2, topicEnd)
+      if (packet.retain) {
+        const own = Buffer.allocUnsafeSlow(end - idEnd)
+        chunk.copy(own, 0, idEnd, end)
+        packet.payload = own
+      } else packet.payload = chunk.subarray(idEnd, end)
+      if (qos > 0) packet.messageId = (chunk[topicEnd]! << 8) | chunk[topicEnd + 1]!
+      off = end
+      parser.emit('packet', packet)
+    }
+  }
+  if (off < n) parser.parse(off === 0 ? chunk : chunk.subarray(off))
+}
