@@ -1,6 +1,6 @@
-import type { AedesOptions } from 'aedes'
+import type { AedesOptions, Client, PublishPacket } from 'aedes'
 import { topicLevels } from './limits.js'
-import type { Shared } from './session.js'
+import type { Session, Shared } from './session.js'
 
 /** authorizePublish, authorizeSubscribe, authorizeForward: topic limits, ACLs, rate limits, topic MUSTs. */
 export function topicHooks(sh: Shared): Partial<AedesOptions> {
@@ -12,30 +12,14 @@ export function topicHooks(sh: Shared): Partial<AedesOptions> {
       // aedes' default hook refuses $SYS publishes (moscajs/aedes#597); replacing it keeps that
       if (packet.topic.startsWith('$SYS')) return done(new Error('$SYS is read-only'))
       const topic = packet.topic
-      if (Buffer.byteLength(topic) > limits.maxTopicLength) {
-        hit(client, 'maxTopicLength', { topic: topic.slice(0, 64) })
-        return done(new Error('topic too long'))
-      }
-      if (topicLevels(topic) > limits.maxTopicLevels) {
-        hit(client, 'maxTopicLevels', { topic: topic.slice(0, 64) })
-        return done(new Error('topic has too many levels'))
-      }
-      const bad = topicViolation(topic)
-      if (bad) return done(new Error(bad))
       // [MQTT-3.3.1-2] DUP must be 0 on QoS 0
       if (packet.qos === 0 && packet.dup) return done(new Error('[MQTT-3.3.1-2] DUP set on a QoS 0 PUBLISH'))
       const s = sessions.get(client)
-      if (auth.acl && !auth.acl.canPublish(s?.user, client.id, topic)) {
-        counters.denied.publish++
-        if (once.due(`pub:${client.id}`))
-          log.warn(
-            { code: 'FOG_NOT_AUTHORIZED', clientId: client.id, username: s?.user ?? null, topic },
-            'a publish outside the client ACL was dropped (logged once a minute per client)',
-          )
-        // [MQTT-3.3.5-2] either close the connection, or acknowledge and not deliver
-        if (sh.deniedPublish === 'disconnect') return done(new Error('publish outside the client ACL'))
-        sh.dropped.add(packet)
-        return done(null)
+      // a sensor publishes to the same topic again and again: the topic and ACL checks it passed last time
+      // (same topic, same ACL object: a reload swaps it) need not run again
+      if (s === undefined || topic !== s.okTopic || s.okAcl !== auth.acl) {
+        const refused = checkTopic(sh, client, packet, s)
+        if (refused !== undefined) return done(refused)
       }
       const waitMsgs = s?.msgs?.take(1) ?? 0
       const waitBytes = s?.bytes?.take((packet.payload as Buffer).length) ?? 0
@@ -75,6 +59,48 @@ export function topicHooks(sh: Shared): Partial<AedesOptions> {
       return acl.canRead(sessions.get(client)?.user, client.id, packet.topic) ? packet : null
     },
   }
+}
+
+/**
+ * The checks a publish topic passes once per client and ACL: length and level limits, topic MUSTs, the ACL.
+ * Returns the refusal to give aedes (an Error closes the connection; null: acknowledged and dropped), or
+ * undefined when the topic passed, which the session then remembers.
+ */
+function checkTopic(
+  sh: Shared,
+  client: Client,
+  packet: PublishPacket,
+  s: Session | undefined,
+): Error | null | undefined {
+  const { auth, limits, log, counters, once, hit } = sh
+  const topic = packet.topic
+  if (Buffer.byteLength(topic) > limits.maxTopicLength) {
+    hit(client, 'maxTopicLength', { topic: topic.slice(0, 64) })
+    return new Error('topic too long')
+  }
+  if (topicLevels(topic) > limits.maxTopicLevels) {
+    hit(client, 'maxTopicLevels', { topic: topic.slice(0, 64) })
+    return new Error('topic has too many levels')
+  }
+  const bad = topicViolation(topic)
+  if (bad) return new Error(bad)
+  if (auth.acl && !auth.acl.canPublish(s?.user, client.id, topic)) {
+    counters.denied.publish++
+    if (once.due(`pub:${client.id}`))
+      log.warn(
+        { code: 'FOG_NOT_AUTHORIZED', clientId: client.id, username: s?.user ?? null, topic },
+        'a publish outside the client ACL was dropped (logged once a minute per client)',
+      )
+    // [MQTT-3.3.5-2] either close the connection, or acknowledge and not deliver
+    if (sh.deniedPublish === 'disconnect') return new Error('publish outside the client ACL')
+    sh.dropped.add(packet)
+    return null
+  }
+  if (s) {
+    s.okTopic = topic
+    s.okAcl = auth.acl
+  }
+  return undefined
 }
 
 /**

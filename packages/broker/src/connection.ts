@@ -6,6 +6,7 @@ import type { Aedes, Client } from 'aedes'
 import type { BrokerCounters, BrokerLogger } from './counters.js'
 import { directRead } from './direct-read.js'
 import type { PacketClass } from './fast-parse.js'
+import { fastPublisher } from './fast-publish.js'
 import type { BrokerLimits } from './limits.js'
 import type { ConnInfo, ListenerSpec } from './listeners.js'
 
@@ -26,6 +27,8 @@ export function connectionHandlers(
   },
 ) {
   const { info, clock, limits, counters, log } = ctx
+  const fast =
+    ctx.Packet && process.env['FOGLINE_FAST_PUBLISH'] !== '0' ? fastPublisher(broker as never) : undefined
   const handle = (stream: Duplex, ci: ConnInfo, req?: unknown) => {
     info.set(stream, ci)
     const client = broker.handle(stream as never, req as never) as unknown as Client & {
@@ -34,7 +37,7 @@ export function connectionHandlers(
       once(e: string, f: () => void): void
     }
     if (ctx.Packet && stream instanceof Socket && !(stream instanceof TLSSocket))
-      directRead(stream, client as never, ctx.Packet)
+      directRead(stream, client as never, ctx.Packet, fast)
     const timer = clock.setTimeout(() => {
       // a CONNECT arrived in time (aedes sets `connecting` on it; a slow login is not this limit)
       if (client.connected || client.connecting) return

@@ -1,5 +1,6 @@
 import { Socket } from 'node:net'
-import { type PacketClass, parseChunk } from './fast-parse.js'
+import { type PacketClass, type PublishPacket, parseChunk } from './fast-parse.js'
+import type { FastPublish } from './fast-publish.js'
 
 /**
  * Read a plain TCP client's bytes straight into one shared buffer and hand them to aedes' parser, instead of
@@ -48,7 +49,12 @@ const HIGH_WATER = 16 * 1024
 /** Whether this Node exposes what `directRead` needs (tests assert it on the supported Node). */
 export const directReadSupported = kBuffer !== undefined && kBufferCb !== undefined
 
-export function directRead(socket: Socket, client: AedesClient, Packet: PacketClass): boolean {
+export function directRead(
+  socket: Socket,
+  client: AedesClient,
+  Packet: PacketClass,
+  fast?: FastPublish,
+): boolean {
   const handle = (socket as unknown as { _handle?: TcpHandle | null })._handle
   if (!kBuffer || !kBufferCb || !handle || handle.constructor.name !== 'TCP') return false
   if (typeof handle.useUserBuffer !== 'function') return false
@@ -62,6 +68,7 @@ export function directRead(socket: Socket, client: AedesClient, Packet: PacketCl
     waitingBytes += early.length
   }
   socket.removeListener('readable', client._nextBatch)
+  const handled = fast ? (p: PublishPacket) => fast(client as never, p as never) : undefined
   // what `conn.read(null)` returns in aedes: everything waiting, as one buffer
   const take = (): Buffer | null => {
     if (waiting.length === 0) return null
@@ -85,7 +92,7 @@ export function directRead(socket: Socket, client: AedesClient, Packet: PacketCl
     if (client._parsingBatch <= 0) {
       client._parsingBatch = 0
       const buf = take()
-      if (buf) parseChunk(client._parser as never, buf, Packet)
+      if (buf) parseChunk(client._parser as never, buf, Packet, handled)
     }
   }
   client._nextBatch = nextBatch

@@ -25,7 +25,7 @@ interface Parser {
   emit(event: 'packet', packet: unknown): boolean
 }
 
-interface PublishPacket {
+export interface PublishPacket {
   cmd: string | null
   retain: boolean
   qos: number
@@ -38,7 +38,13 @@ interface PublishPacket {
 
 export type PacketClass = new () => PublishPacket
 
-export function parseChunk(parser: Parser, chunk: Buffer, Packet: PacketClass): void {
+/** `handled` takes a parsed PUBLISH first (fast-publish.ts); when it returns false the parser emits it. */
+export function parseChunk(
+  parser: Parser,
+  chunk: Buffer,
+  Packet: PacketClass,
+  handled?: (packet: PublishPacket) => boolean,
+): void {
   const n = chunk.length
   let off = 0
   if (
@@ -86,7 +92,7 @@ export function parseChunk(parser: Parser, chunk: Buffer, Packet: PacketClass): 
       } else packet.payload = chunk.subarray(idEnd, end)
       if (qos > 0) packet.messageId = (chunk[topicEnd]! << 8) | chunk[topicEnd + 1]!
       off = end
-      parser.emit('packet', packet)
+      if (!handled?.(packet)) parser.emit('packet', packet)
     }
   }
   if (off < n) parser.parse(off === 0 ? chunk : chunk.subarray(off))

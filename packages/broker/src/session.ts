@@ -14,10 +14,13 @@ export interface AuthState {
   acl: Acl | undefined
 }
 
-interface Session {
+export interface Session {
   user: string | undefined
   msgs: TokenBucket | undefined
   bytes: TokenBucket | undefined
+  /** the last topic that passed the topic checks and the ACL, and the ACL it passed (authorize.ts) */
+  okTopic: string | undefined
+  okAcl: Acl | undefined
 }
 
 /** What the hooks are given. */
@@ -85,6 +88,8 @@ export function shared(ctx: HookCtx) {
       user,
       msgs: limits.publishRate > 0 ? new TokenBucket(limits.publishRate, clock) : undefined,
       bytes: limits.publishBytesPerSec > 0 ? new TokenBucket(limits.publishBytesPerSec, clock) : undefined,
+      okTopic: undefined,
+      okAcl: undefined,
     })
   }
   return { ...ctx, sessions, noId, once, hit, refuse, begin }

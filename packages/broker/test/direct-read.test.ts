@@ -3,7 +3,7 @@ import { connect, type Socket } from 'node:net'
 import { waitFor } from '@fogline/testkit'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { directReadSupported } from '../src/direct-read.js'
-import { startBroker } from '../src/index.js'
+import { parseAcl, startBroker } from '../src/index.js'
 
 const aedesRequire = createRequire(createRequire(import.meta.url).resolve('aedes'))
 const { generate } = aedesRequire('mqtt-packet') as { generate(p: object): Buffer }
@@ -104,5 +104,41 @@ describe('direct read: plain TCP clients read into a shared buffer (broker.fastP
     bad.write(Buffer.from([0x36, 0x03, 0x00, 0x01, 0x61]))
     await closed
     await waitFor(() => b.clients() === 0, 'b.clients() === 0')
+  })
+})
+
+describe('authorizePublish remembers the last topic a client passed, per ACL', () => {
+  it('a reloaded ACL that denies the topic drops the next publish on it (the remembered pass is not reused)', async () => {
+    const got: string[] = []
+    const b = await startBroker({
+      port: 0,
+      users: { s1: 'pw' },
+      acl: parseAcl('user s1\ntopic write sensors/#\n'),
+      onMessage: (t, p) => got.push(`${t}=${p}`),
+    })
+    onTestFinished(() => b.close())
+    const s = await raw(b.port)
+    s.write(
+      generate({
+        cmd: 'connect',
+        protocolId: 'MQTT',
+        protocolVersion: 4,
+        clientId: 'c1',
+        clean: true,
+        keepalive: 30,
+        username: 's1',
+        password: Buffer.from('pw'),
+      }),
+    )
+    await waitFor(() => b.clients() === 1, 'b.clients() === 1')
+    s.write(pub('sensors/a', '1'))
+    s.write(pub('sensors/a', '2'))
+    await waitFor(() => got.length === 2, 'got.length === 2')
+    b.reload({ acl: parseAcl('user s1\ntopic write other/#\n') })
+    s.write(pub('sensors/a', '3'))
+    s.write(pub('other/b', '4'))
+    await waitFor(() => got.length === 3, 'got.length === 3')
+    expect(got).toEqual(['sensors/a=1', 'sensors/a=2', 'other/b=4'])
+    expect(b.counters().denied.publish).toBe(1)
   })
 })
