@@ -1,5 +1,5 @@
 import { Socket } from 'node:net'
-import { type PacketClass, type PublishPacket, parseChunk } from './fast-parse.js'
+import { type PacketClass, parseChunk } from './fast-parse.js'
 import type { FastPublish } from './fast-publish.js'
 
 /**
@@ -49,6 +49,77 @@ const HIGH_WATER = 16 * 1024
 /** Whether this Node exposes what `directRead` needs (tests assert it on the supported Node). */
 export const directReadSupported = kBuffer !== undefined && kBufferCb !== undefined
 
+/**
+ * One per connection, and nothing else: the read callback is one function for all sockets (Node calls it with
+ * the socket as `this`), chunks wait in a list only while aedes is busy, and the parse hook is given the client
+ * instead of a closure (heap per idle connection, bench/heap-per-conn.ts).
+ */
+class Reader {
+  /** the chunk waiting, or the chunks when more than one waits */
+  one: Buffer | null = null
+  more: Buffer[] | null = null
+  bytes = 0
+  constructor(
+    readonly socket: Socket,
+    readonly handle: TcpHandle,
+    readonly client: AedesClient,
+    readonly Packet: PacketClass,
+    readonly fast: FastPublish | undefined,
+  ) {}
+
+  add(chunk: Buffer): void {
+    if (this.one === null) this.one = chunk
+    else (this.more ??= [this.one]).push(chunk)
+    this.bytes += chunk.length
+  }
+
+  /** what `conn.read(null)` returns in aedes: everything waiting, as one buffer */
+  take(): Buffer | null {
+    const buf = this.more ? Buffer.concat(this.more, this.bytes) : this.one
+    if (buf === null) return null
+    this.one = null
+    this.more = null
+    this.bytes = 0
+    if (!this.handle.reading && !this.socket.destroyed) {
+      this.handle.reading = true
+      this.handle.readStart()
+    }
+    return buf
+  }
+
+  /** aedes' nextBatch (lib/client.js), line for line, with the stream read replaced by take() */
+  next(err?: Error | null): void {
+    const client = this.client
+    if (err) {
+      client.emit('error', err)
+      return
+    }
+    if (client._paused) return
+    client._parsingBatch--
+    if (client._parsingBatch <= 0) {
+      client._parsingBatch = 0
+      const buf = this.take()
+      if (buf) parseChunk(client._parser as never, buf, this.Packet, this.fast, client)
+    }
+  }
+}
+
+const kReader = Symbol('fogline.reader')
+
+/** Node's read callback for every switched socket (`this` is the socket) */
+function onRead(this: Socket, nread: number, buf: Buffer): boolean {
+  const r = (this as unknown as Record<symbol, Reader>)[kReader]!
+  // copied: the shared buffer is overwritten by the next read, and the parser keeps slices (payloads)
+  const chunk = Buffer.allocUnsafe(nread)
+  buf.copy(chunk, 0, 0, nread)
+  const first = r.one === null
+  r.add(chunk)
+  // a Readable emits 'readable' when data lands in an empty buffer: aedes calls nextBatch then
+  if (first) r.client._nextBatch()
+  // false stops reading (Node calls readStop); take() starts it again
+  return r.bytes <= HIGH_WATER
+}
+
 export function directRead(
   socket: Socket,
   client: AedesClient,
@@ -59,56 +130,16 @@ export function directRead(
   if (!kBuffer || !kBufferCb || !handle || handle.constructor.name !== 'TCP') return false
   if (typeof handle.useUserBuffer !== 'function') return false
   const s = socket as unknown as Record<symbol, unknown>
-  const waiting: Buffer[] = []
-  let waitingBytes = 0
+  const r = new Reader(socket, handle, client, Packet, fast)
   // bytes the stream already buffered before the switch (none when aedes is handed the socket at accept)
   const early = socket.readableLength > 0 ? (socket.read() as Buffer | null) : null
-  if (early) {
-    waiting.push(early)
-    waitingBytes += early.length
-  }
+  if (early) r.add(early)
   socket.removeListener('readable', client._nextBatch)
-  const handled = fast ? (p: PublishPacket) => fast(client as never, p as never) : undefined
-  // what `conn.read(null)` returns in aedes: everything waiting, as one buffer
-  const take = (): Buffer | null => {
-    if (waiting.length === 0) return null
-    const buf = waiting.length === 1 ? waiting[0]! : Buffer.concat(waiting, waitingBytes)
-    waiting.length = 0
-    waitingBytes = 0
-    if (!handle.reading && !socket.destroyed) {
-      handle.reading = true
-      handle.readStart()
-    }
-    return buf
-  }
-  // aedes' nextBatch (lib/client.js), line for line, with the stream read replaced by take()
-  const nextBatch = (err?: Error) => {
-    if (err) {
-      client.emit('error', err)
-      return
-    }
-    if (client._paused) return
-    client._parsingBatch--
-    if (client._parsingBatch <= 0) {
-      client._parsingBatch = 0
-      const buf = take()
-      if (buf) parseChunk(client._parser as never, buf, Packet, handled)
-    }
-  }
-  client._nextBatch = nextBatch
-  s[kBufferCb] = (nread: number, buf: Buffer): boolean => {
-    // copied: the shared buffer is overwritten by the next read, and the parser keeps slices (payloads)
-    const chunk = Buffer.allocUnsafe(nread)
-    buf.copy(chunk, 0, 0, nread)
-    waiting.push(chunk)
-    waitingBytes += nread
-    // a Readable emits 'readable' when data lands in an empty buffer: aedes calls nextBatch then
-    if (waiting.length === 1) nextBatch()
-    // false stops reading (Node calls readStop); take() starts it again
-    return waitingBytes <= HIGH_WATER
-  }
+  client._nextBatch = r.next.bind(r)
+  s[kReader] = r
+  s[kBufferCb] = onRead
   s[kBuffer] = shared
   handle.useUserBuffer(shared)
-  if (waiting.length > 0) nextBatch()
+  if (r.one !== null) client._nextBatch()
   return true
 }

@@ -38,12 +38,13 @@ export interface PublishPacket {
 
 export type PacketClass = new () => PublishPacket
 
-/** `handled` takes a parsed PUBLISH first (fast-publish.ts); when it returns false the parser emits it. */
+/** `fast(client, packet)` takes a parsed PUBLISH first (fast-publish.ts); when it returns false the parser emits it. */
 export function parseChunk(
   parser: Parser,
   chunk: Buffer,
   Packet: PacketClass,
-  handled?: (packet: PublishPacket) => boolean,
+  fast?: (client: never, packet: never) => boolean,
+  client?: unknown,
 ): void {
   const n = chunk.length
   let off = 0
@@ -92,7 +93,7 @@ export function parseChunk(
       } else packet.payload = chunk.subarray(idEnd, end)
       if (qos > 0) packet.messageId = (chunk[topicEnd]! << 8) | chunk[topicEnd + 1]!
       off = end
-      if (!handled?.(packet)) parser.emit('packet', packet)
+      if (!fast?.(client as never, packet as never)) parser.emit('packet', packet)
     }
   }
   if (off < n) parser.parse(off === 0 ? chunk : chunk.subarray(off))
