@@ -7,7 +7,8 @@
  *   FOGLINE_AB_A='NODE_OPTIONS=…' (default: the gateway unit's environment), FOGLINE_AB_B='NODE_OPTIONS=…',
  *   FOGLINE_BENCH_CONNS=1000, FOGLINE_BENCH_RATE=10, FOGLINE_BENCH_QOS=1, FOGLINE_BENCH_SECONDS=15,
  *   FOGLINE_BENCH_ROUNDS=2 (fresh nodes each round; A and B swap start order),
- *   FOGLINE_AB_A_BROKER / FOGLINE_AB_B_BROKER: JSON merged into that side's broker config, e.g. '{"fastPath":false}'.
+ *   FOGLINE_AB_A_BROKER / FOGLINE_AB_B_BROKER: JSON merged into that side's broker config, e.g. '{"fastPath":false}';
+ *   FOGLINE_AB_A_CONFIG / FOGLINE_AB_B_CONFIG: other config sections, e.g. '{"ingest":{"journal":false}}'.
  */
 import { join } from 'node:path'
 import { startCloud } from '@fogline/cloud'
@@ -55,6 +56,7 @@ async function round(k: number, cloudUrl: string, dir: string): Promise<Record<'
         conns: CONNS,
         env: ENVS[s],
         broker: JSON.parse(env[`FOGLINE_AB_${s}_BROKER`] ?? '{}') as Record<string, unknown>,
+        extra: JSON.parse(env[`FOGLINE_AB_${s}_CONFIG`] ?? '{}') as Record<string, unknown>,
       })
       const pub = runTsChild(join(ROOT, 'bench/lib/sensors.ts'), [
         node.host,

@@ -26,6 +26,8 @@ export async function startBuiltNode(
     env: Record<string, string>
     /** merged into the node's broker config (e.g. { fastPath: false }) */
     broker?: Record<string, unknown>
+    /** other top-level config sections (e.g. { ingest: { journal: false } }) */
+    extra?: Record<string, unknown>
   },
 ): Promise<BuiltNode> {
   mkdirSync(dir, { recursive: true })
@@ -39,6 +41,7 @@ export async function startBuiltNode(
     uplink: { urls: [o.cloudUrl] },
     log: { level: 'warn' },
     pipelines: [factoryLinePipeline('temperature', o.prefix)],
+    ...o.extra,
   }
   // JSON is YAML: the config loader reads it as any config file
   writeFileSync(cfg, JSON.stringify(config))
