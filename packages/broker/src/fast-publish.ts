@@ -16,6 +16,8 @@
 interface Client {
   connected: boolean
   connackSent: boolean
+  /** set at the start of aedes' close(), which also stops the parser's 'packet' listener */
+  closed?: boolean
   connecting?: boolean
   errored?: boolean
   _paused?: boolean
@@ -43,7 +45,8 @@ export type FastPublish = (client: Client, packet: Packet) => boolean
 
 export function fastPublisher(broker: Broker): FastPublish {
   return (client, packet) => {
-    if (!client.connackSent || !client.connected || client._paused || packet.qos > 1) return false
+    if (!client.connackSent || !client.connected || client.closed || client._paused || packet.qos > 1)
+      return false
     const topic = packet.topic!
     if (topic.indexOf('#') > -1 || topic.indexOf('+') > -1) return false
     // aedes' level ceiling (a topic shorter than it cannot reach it)

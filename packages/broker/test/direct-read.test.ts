@@ -88,6 +88,22 @@ describe('direct read: plain TCP clients read into a shared buffer (broker.fastP
       expect((conn as Record<symbol, unknown>)[kBuffer] != null).toBe(fastPath)
     })
 
+  for (const fastPath of [true, false])
+    it(`after a packet that closes the client, the rest of its read is not delivered (fastPath ${fastPath})`, async () => {
+      const got: string[] = []
+      const b = await startBroker({ port: 0, fastPath, onMessage: (t) => got.push(t) })
+      onTestFinished(() => b.close())
+      const s = await raw(b.port)
+      s.write(connectPacket('wild'))
+      await waitFor(() => b.clients() === 1, 'b.clients() === 1')
+      const closed = new Promise((r) => s.once('close', r))
+      // [MQTT-3.3.2-2] no wildcard in a PUBLISH topic: aedes closes the client; the packets after it in the
+      // same read must go nowhere, as with aedes' own path
+      s.write(Buffer.concat([pub('s/ok', '1'), pub('s/#', '2'), pub('s/after', '3', 1, 5)]))
+      await closed
+      expect(got).toEqual(['s/ok'])
+    })
+
   it('a client closing its side is seen as gone, and a malformed packet closes the connection', async () => {
     const b = await startBroker({ port: 0 })
     onTestFinished(() => b.close())
