@@ -24,7 +24,7 @@ export function readCount(path: string, sql: string): number {
 }
 
 /** records still in the node's outbox */
-export const backlog = (outboxPath: string) => readCount(outboxPath, 'SELECT count(*) FROM records')
+const backlog = (outboxPath: string) => readCount(outboxPath, 'SELECT count(*) FROM records')
 
 /**
  * One more life without sensors: replay, windows close, the outbox drains into the cloud; waits until

@@ -12,8 +12,10 @@ import {
   type RefusalReason,
   silentLogger,
 } from './counters.js'
+import type { FastPath } from './direct-read.js'
 import { type AcceptQos1, holdQos1Ack } from './durable.js'
 import { fastPuback, skipUnroutable } from './fast.js'
+import { fastPublisher } from './fast-publish.js'
 import { type AuthState, securityHooks } from './hooks.js'
 import { type BrokerLimits, DEFAULT_LIMITS } from './limits.js'
 import {
@@ -130,7 +132,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
     limits,
     counters,
     log,
-    Packet: opts.fastPath === false ? undefined : mqttPacketRequire('./packet.js'),
+    fast: opts.fastPath === false ? undefined : fastPathOf(broker),
   })
   const open = await openAll(
     opts.listeners ?? [{ type: 'mqtt', host: opts.host ?? '127.0.0.1', port: opts.port ?? 1883 }],
@@ -168,6 +170,12 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
     },
   }
 }
+
+/** broker.fastPath's parts: mqtt-packet's Packet class (the copy aedes loads) and the publisher. */
+const fastPathOf = (broker: AedesType): FastPath => ({
+  Packet: mqttPacketRequire('./packet.js'),
+  publish: fastPublisher(broker as never),
+})
 
 /** Open every listener; if one fails (port taken), close those opened and the broker, then throw. */
 async function openAll(

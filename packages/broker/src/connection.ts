@@ -1,12 +1,9 @@
 import { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
-import { TLSSocket } from 'node:tls'
 import type { Clock } from '@fogline/protocol'
 import type { Aedes, Client } from 'aedes'
 import type { BrokerCounters, BrokerLogger } from './counters.js'
-import { directRead } from './direct-read.js'
-import type { PacketClass } from './fast-parse.js'
-import { fastPublisher } from './fast-publish.js'
+import { directRead, type FastPath } from './direct-read.js'
 import type { BrokerLimits } from './limits.js'
 import type { ConnInfo, ListenerSpec } from './listeners.js'
 
@@ -22,13 +19,11 @@ export function connectionHandlers(
     limits: BrokerLimits
     counters: BrokerCounters
     log: BrokerLogger
-    /** mqtt-packet's Packet class (the copy aedes loads); unset: aedes reads every stream itself */
-    Packet: PacketClass | undefined
+    /** broker.fastPath: how plain TCP clients are read and parsed; unset: aedes reads every stream itself */
+    fast: FastPath | undefined
   },
 ) {
   const { info, clock, limits, counters, log } = ctx
-  const fast =
-    ctx.Packet && process.env['FOGLINE_FAST_PUBLISH'] !== '0' ? fastPublisher(broker as never) : undefined
   const handle = (stream: Duplex, ci: ConnInfo, req?: unknown) => {
     info.set(stream, ci)
     const client = broker.handle(stream as never, req as never) as unknown as Client & {
@@ -36,8 +31,7 @@ export function connectionHandlers(
       connecting: boolean
       once(e: string, f: () => void): void
     }
-    if (ctx.Packet && stream instanceof Socket && !(stream instanceof TLSSocket))
-      directRead(stream, client as never, ctx.Packet, fast)
+    if (ctx.fast && stream instanceof Socket) directRead(stream, client as never, ctx.fast)
     const timer = clock.setTimeout(() => {
       // a CONNECT arrived in time (aedes sets `connecting` on it; a slow login is not this limit)
       if (client.connected || client.connecting) return

@@ -2,6 +2,12 @@ import { Socket } from 'node:net'
 import { type PacketClass, parseChunk } from './fast-parse.js'
 import type { FastPublish } from './fast-publish.js'
 
+/** What the fast path needs per broker: mqtt-packet's Packet class (the copy aedes loads) and the publisher. */
+export interface FastPath {
+  Packet: PacketClass
+  publish: FastPublish
+}
+
 /**
  * Read a plain TCP client's bytes straight into one shared buffer and hand them to aedes' parser, instead of
  * through the socket's Readable stream.
@@ -63,8 +69,7 @@ class Reader {
     readonly socket: Socket,
     readonly handle: TcpHandle,
     readonly client: AedesClient,
-    readonly Packet: PacketClass,
-    readonly fast: FastPublish | undefined,
+    readonly fast: FastPath,
   ) {}
 
   add(chunk: Buffer): void {
@@ -99,7 +104,7 @@ class Reader {
     if (client._parsingBatch <= 0) {
       client._parsingBatch = 0
       const buf = this.take()
-      if (buf) parseChunk(client._parser as never, buf, this.Packet, this.fast, client)
+      if (buf) parseChunk(client._parser as never, buf, this.fast.Packet, this.fast.publish, client as never)
     }
   }
 }
@@ -120,17 +125,13 @@ function onRead(this: Socket, nread: number, buf: Buffer): boolean {
   return r.bytes <= HIGH_WATER
 }
 
-export function directRead(
-  socket: Socket,
-  client: AedesClient,
-  Packet: PacketClass,
-  fast?: FastPublish,
-): boolean {
+export function directRead(socket: Socket, client: AedesClient, fast: FastPath): boolean {
   const handle = (socket as unknown as { _handle?: TcpHandle | null })._handle
+  // TLS (TLSWrap), pipes and anything not a plain TCP handle keep the stream path
   if (!kBuffer || !kBufferCb || !handle || handle.constructor.name !== 'TCP') return false
   if (typeof handle.useUserBuffer !== 'function') return false
   const s = socket as unknown as Record<symbol, unknown>
-  const r = new Reader(socket, handle, client, Packet, fast)
+  const r = new Reader(socket, handle, client, fast)
   // bytes the stream already buffered before the switch (none when aedes is handed the socket at accept)
   const early = socket.readableLength > 0 ? (socket.read() as Buffer | null) : null
   if (early) r.add(early)

@@ -1,3 +1,5 @@
+import type { FastPublish, PublishPacket } from './fast-publish.js'
+
 /**
  * Parse the whole MQTT 3.1.1 PUBLISH packets at the start of a chunk without mqtt-packet's parser loop, then hand
  * the rest (anything else, a partial packet, anything unusual) to the parser as before.
@@ -25,17 +27,6 @@ interface Parser {
   emit(event: 'packet', packet: unknown): boolean
 }
 
-export interface PublishPacket {
-  cmd: string | null
-  retain: boolean
-  qos: number
-  dup: boolean
-  length: number
-  topic: string | null
-  payload: Buffer | null
-  messageId?: number
-}
-
 export type PacketClass = new () => PublishPacket
 
 /** `fast(client, packet)` takes a parsed PUBLISH first (fast-publish.ts); when it returns false the parser emits it. */
@@ -43,8 +34,8 @@ export function parseChunk(
   parser: Parser,
   chunk: Buffer,
   Packet: PacketClass,
-  fast?: (client: never, packet: never) => boolean,
-  client?: unknown,
+  fast?: FastPublish,
+  client?: Parameters<FastPublish>[0],
 ): void {
   const n = chunk.length
   let off = 0
@@ -73,11 +64,12 @@ export function parseChunk(
         }
       }
       const end = p + len
-      if (!done || end > n || len < 2) break
+      if (!done || end > n) break
       const topicLen = (chunk[p]! << 8) | chunk[p + 1]!
       const topicEnd = p + 2 + topicLen
       const qos = (b0 >> 1) & 3
       const idEnd = qos > 0 ? topicEnd + 2 : topicEnd
+      // too short for its topic (or packet id) is the parser's error to report
       if (topicLen === 0 || idEnd > end) break
       const packet = new Packet()
       packet.cmd = 'publish'
@@ -93,7 +85,7 @@ export function parseChunk(
       } else packet.payload = chunk.subarray(idEnd, end)
       if (qos > 0) packet.messageId = (chunk[topicEnd]! << 8) | chunk[topicEnd + 1]!
       off = end
-      if (!fast?.(client as never, packet as never)) parser.emit('packet', packet)
+      if (!(fast && client && fast(client, packet))) parser.emit('packet', packet)
     }
   }
   if (off < n) parser.parse(off === 0 ? chunk : chunk.subarray(off))

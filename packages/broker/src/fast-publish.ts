@@ -1,3 +1,6 @@
+import { pubackBytes } from './fast.js'
+import { topicLevels } from './limits.js'
+
 /**
  * Handle a connected client's QoS 0/1 PUBLISH the way aedes does (lib/handlers/index.js `handle`,
  * handlers/publish.js, write.js), without its per-packet machinery: the series runner's bound callback and
@@ -29,19 +32,25 @@ interface Client {
   waitForDrain(cb: (err?: Error | null) => void): void
 }
 
-interface Packet {
-  topic: string | null
+/** mqtt-packet's PUBLISH packet, as its parser builds it (fast-parse.ts builds the same) */
+export interface PublishPacket {
+  cmd: string | null
+  retain: boolean
   qos: number
+  dup: boolean
+  length: number
+  topic: string | null
+  payload: Buffer | null
   messageId?: number
 }
 
 interface Broker {
   maxTopicLevels: number
-  authorizePublish(client: Client, packet: Packet, done: (err?: Error | null) => void): void
-  publish(packet: Packet, client: Client, done: (err?: Error | null) => void): void
+  authorizePublish(client: Client, packet: PublishPacket, done: (err?: Error | null) => void): void
+  publish(packet: PublishPacket, client: Client, done: (err?: Error | null) => void): void
 }
 
-export type FastPublish = (client: Client, packet: Packet) => boolean
+export type FastPublish = (client: Client, packet: PublishPacket) => boolean
 
 export function fastPublisher(broker: Broker): FastPublish {
   return (client, packet) => {
@@ -50,30 +59,19 @@ export function fastPublisher(broker: Broker): FastPublish {
     const topic = packet.topic!
     if (topic.indexOf('#') > -1 || topic.indexOf('+') > -1) return false
     // aedes' level ceiling (a topic shorter than it cannot reach it)
-    if (topic.length >= broker.maxTopicLevels) {
-      let levels = 1
-      for (let i = 0; i < topic.length; i++) if (topic.charCodeAt(i) === 47) levels++
-      if (levels > broker.maxTopicLevels) return false
-    }
+    if (topic.length >= broker.maxTopicLevels && topicLevels(topic) > broker.maxTopicLevels) return false
     // as aedes' enqueue: one more packet of this batch in hand
     client._parsingBatch++
-    const publish = (err?: Error | null) => {
-      if (err) return client._nextBatch(err)
-      broker.publish(packet, client, client._nextBatch)
-    }
     broker.authorizePublish(client, packet, (err) => {
       if (err) return client._nextBatch(err)
-      if (packet.qos === 0) return publish()
-      if (!client.connecting && !client.connected) return client._nextBatch(new Error('connection closed'))
-      const id = packet.messageId!
-      const b = Buffer.allocUnsafe(4)
-      // [MQTT-3.4.1] PUBACK: fixed header 0x40, remaining length 2, the packet identifier
-      b[0] = 0x40
-      b[1] = 2
-      b[2] = id >> 8
-      b[3] = id & 255
-      if (!client.conn.write(b) && !client.errored) return client.waitForDrain(publish)
-      publish()
+      if (packet.qos === 1) {
+        if (!client.connecting && !client.connected) return client._nextBatch(new Error('connection closed'))
+        if (!client.conn.write(pubackBytes(packet.messageId!)) && !client.errored)
+          return client.waitForDrain((e) =>
+            e ? client._nextBatch(e) : broker.publish(packet, client, client._nextBatch),
+          )
+      }
+      broker.publish(packet, client, client._nextBatch)
     })
     if (client._keepaliveInterval > 0) client._keepaliveTimer!.refresh()
     return true

@@ -68,6 +68,16 @@ export function skipUnroutable(aedes: Aedes): () => number {
   return () => count
 }
 
+/** An MQTT 3.1.1 PUBACK [MQTT-3.4.1]: fixed header 0x40, remaining length 2, the packet identifier. */
+export function pubackBytes(messageId: number): Buffer {
+  const b = Buffer.allocUnsafe(4)
+  b[0] = 0x40
+  b[1] = 2
+  b[2] = messageId >> 8
+  b[3] = messageId & 255
+  return b
+}
+
 type WriteToStream = ((
   packet: { cmd: string; messageId?: number },
   stream: NodeJS.WritableStream,
@@ -110,13 +120,7 @@ export function fastPuback(mqttPacket: MqttPacketModule, BufferList?: new () => 
     const v5 = (opts as { protocolVersion?: number } | undefined)?.protocolVersion === 5
     if (p.cmd !== 'puback' || v5 || typeof p.messageId !== 'number' || p.reasonCode !== undefined)
       return original(packet, stream, opts)
-    const b = Buffer.allocUnsafe(4)
-    // [MQTT-3.4.1] fixed header 0x40, remaining length 2, then the packet identifier
-    b[0] = 0x40
-    b[1] = 2
-    b[2] = p.messageId >> 8
-    b[3] = p.messageId & 255
-    return stream.write(b)
+    return stream.write(pubackBytes(p.messageId))
   }
   mqttPacket.writeToStream = patched
   mqttPacket.__foglineFastPuback = true

@@ -48,12 +48,7 @@ export async function postgresAvailable(): Promise<boolean> {
  */
 export function pgSchema(dropWith: (drop: () => Promise<void>) => void): string {
   const schema = `fogline_t_${process.pid}_${randomBytes(4).toString('hex')}`
-  dropWith(async () => {
-    const c = new pg.Client({ connectionString: POSTGRES_URL })
-    await c.connect()
-    await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
-    await c.end()
-  })
+  dropWith(() => pgAdmin(`DROP SCHEMA IF EXISTS ${schema} CASCADE`))
   return schema
 }
 

@@ -68,7 +68,7 @@ class AckLatency {
 
 export interface FlightOptions {
   /** the backlog window's settings, read at each ack (desired state may change them) */
-  backlogTuning?: () => { start: number; target: number; max: number }
+  backlogTuning: () => { start: number; target: number; max: number }
   nodeId: string
   outbox: Outbox
   clock: Clock
@@ -136,8 +136,7 @@ export class Flight {
 
   /** a new connection: the backlog window starts again from its first size */
   restartBacklogWindow(): void {
-    const t = this.o.backlogTuning?.()
-    if (t) this.backlogWin.restart(t.start)
+    this.backlogWin.restart(this.o.backlogTuning().start)
   }
 
   /** how long a batch may wait for its ack before it is overdue (see DEADLINE_FACTOR) */
@@ -260,8 +259,8 @@ export class Flight {
   }
 
   private tuneBacklog(ackMs: number): void {
-    const t = this.o.backlogTuning?.()
-    if (t) this.backlogWin.acked(ackMs, t.target, t.max, this.o.clock.now())
+    const t = this.o.backlogTuning()
+    this.backlogWin.acked(ackMs, t.target, t.max, this.o.clock.now())
   }
 
   private counted(n: number): void {
