@@ -4,7 +4,8 @@
  * of each over the same seconds, and the ratio B / A. For comparing runtime options (V8 flags) or two builds.
  * Each node gets CONNS sensors at RATE/s (bench/lib/sensors.ts), cloud connected (in this process).
  * Run: npm run build && node --conditions=source --import tsx bench/node-ab.ts
- *   FOGLINE_AB_A='NODE_OPTIONS=…' (default: the gateway unit's environment), FOGLINE_AB_B='NODE_OPTIONS=…',
+ *   FOGLINE_AB_A='NODE_OPTIONS=…', FOGLINE_AB_B='NODE_OPTIONS=…' (each side's default: the gateway unit's
+ *   environment, so that a config comparison runs both sides on the V8 flags that ship; '' gives Node's defaults),
  *   FOGLINE_BENCH_CONNS=1000, FOGLINE_BENCH_RATE=10, FOGLINE_BENCH_QOS=1, FOGLINE_BENCH_SECONDS=15,
  *   FOGLINE_BENCH_ROUNDS=2 (fresh nodes each round; A and B swap start order),
  *   FOGLINE_AB_A_BROKER / FOGLINE_AB_B_BROKER: JSON merged into that side's broker config, e.g. '{"fastPath":false}';
@@ -33,9 +34,11 @@ const pairs = (s: string): Record<string, string> =>
       .filter(Boolean)
       .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
   )
+const sideEnv = (v: string | undefined) =>
+  v !== undefined ? pairs(v) : readServiceUnit(NODE_UNIT).environment
 const ENVS: Record<'A' | 'B', Record<string, string>> = {
-  A: env['FOGLINE_AB_A'] !== undefined ? pairs(env['FOGLINE_AB_A']) : readServiceUnit(NODE_UNIT).environment,
-  B: pairs(env['FOGLINE_AB_B'] ?? ''),
+  A: sideEnv(env['FOGLINE_AB_A']),
+  B: sideEnv(env['FOGLINE_AB_B']),
 }
 
 interface Side {

@@ -52,7 +52,7 @@ export interface IngestJournal {
 }
 
 export interface OpenJournalOptions {
-  /** a folder of its own: segment files `<first seq>.log` */
+  /** a folder of its own: segment files `<first seq>.jnl` */
   dir: string
   /** NORMAL: a commit is a write() (survives a process kill); FULL: write + fdatasync (survives a power cut) */
   synchronous?: 'NORMAL' | 'FULL'
@@ -65,8 +65,14 @@ export interface OpenJournalOptions {
   clock?: Clock
 }
 
-// record: u32 length of the rest | u32 crc32 of the rest | f64 seq | f64 ts | u16 topic length | topic | payload
-const HEAD = 8
+// A segment file `<first seq>.jnl` holds group commits, each one write():
+//   u32 length of the body | u32 crc32 of the body | body = records, each
+//   u32 length of the rest | f64 seq | f64 ts | u16 topic length | topic | payload.
+// One CRC per group, not per record: zlib's crc32 costs ~0.4 µs a call from JS, more than the rest of an append
+// (bench in docs/decisions.md), and a torn group is cut whole, which is right: none of its PUBACKs went out.
+// Segments `<first seq>.log` (the first journal version: a CRC in each record's head) are still read.
+const GROUP = 8
+const REC = 4
 const FIXED = 18
 const crc32: (b: Buffer) => number =
   (zlib as unknown as { crc32?: (b: Buffer) => number }).crc32 ??
@@ -85,42 +91,78 @@ interface Segment {
   last: number
 }
 
-/** Records of one segment file, up to the first torn or damaged one; `good` is the byte length they take. */
-function scan(buf: Buffer, fn?: (seq: number, ts: number, topic: string, payload: Buffer) => void) {
+type OnRecord = (seq: number, ts: number, topic: string, payload: Buffer) => void
+
+/** Records in `body` (seq, ts, topic, payload each); returns the last seq, or -1 when a record is malformed. */
+function records(body: Buffer, fn: OnRecord | undefined): number {
   let o = 0
   let last = 0
-  while (o + HEAD + FIXED <= buf.length) {
-    const len = buf.readUInt32LE(o)
-    if (len < FIXED || o + HEAD + len > buf.length) break
-    const rest = buf.subarray(o + HEAD, o + HEAD + len)
-    if (crc32(rest) !== buf.readUInt32LE(o + 4)) break
-    last = rest.readDoubleLE(0)
+  while (o < body.length) {
+    if (o + REC + FIXED > body.length) return -1
+    const len = body.readUInt32LE(o)
+    const r = o + REC
+    if (len < FIXED || r + len > body.length) return -1
+    last = body.readDoubleLE(r)
     if (fn) {
-      const tl = rest.readUInt16LE(16)
-      fn(last, rest.readDoubleLE(8), rest.toString('utf8', FIXED, FIXED + tl), rest.subarray(FIXED + tl))
+      const tl = body.readUInt16LE(r + 16)
+      fn(
+        last,
+        body.readDoubleLE(r + 8),
+        body.toString('utf8', r + FIXED, r + FIXED + tl),
+        body.subarray(r + FIXED + tl, r + len),
+      )
     }
-    o += HEAD + len
+    o = r + len
+  }
+  return last
+}
+
+/**
+ * Groups (`.jnl`) or single records (`.log`, each with its own CRC) of one segment file, up to the first torn or
+ * damaged one; `good` is the byte length they take.
+ */
+function scan(buf: Buffer, grouped: boolean, fn?: OnRecord) {
+  let o = 0
+  let last = 0
+  // a `.log` record is a group of one: u32 length | u32 crc | the record without its own length
+  const min = grouped ? REC + FIXED : FIXED
+  while (o + GROUP + min <= buf.length) {
+    const len = buf.readUInt32LE(o)
+    if (len < min || o + GROUP + len > buf.length) break
+    const body = buf.subarray(o + GROUP, o + GROUP + len)
+    if (crc32(body) !== buf.readUInt32LE(o + 4)) break
+    const l = grouped ? records(body, fn) : single(body, fn)
+    if (l < 0) break
+    last = l
+    o += GROUP + len
   }
   return { good: o, last }
 }
 
+/** one record of the first journal version (`.log`): f64 seq | f64 ts | u16 topic length | topic | payload */
+function single(rest: Buffer, fn: OnRecord | undefined): number {
+  const seq = rest.readDoubleLE(0)
+  const tl = rest.readUInt16LE(16)
+  if (FIXED + tl > rest.length) return -1
+  fn?.(seq, rest.readDoubleLE(8), rest.toString('utf8', FIXED, FIXED + tl), rest.subarray(FIXED + tl))
+  return seq
+}
+
 const segmentFiles = (dir: string) =>
   readdirSync(dir)
-    .filter((n) => /^\d+\.log$/.test(n))
+    .filter((n) => /^\d+\.(jnl|log)$/.test(n))
     .sort((a, b) => Number.parseInt(a, 10) - Number.parseInt(b, 10))
+
+const grouped = (path: string) => path.endsWith('.jnl')
 
 /**
  * Read a journal folder without opening it for writing (tools, tests): every intact record after `afterSeq`.
  * @example readJournal('data/journal', 0, (seq, ts, topic) => console.log(seq, topic))
  */
-export function readJournal(
-  dir: string,
-  afterSeq: number,
-  fn: (seq: number, ts: number, topic: string, payload: Buffer) => void,
-): number {
+export function readJournal(dir: string, afterSeq: number, fn: OnRecord): number {
   let n = 0
   for (const name of segmentFiles(dir))
-    scan(readFileSync(join(dir, name)), (seq, ts, topic, payload) => {
+    scan(readFileSync(join(dir, name)), grouped(name), (seq, ts, topic, payload) => {
       if (seq <= afterSeq) return
       fn(seq, ts, topic, payload)
       n++
@@ -158,7 +200,8 @@ class SegmentJournal implements IngestJournal {
   private timer: unknown = null
   /** records of the batch, encoded into one buffer (no allocation per reading while it has room) */
   private buf = Buffer.allocUnsafe(64 * 1024)
-  private used = 0
+  /** bytes of the group being built, its 8-byte head included (filled at the commit) */
+  private used = GROUP
   private done: Committed[] = []
   /** bytes in the current segment */
   private size = 0
@@ -173,7 +216,7 @@ class SegmentJournal implements IngestJournal {
     for (const n of segmentFiles(opts.dir)) {
       const path = join(opts.dir, n)
       const buf = readFileSync(path)
-      const s = scan(buf)
+      const s = scan(buf, grouped(path))
       // a torn or damaged tail is cut off: nothing after it was ever acknowledged as a whole
       if (s.good < buf.length) truncateSync(path, s.good)
       const first = Number.parseInt(n, 10)
@@ -192,7 +235,7 @@ class SegmentJournal implements IngestJournal {
 
   private openSegment(): void {
     const first = this.lastSeq + 1
-    const path = join(this.opts.dir, `${String(first).padStart(16, '0')}.log`)
+    const path = join(this.opts.dir, `${String(first).padStart(16, '0')}.jnl`)
     this.fd = openSync(path, 'a')
     this.cur = { path, first, last: 0 }
     this.size = 0
@@ -214,23 +257,23 @@ class SegmentJournal implements IngestJournal {
       return this.lastSeq
     }
     const seq = ++this.lastSeq
-    const tl = Buffer.byteLength(topic)
-    const len = FIXED + tl + payload.length
-    if (this.used + HEAD + len > this.buf.length) {
-      const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.used + HEAD + len))
+    // room for the topic at 3 bytes a UTF-16 unit (UTF-8's most), so it is encoded once, in place
+    const most = REC + FIXED + topic.length * 3 + payload.length
+    if (this.used + most > this.buf.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.used + most))
       this.buf.copy(bigger, 0, 0, this.used)
       this.buf = bigger
     }
     const b = this.buf
-    const o = this.used
-    b.writeUInt32LE(len, o)
-    b.writeDoubleLE(seq, o + HEAD)
-    b.writeDoubleLE(ts, o + HEAD + 8)
-    b.writeUInt16LE(tl, o + HEAD + 16)
-    b.write(topic, o + HEAD + FIXED, 'utf8')
-    payload.copy(b, o + HEAD + FIXED + tl)
-    b.writeUInt32LE(crc32(b.subarray(o + HEAD, o + HEAD + len)), o + 4)
-    this.used = o + HEAD + len
+    const r = this.used + REC
+    const tl = b.write(topic, r + FIXED, 'utf8')
+    const len = FIXED + tl + payload.length
+    b.writeUInt32LE(len, r - REC)
+    b.writeDoubleLE(seq, r)
+    b.writeDoubleLE(ts, r + 8)
+    b.writeUInt16LE(tl, r + 16)
+    payload.copy(b, r + FIXED + tl)
+    this.used = r + len
     this.done.push(done)
     this.appended++
     if (this.done.length >= this.maxRecords) this.flush()
@@ -258,13 +301,16 @@ class SegmentJournal implements IngestJournal {
 
   private write(): void {
     const n = this.used
-    this.used = 0
+    this.used = GROUP
+    const b = this.buf
+    b.writeUInt32LE(n - GROUP, 0)
+    b.writeUInt32LE(crc32(b.subarray(GROUP, n)), 4)
     let off = 0
     try {
-      while (off < n) off += writeSync(this.fd, this.buf, off, n - off)
+      while (off < n) off += writeSync(this.fd, b, off, n - off)
       if (this.full) fdatasyncSync(this.fd)
     } catch (e) {
-      // a partial record must not stay in front of later ones: cut the file back to where this batch began
+      // a partial group must not stay in front of later ones: cut the file back to where this one began
       try {
         truncateSync(this.cur.path, this.size)
       } catch {}
@@ -298,7 +344,7 @@ class SegmentJournal implements IngestJournal {
     let n = 0
     for (const s of this.closedSegs) {
       if (s.last <= afterSeq) continue
-      scan(readFileSync(s.path), (seq, ts, topic, payload) => {
+      scan(readFileSync(s.path), grouped(s.path), (seq, ts, topic, payload) => {
         if (seq <= afterSeq) return
         fn(seq, ts, topic, payload)
         n++

@@ -1,5 +1,14 @@
-import { appendFileSync, readdirSync, statSync, truncateSync } from 'node:fs'
+import {
+  appendFileSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs'
 import { join } from 'node:path'
+import { crc32 } from 'node:zlib'
 import { fakeClock, tempDir } from '@fogline/testkit'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { openJournal, readJournal } from '../../src/journal/log.js'
@@ -23,7 +32,7 @@ function seqs(dir: string): number[] {
   return out
 }
 
-const segments = (dir: string) => readdirSync(dir).filter((n) => n.endsWith('.log'))
+const segments = (dir: string) => readdirSync(dir).filter((n) => /\.(jnl|log)$/.test(n))
 
 describe('ingest journal (append-only segments, group commit)', () => {
   it('calls done only after the group commit that holds the reading, one write per interval', () => {
@@ -81,21 +90,69 @@ describe('ingest journal (append-only segments, group commit)', () => {
     expect(open().append(0, 't', Buffer.from('1'), () => {})).toBe(501)
   })
 
-  it('a torn or damaged tail (power cut) is cut off at open; the records before it replay', () => {
+  it('a torn or damaged tail (power cut) is cut off at open, whole groups only; the groups before it replay', () => {
     const { dir, clock, open } = setup()
     const j = open()
-    for (let i = 0; i < 5; i++) j.append(i, 'sensors/a/t', Buffer.from('{"value":1}'), () => {})
+    for (let i = 0; i < 3; i++) j.append(i, 'sensors/a/t', Buffer.from('{"value":1}'), () => {})
+    clock.advance(2)
+    const firstGroup = statSync(join(dir, segments(dir)[0]!)).size
+    for (let i = 0; i < 3; i++) j.append(i, 'sensors/a/t', Buffer.from('{"value":1}'), () => {})
     clock.advance(2)
     j.close()
     const [seg] = segments(dir)
     const path = join(dir, seg!)
     const size = statSync(path).size
-    // half of the last record reached the disk, then garbage
+    // half of the second group reached the disk, then garbage: none of its PUBACKs went out, all of it goes
     truncateSync(path, size - 10)
     appendFileSync(path, Buffer.from([1, 2, 3]))
+    expect(seqs(dir)).toEqual([1, 2, 3])
+    expect(open().append(0, 't', Buffer.from('1'), () => {})).toBe(4)
+    expect(statSync(path).size).toBe(firstGroup)
+  })
+
+  it('one CRC per group: a flipped byte inside a group cuts that group and everything after it', () => {
+    const { dir, clock, open } = setup()
+    const j = open()
+    for (let g = 0; g < 3; g++) {
+      for (let i = 0; i < 4; i++) j.append(i, `s/${g}/${i}`, Buffer.from('{"value":1}'), () => {})
+      clock.advance(2)
+    }
+    j.close()
+    const path = join(dir, segments(dir)[0]!)
+    const buf = readFileSync(path)
+    const group = buf.length / 3
+    // a payload byte of the second group's third record: only the CRC can tell
+    buf[group + 8 + (2 * (group - 8)) / 4 + 30] ^= 0x01
+    writeFileSync(path, buf)
     expect(seqs(dir)).toEqual([1, 2, 3, 4])
-    expect(open().append(0, 't', Buffer.from('1'), () => {})).toBe(5)
-    expect(statSync(path).size).toBeLessThan(size - 10)
+  })
+
+  it('still replays segments of the first journal version (`.log`, a CRC in each record)', () => {
+    const { dir, open } = setup()
+    mkdirSync(dir, { recursive: true })
+    // u32 length | u32 crc32 | f64 seq | f64 ts | u16 topic length | topic | payload, per record
+    const rec = (seq: number, topic: string, payload: string) => {
+      const t = Buffer.from(topic)
+      const rest = Buffer.alloc(18 + t.length + payload.length)
+      rest.writeDoubleLE(seq, 0)
+      rest.writeDoubleLE(1000 + seq, 8)
+      rest.writeUInt16LE(t.length, 16)
+      t.copy(rest, 18)
+      rest.write(payload, 18 + t.length)
+      const head = Buffer.alloc(8)
+      head.writeUInt32LE(rest.length, 0)
+      head.writeUInt32LE(crc32(rest), 4)
+      return Buffer.concat([head, rest])
+    }
+    writeFileSync(join(dir, '0000000000000001.log'), Buffer.concat([rec(1, 's/a', 'x'), rec(2, 's/b', 'yy')]))
+    const j = open()
+    const got: Array<[number, number, string, string]> = []
+    j.replay(0, (seq, ts, topic, p) => got.push([seq, ts, topic, p.toString()]))
+    expect(got).toEqual([
+      [1, 1001, 's/a', 'x'],
+      [2, 1002, 's/b', 'yy'],
+    ])
+    expect(j.append(0, 't', Buffer.from('1'), () => {})).toBe(3)
   })
 
   it('commits at once past commitMaxRecords and on close; a closed journal refuses with a coded error', () => {
