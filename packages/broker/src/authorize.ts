@@ -21,8 +21,8 @@ export function topicHooks(sh: Shared): Partial<AedesOptions> {
         const refused = checkTopic(sh, client, packet, s)
         if (refused !== undefined) return done(refused)
       }
-      const waitMsgs = s?.msgs?.take(1) ?? 0
-      const waitBytes = s?.bytes?.take((packet.payload as Buffer).length) ?? 0
+      const waitMsgs = s === undefined ? 0 : s.takeMsgs(1)
+      const waitBytes = s === undefined ? 0 : s.takeBytes((packet.payload as Buffer).length)
       if (waitMsgs === 0 && waitBytes === 0) return done(null)
       hit(client, waitBytes > waitMsgs ? 'publishBytesPerSec' : 'publishRate', {})
       // throttle: aedes reads this client's next packets only after this callback, so TCP backpressure holds it

@@ -6,6 +6,7 @@ import type { BrokerCounters, BrokerLogger } from './counters.js'
 import { directRead, type FastPath } from './direct-read.js'
 import type { BrokerLimits } from './limits.js'
 import type { ConnInfo, ListenerSpec } from './listeners.js'
+import { closeOnClose, slimClient, slimConnected } from './slim.js'
 
 /**
  * What each listener does with an accepted stream (hand it to aedes, arm the connect timeout on the injected
@@ -31,6 +32,8 @@ export function connectionHandlers(
       connecting: boolean
       once(e: string, f: () => void): void
     }
+    // true: aedes' end-of-stream watch is off, the client is closed here on 'close' (slim.ts)
+    const own = slimClient(client as never, stream)
     if (ctx.fast && stream instanceof Socket) directRead(stream, client as never, ctx.fast)
     const timer = clock.setTimeout(() => {
       // a CONNECT arrived in time (aedes sets `connecting` on it; a slow login is not this limit)
@@ -40,12 +43,19 @@ export function connectionHandlers(
       stream.destroy()
     }, limits.connectTimeout)
     // nothing of the timer stays once CONNECT is in: each connection's listeners cost memory for its whole
-    // life (heap per idle connection, docs/benchmarks.md), so the close listener goes with the timer
-    const onClose = () => clock.clearTimeout(timer)
+    // life (heap per idle connection, docs/benchmarks.md), so the close listener goes with the timer, and what
+    // only the CONNECT needed goes too (how it came in: read by the login hooks, which are done now)
+    const onClose = () => {
+      clock.clearTimeout(timer)
+      if (own) client.close()
+    }
     stream.once('close', onClose)
     client.once('connected', () => {
       clock.clearTimeout(timer)
       stream.removeListener('close', onClose)
+      if (own) closeOnClose(client as never, stream as Socket)
+      info.delete(stream)
+      slimConnected(client as never)
     })
   }
   const onTlsError = (err: Error & { code?: string }, remote: string, spec: ListenerSpec) => {

@@ -86,7 +86,7 @@ type WriteToStream = ((
 
 interface MqttPacketModule {
   writeToStream: WriteToStream
-  parser(opt?: unknown): { _list: unknown }
+  parser(opt?: unknown): { _list: unknown; _states: readonly string[] }
   __foglineFastPuback?: true
 }
 
@@ -105,11 +105,15 @@ export function fastPuback(mqttPacket: MqttPacketModule, BufferList?: new () => 
   if (mqttPacket.__foglineFastPuback) return
   // each client's parser buffers its input in a `bl` BufferListStream, a readable-stream Duplex (two stream
   // states, listeners) it never uses as a stream; the plain BufferList of the same package does the same job
+  // Each parser also gets its own array of its four state names, which it only reads (parser.js): one
+  // frozen array serves them all
   if (BufferList) {
     const parser = mqttPacket.parser
+    let states: readonly string[] | undefined
     mqttPacket.parser = (opt) => {
       const p = parser(opt)
       p._list = new BufferList()
+      p._states = states ??= Object.freeze([...p._states])
       return p
     }
   }

@@ -76,6 +76,17 @@ function certName(sock: TLSSocket, identity: 'cn' | 'san'): string | undefined {
   return first ? first.slice(first.indexOf(':') + 1) : undefined
 }
 
+/**
+ * The peer's `address:port`. Node keeps what the two getters read (`_peername`: an object and the address
+ * string, 88 bytes) on the socket for its whole life; nothing here reads it again, and a later read would ask
+ * the handle anew, so the cache goes.
+ */
+function peerOf(s: Socket): string {
+  const remote = `${s.remoteAddress}:${s.remotePort}`
+  ;(s as unknown as { _peername?: unknown })._peername = undefined
+  return remote
+}
+
 function urlHost(host: string): string {
   const h = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host
   return h.includes(':') ? `[${h}]` : h
@@ -96,13 +107,18 @@ export async function openListener(
   const secure = spec.type === 'mqtts' || spec.type === 'wss'
   const tlsOpts = secure ? tlsOptions(spec) : undefined
   const identity = spec.identity ?? 'cn'
+  // one listener function for every socket ('close' comes once): a closure and a `once` wrapper per socket
+  // would stay on each idle connection for its whole life
+  const untrack = function (this: Socket) {
+    sockets.delete(this)
+  }
   const track = (s: Socket) => {
     s.setNoDelay(true)
     sockets.add(s)
-    s.once('close', () => sockets.delete(s))
+    s.on('close', untrack)
   }
   const infoOf = (s: Socket): ConnInfo | undefined => {
-    const info: ConnInfo = { listener: full, remote: `${s.remoteAddress}:${s.remotePort}` }
+    const info: ConnInfo = { listener: full, remote: peerOf(s) }
     if (!secure || !spec.requireCertificate) return info
     // verified here rather than by rejectUnauthorized, so the refusal carries its reason and the peer address
     const t = s as TLSSocket

@@ -172,6 +172,7 @@ interface TopicEntry {
 class EngineImpl implements Engine {
   private runs: PipelineRun[] = []
   private readonly topics = new Map<string, TopicEntry>()
+  private lastRuns: PipelineRun[] | undefined
   private readonly cur: Current = { topic: '', payload: Buffer.alloc(0), now: 0, out: [] }
   private closed = false
   readonly models = new ModelRegistry()
@@ -194,7 +195,10 @@ class EngineImpl implements Engine {
     let e = this.topics.get(topic)
     if (e === undefined) {
       const segments = topic.split('/')
-      e = { segments, runs: this.runs.filter((r) => r.filters.some((f) => matchTopicLevels(f, segments))) }
+      e = {
+        segments,
+        runs: this.shareRuns(this.runs.filter((r) => r.filters.some((f) => matchTopicLevels(f, segments)))),
+      }
       if (this.topics.size >= TOPIC_CACHE_MAX) this.topics.clear()
       this.topics.set(topic, e)
     }
@@ -217,6 +221,23 @@ class EngineImpl implements Engine {
     this.flush()
   }
 
+  /** forget every topic's pipelines (they changed), and the shared array, which may hold pipelines now gone */
+  private clearTopics(): void {
+    this.topics.clear()
+    this.lastRuns = undefined
+  }
+
+  /**
+   * The pipelines of a new topic: one array for every topic that has the same ones as the topic before (with
+   * a topic per sensor, every topic; `filter` leaves a 17-slot array, ~180 B a sensor). Never written to.
+   */
+  private shareRuns(runs: PipelineRun[]): PipelineRun[] {
+    const last = this.lastRuns
+    if (last !== undefined && last.length === runs.length && last.every((r, i) => r === runs[i])) return last
+    this.lastRuns = runs.slice()
+    return this.lastRuns
+  }
+
   // one failing pipeline must not take the others down: it stops and the host's supervisor decides
   private stop(r: PipelineRun, err: unknown): void {
     r.stopped = true
@@ -234,7 +255,7 @@ class EngineImpl implements Engine {
     // counters carry over: readings counted before the restart stay counted
     Object.assign(fresh.counters, { ...old.counters, stages: fresh.counters.stages })
     this.runs[i] = fresh
-    this.topics.clear()
+    this.clearTopics()
     return true
   }
 
@@ -315,7 +336,7 @@ class EngineImpl implements Engine {
     for (const r of this.runs) if (!keep.has(r)) r.close()
     for (const id of old.keys()) if (!valid.some((p) => p.id === id)) res.removed.push(id)
     this.runs = next
-    this.topics.clear()
+    this.clearTopics()
     return res
   }
 
@@ -330,7 +351,7 @@ class EngineImpl implements Engine {
     this.closed = true
     for (const r of this.runs) r.close()
     this.runs = []
-    this.topics.clear()
+    this.clearTopics()
   }
 }
 

@@ -108,4 +108,17 @@ describe('engine basics', () => {
       },
     ])
   })
+
+  it('routes each topic to its own pipelines when topics alternate between different sets of them', () => {
+    const p = (id: string, input: string[]) => ({ ...temps[0], id, input })
+    const h = harness([p('a', ['a/+/+']), p('ab', ['a/+/+', 'b/+/+']), p('b', ['b/+/+'])], 1_000_000)
+    // the topic cache shares one array of pipelines between topics with the same ones (engine.ts shareRuns)
+    for (const t of ['a/s1/t', 'a/s2/t', 'b/u1/t', 'a/s3/t', 'c/s1/t', 'b/u2/t', 'b/u2/t', 'a/s1/t'])
+      h.send(t, 1)
+    h.engine.tick(1_005_000)
+    const count = (id: string) => h.bodies().filter((x) => x.pipelineId === id).length
+    expect([count('a'), count('ab'), count('b')]).toEqual([3, 5, 2])
+    const c = h.engine.counters()
+    expect([c.a!.readingsIn, c.ab!.readingsIn, c.b!.readingsIn]).toEqual([4, 7, 3])
+  })
 })
