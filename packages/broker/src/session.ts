@@ -2,7 +2,7 @@ import type { Clock } from '@fogline/protocol'
 import type { Client } from 'aedes'
 import type { Acl } from './acl.js'
 import type { BrokerCounters, BrokerLogger, RefusalReason } from './counters.js'
-import { type BrokerLimits, type LimitName, LogOnce } from './limits.js'
+import { type BrokerLimits, type LimitName, LogOnce, refillTokens, tokenDebtMs } from './limits.js'
 import type { ConnInfo } from './listeners.js'
 import type { PasswordFile } from './passwd.js'
 
@@ -51,9 +51,9 @@ export class Session {
     const perSec = this.rates.msgs
     if (perSec <= 0) return 0
     const now = this.rates.clock.now()
-    this.msgTokens = refill(this.msgTokens, now - this.msgAt, perSec) - n
+    this.msgTokens = refillTokens(this.msgTokens, now - this.msgAt, perSec, perSec) - n
     this.msgAt = now
-    return debt(this.msgTokens, perSec)
+    return tokenDebtMs(this.msgTokens, perSec)
   }
 
   /** the same on the publishBytesPerSec bucket */
@@ -61,15 +61,11 @@ export class Session {
     const perSec = this.rates.bytes
     if (perSec <= 0) return 0
     const now = this.rates.clock.now()
-    this.byteTokens = refill(this.byteTokens, now - this.byteAt, perSec) - n
+    this.byteTokens = refillTokens(this.byteTokens, now - this.byteAt, perSec, perSec) - n
     this.byteAt = now
-    return debt(this.byteTokens, perSec)
+    return tokenDebtMs(this.byteTokens, perSec)
   }
 }
-
-/** TokenBucket.take's two steps (limits.ts), burst = perSec */
-const refill = (tokens: number, ms: number, perSec: number) => Math.min(perSec, tokens + (ms * perSec) / 1000)
-const debt = (tokens: number, perSec: number) => (tokens >= 0 ? 0 : Math.ceil((-tokens * 1000) / perSec))
 
 /** What the hooks are given. */
 export interface HookCtx {
