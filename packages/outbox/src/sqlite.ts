@@ -9,6 +9,7 @@ import Database from 'better-sqlite3'
 import {
   type Book,
   bump,
+  decodeState,
   defaultPriority,
   deleteSeq,
   type Encoded,
@@ -196,7 +197,7 @@ function outboxOf(
     },
     getState<T>(key: string): T | undefined {
       const v = book.st.getState.get(key) as Buffer | undefined
-      return v === undefined ? undefined : (packr.unpack(v) as T)
+      return v === undefined ? undefined : (decodeState(v) as T)
     },
     async putState(key, value) {
       await outbox.append([], { state: { [key]: value } })

@@ -1,5 +1,14 @@
 import { type Clock, FoglineError, type OutboxConfig } from '@fogline/protocol'
-import { applyDelta, type Book, bump, insertRow, type Pending, packr, txnSmall, writeDelta } from './book.js'
+import {
+  applyDelta,
+  type Book,
+  bump,
+  encodeState,
+  insertRow,
+  type Pending,
+  txnSmall,
+  writeDelta,
+} from './book.js'
 import { GroupCommit } from './group-commit.js'
 import { type CommitInfo, OUTBOX_STREAMS, type OutboxStream } from './types.js'
 
@@ -31,7 +40,7 @@ function writeState(
   if (state)
     for (const [k, v] of Object.entries(state)) {
       if (v === undefined) book.st.delState.run(k)
-      else book.st.putState.run(k, packr.pack(v))
+      else book.st.putState.run(k, encodeState(v))
     }
 }
 
