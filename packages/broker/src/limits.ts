@@ -56,19 +56,12 @@ export class TokenBucket {
 
   take(n: number): number {
     const now = this.clock.now()
-    this.tokens = refillTokens(this.tokens, now - this.at, this.perSec, this.burst) - n
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.at) * this.perSec) / 1000)
     this.at = now
-    return tokenDebtMs(this.tokens, this.perSec)
+    this.tokens -= n
+    return this.tokens >= 0 ? 0 : Math.ceil((-this.tokens * 1000) / this.perSec)
   }
 }
-
-/** A token bucket's level after `ms` at `perSec`, capped at `burst` (TokenBucket, and the session's buckets). */
-export const refillTokens = (tokens: number, ms: number, perSec: number, burst: number): number =>
-  Math.min(burst, tokens + (ms * perSec) / 1000)
-
-/** 0 while the level is not negative, else the ms until it is back at 0. */
-export const tokenDebtMs = (tokens: number, perSec: number): number =>
-  tokens >= 0 ? 0 : Math.ceil((-tokens * 1000) / perSec)
 
 /** Says yes at most once per `everyMs` per key: "logged once per client per minute". */
 export class LogOnce {

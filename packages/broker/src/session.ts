@@ -2,7 +2,7 @@ import type { Clock } from '@fogline/protocol'
 import type { Client } from 'aedes'
 import type { Acl } from './acl.js'
 import type { BrokerCounters, BrokerLogger, RefusalReason } from './counters.js'
-import { type BrokerLimits, type LimitName, LogOnce, refillTokens, tokenDebtMs } from './limits.js'
+import { type BrokerLimits, type LimitName, LogOnce, TokenBucket } from './limits.js'
 import type { ConnInfo } from './listeners.js'
 import type { PasswordFile } from './passwd.js'
 
@@ -21,49 +21,30 @@ interface Rates {
   clock: Clock
 }
 
-/**
- * What the broker keeps per logged-in client. Its two token buckets (publishRate, publishBytesPerSec) are
- * TokenBucket's arithmetic (limits.ts: burst one second's worth, starting full, the debt kept) on fields of
- * the session itself, rather than two bucket objects per connection (128 bytes; bench/heap-per-conn.ts).
- */
+/** What the broker keeps per logged-in client: its user, its two publish rate limits, its last good topic. */
 export class Session {
   /** the last topic that passed the topic checks and the ACL, and the ACL it passed (authorize.ts) */
   okTopic: string | undefined = undefined
   okAcl: Acl | undefined = undefined
-  private msgTokens: number
-  private msgAt: number
-  private byteTokens: number
-  private byteAt: number
+  private readonly msgs: TokenBucket | undefined
+  private readonly bytes: TokenBucket | undefined
 
   constructor(
     readonly user: string | undefined,
-    private readonly rates: Rates,
+    rates: Rates,
   ) {
-    const now = rates.msgs > 0 || rates.bytes > 0 ? rates.clock.now() : 0
-    this.msgTokens = rates.msgs
-    this.msgAt = now
-    this.byteTokens = rates.bytes
-    this.byteAt = now
+    this.msgs = rates.msgs > 0 ? new TokenBucket(rates.msgs, rates.clock) : undefined
+    this.bytes = rates.bytes > 0 ? new TokenBucket(rates.bytes, rates.clock) : undefined
   }
 
-  /** TokenBucket.take(n) on the publishRate bucket: 0, or the ms until n more are due; 0 when the limit is off */
+  /** publishRate: 0, or the ms until n more messages are due; 0 when the limit is off */
   takeMsgs(n: number): number {
-    const perSec = this.rates.msgs
-    if (perSec <= 0) return 0
-    const now = this.rates.clock.now()
-    this.msgTokens = refillTokens(this.msgTokens, now - this.msgAt, perSec, perSec) - n
-    this.msgAt = now
-    return tokenDebtMs(this.msgTokens, perSec)
+    return this.msgs === undefined ? 0 : this.msgs.take(n)
   }
 
-  /** the same on the publishBytesPerSec bucket */
+  /** publishBytesPerSec: the same for n bytes */
   takeBytes(n: number): number {
-    const perSec = this.rates.bytes
-    if (perSec <= 0) return 0
-    const now = this.rates.clock.now()
-    this.byteTokens = refillTokens(this.byteTokens, now - this.byteAt, perSec, perSec) - n
-    this.byteAt = now
-    return tokenDebtMs(this.byteTokens, perSec)
+    return this.bytes === undefined ? 0 : this.bytes.take(n)
   }
 }
 

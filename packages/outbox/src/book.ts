@@ -1,5 +1,4 @@
-import { deflateRawSync, inflateRawSync } from 'node:zlib'
-import { STREAM_PRIORITY } from '@fogline/protocol'
+import { decodeMessage, frameBody, STREAM_PRIORITY } from '@fogline/protocol'
 import { Packr } from 'msgpackr'
 import type { Db, Statements } from './open.js'
 import { RangeSet } from './ranges.js'
@@ -9,26 +8,27 @@ import { type AppendState, OUTBOX_STREAMS, type OutboxStream, type QuarantineInf
 export const ROW_OVERHEAD = 24
 export const packr = new Packr({ useRecords: false, moreTypes: false, int64AsType: 'number' })
 
-/** 0xc1 is the one byte MessagePack never uses: a state value starting with it is deflated MessagePack */
-const DEFLATED = 0xc1
-/** values above one SQLite page are deflated (the engine snapshot: 180 KiB → 61 KiB at level 1, ~2 ms) */
+/** 0xc1 is the one byte MessagePack never uses: a state value starting with it is a codec v1 frame behind it */
+const FRAMED = 0xc1
+/** values above one SQLite page are framed and deflated (the engine snapshot: 180 KiB → 61 KiB at level 1, ~2 ms) */
 const DEFLATE_OVER = 4096
 
 /**
- * A `state` row's value: MessagePack, deflated (level 1) behind a 0xc1 byte when it is over a page. The
- * pipeline checkpoint is rewritten every `checkpoint.interval` and with every urgent event of a QoS 0
- * reading; each rewrite costs its pages twice (WAL, then the database), so its size is flash wear
- * (docs/decisions.md). Rows written before (plain MessagePack) read as they are.
+ * A `state` row's value: MessagePack, or — over a page — 0xc1 and the wire codec's frame of it (deflated at
+ * level 1 when that pays; `frameBody`, `decodeMessage`: versioned, inflate bounded, errors coded). The pipeline
+ * checkpoint is rewritten every `checkpoint.interval` and with every urgent event of a QoS 0 reading; each
+ * rewrite costs its pages twice (WAL, then the database), so its size is flash wear (docs/decisions.md). Rows
+ * written before (plain MessagePack) read as they are.
  */
 export function encodeState(v: unknown): Buffer {
   const packed = packr.pack(v)
   if (packed.length <= DEFLATE_OVER) return packed
-  const z = deflateRawSync(packed, { level: 1 })
-  return Buffer.concat([Buffer.of(DEFLATED), z], z.length + 1)
+  const framed = frameBody(packed, { deflate: 'auto', minDeflateBytes: 0, level: 1 })
+  return Buffer.concat([Buffer.of(FRAMED), framed], framed.length + 1)
 }
 
 export function decodeState(b: Buffer): unknown {
-  return packr.unpack(b[0] === DEFLATED ? inflateRawSync(b.subarray(1)) : b)
+  return b[0] === FRAMED ? decodeMessage(b.subarray(1)) : packr.unpack(b)
 }
 
 export interface Encoded {

@@ -19,16 +19,22 @@ export interface EncodeOptions {
   /** 'auto' deflates when the body is at least `minDeflateBytes` and deflating saves >= 10 % */
   deflate?: boolean | 'auto'
   minDeflateBytes?: number
+  /** zlib level (zlib's default when unset) */
+  level?: number
 }
 
 /** Encode any message (batch, ack, desired, reported, heartbeat). */
 export function encodeMessage(value: unknown, opts: EncodeOptions = {}): Buffer {
-  const body = packr.pack(value)
+  return frameBody(packr.pack(value), opts)
+}
+
+/** Frame a body that is already msgpack: the header, and the body deflated when `opts` say so and it pays. */
+export function frameBody(body: Buffer, opts: EncodeOptions = {}): Buffer {
   const mode = opts.deflate ?? 'auto'
   let flags = 0
   let out: Uint8Array = body
   if (mode === true || (mode === 'auto' && body.length >= (opts.minDeflateBytes ?? 256))) {
-    const z = deflateRawSync(body)
+    const z = opts.level === undefined ? deflateRawSync(body) : deflateRawSync(body, { level: opts.level })
     if (mode === true || z.length <= body.length * 0.9) {
       out = z
       flags |= FLAG_DEFLATE

@@ -1,6 +1,5 @@
-import { deflateRawSync } from 'node:zlib'
 import type { EncodedRecord } from '@fogline/outbox'
-import { CODEC_VERSION, FLAG_DEFLATE, FoglineError } from '@fogline/protocol'
+import { FoglineError, frameBody } from '@fogline/protocol'
 import { Packr } from 'msgpackr'
 
 const packr = new Packr({ useRecords: false, moreTypes: false, int64AsType: 'number' })
@@ -64,19 +63,9 @@ export function encodeBatchSpliced(
   const parts: Buffer[] = [Buffer.from([0x85]), entries, K_RECORDS, arrayHeader(records.length)]
   const rec = Buffer.from([0x83])
   for (const r of records) parts.push(rec, K_SEQ, num(r.seq), K_TS, num(r.ts), K_BODY, r.body)
-  const body = Buffer.concat(parts)
-  let flags = 0
-  let payload: Buffer = body
-  if (o.deflate === true || (o.deflate === 'auto' && body.length >= o.minDeflateBytes)) {
-    const z = deflateRawSync(body, { level: o.level })
-    if (o.deflate === true || z.length <= body.length * 0.9) {
-      payload = z
-      flags |= FLAG_DEFLATE
-    }
-  }
-  const out = Buffer.allocUnsafe(2 + payload.length)
-  out[0] = CODEC_VERSION
-  out[1] = flags
-  payload.copy(out, 2)
-  return out
+  return frameBody(Buffer.concat(parts), {
+    deflate: o.deflate,
+    minDeflateBytes: o.minDeflateBytes,
+    level: o.level,
+  })
 }

@@ -93,7 +93,24 @@ interface Segment {
 
 type OnRecord = (seq: number, ts: number, topic: string, payload: Buffer) => void
 
-/** Records in `body` (seq, ts, topic, payload each); returns the last seq, or -1 when a record is malformed. */
+/**
+ * One record at `r`, `len` bytes: f64 seq | f64 ts | u16 topic length | topic | payload. Returns its seq, or -1
+ * when it is malformed.
+ */
+function record(b: Buffer, r: number, len: number, fn: OnRecord | undefined): number {
+  const tl = b.readUInt16LE(r + 16)
+  if (FIXED + tl > len) return -1
+  const seq = b.readDoubleLE(r)
+  fn?.(
+    seq,
+    b.readDoubleLE(r + 8),
+    b.toString('utf8', r + FIXED, r + FIXED + tl),
+    b.subarray(r + FIXED + tl, r + len),
+  )
+  return seq
+}
+
+/** The records of a group's body, each behind its u32 length; returns the last seq, or -1 when one is malformed. */
 function records(body: Buffer, fn: OnRecord | undefined): number {
   let o = 0
   let last = 0
@@ -102,50 +119,32 @@ function records(body: Buffer, fn: OnRecord | undefined): number {
     const len = body.readUInt32LE(o)
     const r = o + REC
     if (len < FIXED || r + len > body.length) return -1
-    last = body.readDoubleLE(r)
-    if (fn) {
-      const tl = body.readUInt16LE(r + 16)
-      fn(
-        last,
-        body.readDoubleLE(r + 8),
-        body.toString('utf8', r + FIXED, r + FIXED + tl),
-        body.subarray(r + FIXED + tl, r + len),
-      )
-    }
+    last = record(body, r, len, fn)
+    if (last < 0) return -1
     o = r + len
   }
   return last
 }
 
 /**
- * Groups (`.jnl`) or single records (`.log`, each with its own CRC) of one segment file, up to the first torn or
- * damaged one; `good` is the byte length they take.
+ * Groups (`.jnl`) or single records (`.log`: a group of one, the record without its own length) of one segment
+ * file, up to the first torn or damaged one; `good` is the byte length they take.
  */
 function scan(buf: Buffer, grouped: boolean, fn?: OnRecord) {
   let o = 0
   let last = 0
-  // a `.log` record is a group of one: u32 length | u32 crc | the record without its own length
   const min = grouped ? REC + FIXED : FIXED
   while (o + GROUP + min <= buf.length) {
     const len = buf.readUInt32LE(o)
     if (len < min || o + GROUP + len > buf.length) break
     const body = buf.subarray(o + GROUP, o + GROUP + len)
     if (crc32(body) !== buf.readUInt32LE(o + 4)) break
-    const l = grouped ? records(body, fn) : single(body, fn)
+    const l = grouped ? records(body, fn) : record(body, 0, len, fn)
     if (l < 0) break
     last = l
     o += GROUP + len
   }
   return { good: o, last }
-}
-
-/** one record of the first journal version (`.log`): f64 seq | f64 ts | u16 topic length | topic | payload */
-function single(rest: Buffer, fn: OnRecord | undefined): number {
-  const seq = rest.readDoubleLE(0)
-  const tl = rest.readUInt16LE(16)
-  if (FIXED + tl > rest.length) return -1
-  fn?.(seq, rest.readDoubleLE(8), rest.toString('utf8', FIXED, FIXED + tl), rest.subarray(FIXED + tl))
-  return seq
 }
 
 const segmentFiles = (dir: string) =>
@@ -160,9 +159,18 @@ const grouped = (path: string) => path.endsWith('.jnl')
  * @example readJournal('data/journal', 0, (seq, ts, topic) => console.log(seq, topic))
  */
 export function readJournal(dir: string, afterSeq: number, fn: OnRecord): number {
+  return readSegments(
+    segmentFiles(dir).map((n) => join(dir, n)),
+    afterSeq,
+    fn,
+  )
+}
+
+/** every intact record after `afterSeq` in these segment files, in order; returns how many */
+function readSegments(paths: readonly string[], afterSeq: number, fn: OnRecord): number {
   let n = 0
-  for (const name of segmentFiles(dir))
-    scan(readFileSync(join(dir, name)), grouped(name), (seq, ts, topic, payload) => {
+  for (const path of paths)
+    scan(readFileSync(path), grouped(path), (seq, ts, topic, payload) => {
       if (seq <= afterSeq) return
       fn(seq, ts, topic, payload)
       n++
@@ -340,17 +348,12 @@ class SegmentJournal implements IngestJournal {
     }
   }
 
-  replay(afterSeq: number, fn: (seq: number, ts: number, topic: string, payload: Buffer) => void): number {
-    let n = 0
-    for (const s of this.closedSegs) {
-      if (s.last <= afterSeq) continue
-      scan(readFileSync(s.path), grouped(s.path), (seq, ts, topic, payload) => {
-        if (seq <= afterSeq) return
-        fn(seq, ts, topic, payload)
-        n++
-      })
-    }
-    return n
+  replay(afterSeq: number, fn: OnRecord): number {
+    return readSegments(
+      this.closedSegs.filter((s) => s.last > afterSeq).map((s) => s.path),
+      afterSeq,
+      fn,
+    )
   }
 
   truncate(seq: number): void {
