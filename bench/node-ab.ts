@@ -16,7 +16,7 @@ import { startCloud } from '@fogline/cloud'
 import { type ChildRun, runTsChild, tempDir } from '@fogline/testkit'
 import { readServiceUnit } from '../test/deploy/unit-file.js'
 import { type BuiltNode, startBuiltNode } from './lib/fognode.js'
-import { cpuMs, fmt, median, onLines, ROOT, rssMiB, sleep } from './lib/proc.js'
+import { cpuMs, fmt, machine, median, onLines, ROOT, rssMiB, sleep } from './lib/proc.js'
 import { NODE_UNIT } from './lib/unit.js'
 
 const env = process.env
@@ -105,7 +105,7 @@ async function round(k: number, cloudUrl: string, dir: string): Promise<Record<'
 }
 
 console.log(
-  `bench/node-ab — two built nodes at once, ${fmt(CONNS)} connections x ${RATE}/s each, QoS ${QOS}; A ${JSON.stringify(ENVS.A)}; B ${JSON.stringify(ENVS.B)}. Shared machine: read the ratio B/A within a round.`,
+  `bench/node-ab — two built nodes at once, ${fmt(CONNS)} connections x ${RATE}/s each, QoS ${QOS}; A ${JSON.stringify(ENVS.A)}; B ${JSON.stringify(ENVS.B)}; ${machine()}. Shared machine: read the ratio B/A within a round.`,
 )
 using dir = tempDir('fogline-bench-ab-')
 const cloud = await startCloud({

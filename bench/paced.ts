@@ -30,6 +30,7 @@ import {
   fdCount,
   fmt,
   ioBytes,
+  machine,
   median,
   mosquittoPid,
   onLines,
@@ -291,7 +292,7 @@ function summary(all: Result[]): void {
 
 async function main(): Promise<void> {
   console.log(
-    `bench/paced — ${CONNS} connections x ${RATE}/s, one PUBLISH per write. Shared 2-core machine (other sessions may be running): figures are noisy, compare ratios within one run.`,
+    `bench/paced — ${CONNS} connections x ${RATE}/s, one PUBLISH per write, on ${machine()}. Shared 2-core machine (other sessions may be running): figures are noisy, compare ratios within one run.`,
   )
   using dir = tempDir('fogline-bench-paced-')
   const mosq = (await mosquittoAvailable(4)) ? mosquittoPid() : undefined

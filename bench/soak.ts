@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import { startCloud } from '@fogline/cloud'
 import { runTsChild, tempDir } from '@fogline/testkit'
 import { factoryLinePipeline } from './lib/pipeline.js'
-import { cpuMs, fdCount, fmt, ROOT, rssMiB, sleep, spawnPlain, track } from './lib/proc.js'
+import { cpuMs, fdCount, fmt, machine, ROOT, rssMiB, sleep, spawnPlain, track } from './lib/proc.js'
 import { gatewayNodeFlags } from './lib/unit.js'
 
 const env = process.env
@@ -67,7 +67,7 @@ await load.waitForLine(/^connected/, 120_000)
 const sent = track(load.child, /^sent (\d+) \d+ (\d+)/)
 const acked = track(load.child, /^sent \d+ (\d+) (\d+)/)
 console.log(
-  `bench/soak — ${CONNS} connections x ${RATE}/s, QoS ${QOS}, ${MINUTES} min, node flags ${gatewayNodeFlags().join(' ')}. Shared machine: look at the trend.`,
+  `bench/soak — ${CONNS} connections x ${RATE}/s, QoS ${QOS}, ${MINUTES} min, node flags ${gatewayNodeFlags().join(' ')}, on ${machine()}. Shared machine: look at the trend.`,
 )
 // each sample also shows the load the node really had: readings sent and PUBACKed per second since the last
 // sample, and the node's CPU per reading sent (a loaded machine shows up as a falling rate, not a silent gap)

@@ -5,6 +5,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { type AddressInfo, createServer } from 'node:net'
+import { cpus, release } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { waitFor } from '@fogline/testkit'
@@ -14,6 +15,9 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 export const fmt = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a')
 export const mib = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : 'n/a')
 export const ratio = (a: number, b: number) => (a / b).toFixed(2)
+/** which machine a run was on (figures from two machines differ by a third: compare within one run) */
+export const machine = () =>
+  `${cpus().length} x ${cpus()[0]?.model ?? '?'}, Linux ${release()}, Node ${process.version}`
 
 export interface Sample {
   t: number

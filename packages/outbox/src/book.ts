@@ -12,6 +12,8 @@ export const packr = new Packr({ useRecords: false, moreTypes: false, int64AsTyp
 const FRAMED = 0xc1
 /** values above one SQLite page are framed and deflated (the engine snapshot: 180 KiB → 61 KiB at level 1, ~2 ms) */
 const DEFLATE_OVER = 4096
+/** msgpackr's own first buffer size */
+const PACK_BUFFER = 8192
 
 /**
  * A `state` row's value: MessagePack, or — over a page — 0xc1 and the wire codec's frame of it (deflated at
@@ -23,6 +25,10 @@ const DEFLATE_OVER = 4096
 export function encodeState(v: unknown): Buffer {
   const packed = packr.pack(v)
   if (packed.length <= DEFLATE_OVER) return packed
+  // msgpackr packs into one buffer shared by every Packr of the process, which grows to 4x the largest value
+  // packed and never shrinks (660 KB after a 1,000-sensor snapshot), and each packed value is a view of it
+  // that keeps it alive: give it a small one again (`packed` keeps the big one only while it lives; docs/decisions.md)
+  packr.useBuffer(Buffer.allocUnsafeSlow(PACK_BUFFER))
   const framed = frameBody(packed, { deflate: 'auto', minDeflateBytes: 0, level: 1 })
   return Buffer.concat([Buffer.of(FRAMED), framed], framed.length + 1)
 }

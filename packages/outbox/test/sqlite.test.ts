@@ -3,6 +3,7 @@ import { tempDir } from '@fogline/testkit'
 import Database from 'better-sqlite3'
 import { pack } from 'msgpackr'
 import { describe, expect, it, onTestFinished } from 'vitest'
+import { encodeState, packr } from '../src/book.js'
 import { openSqliteOutbox } from '../src/index.js'
 import { runOutboxSuite } from './suite.js'
 
@@ -52,6 +53,15 @@ describe('state rows on disk', () => {
     onTestFinished(() => again.close())
     expect(again.getState('pipeline.checkpoint')).toEqual(snapshot)
     expect(again.getState('small')).toEqual({ journalPos: 42 })
+  })
+
+  it("after a large state value, later packs no longer land in (and keep alive) msgpackr's grown buffer", () => {
+    encodeState(snapshot)
+    // every packed value is a view of msgpackr's one buffer; after the snapshot it is small again
+    expect(packr.pack({ journalPos: 42 }).buffer.byteLength).toBeLessThanOrEqual(8192)
+    // a small value does not reset it (no allocation per small row)
+    const a = encodeState({ journalPos: 1 })
+    expect(encodeState({ journalPos: 2 }).buffer).toBe(a.buffer)
   })
 
   it('reads state rows written before deflating (plain MessagePack of any size)', async () => {

@@ -28,6 +28,8 @@ export interface JournalStats {
   lastSeq: number
   /** bytes written since open */
   bytes: number
+  /** bytes of the buffer a group is encoded into (64 KiB, more only while a burst's group is being built) */
+  buffer: number
 }
 
 /**
@@ -72,6 +74,8 @@ export interface OpenJournalOptions {
 // (bench in docs/decisions.md), and a torn group is cut whole, which is right: none of its PUBACKs went out.
 // Segments `<first seq>.log` (the first journal version: a CRC in each record's head) are still read.
 const GROUP = 8
+/** the group buffer's size between bursts */
+const GROUP_BUFFER = 64 * 1024
 const REC = 4
 const FIXED = 18
 const crc32: (b: Buffer) => number =
@@ -207,7 +211,7 @@ class SegmentJournal implements IngestJournal {
   private closed = false
   private timer: unknown = null
   /** records of the batch, encoded into one buffer (no allocation per reading while it has room) */
-  private buf = Buffer.allocUnsafe(64 * 1024)
+  private buf = Buffer.allocUnsafe(GROUP_BUFFER)
   /** bytes of the group being built, its 8-byte head included (filled at the commit) */
   private used = GROUP
   private done: Committed[] = []
@@ -324,6 +328,9 @@ class SegmentJournal implements IngestJournal {
       } catch {}
       throw e
     }
+    // a burst (a stalled loop, sensors reconnecting at once) grows the buffer up to a group of maxRecords:
+    // held for good, that was 512 KiB at 1,000 sensors (bench/node-rss.ts); the next group starts small again
+    if (b.length > GROUP_BUFFER) this.buf = Buffer.allocUnsafe(GROUP_BUFFER)
     this.cur.last = this.lastSeq
     this.size += n
     this.bytes += n
@@ -369,6 +376,7 @@ class SegmentJournal implements IngestJournal {
       pending: this.done.length,
       lastSeq: this.lastSeq,
       bytes: this.bytes,
+      buffer: this.buf.length,
     }
   }
 

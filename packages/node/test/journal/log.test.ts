@@ -155,6 +155,25 @@ describe('ingest journal (append-only segments, group commit)', () => {
     expect(j.append(0, 't', Buffer.from('1'), () => {})).toBe(3)
   })
 
+  it('a burst grows the group buffer for its group only: the next group starts in 64 KiB again', () => {
+    const { dir, clock, open } = setup()
+    const j = open()
+    expect(j.stats().buffer).toBe(64 * 1024)
+    const payload = Buffer.alloc(1000, 7)
+    // 300 readings of ~1 KB in one commit interval: a 300 KB group
+    for (let i = 0; i < 300; i++) j.append(i, `s/${i}/t`, payload, () => {})
+    expect(j.stats().buffer).toBeGreaterThan(300_000)
+    clock.advance(2)
+    expect(j.stats().buffer).toBe(64 * 1024)
+    // and the group it wrote is whole
+    const got: number[] = []
+    readJournal(dir, 0, (seq, _ts, _t, p) => {
+      expect(p.equals(payload)).toBe(true)
+      got.push(seq)
+    })
+    expect(got).toEqual(Array.from({ length: 300 }, (_, i) => i + 1))
+  })
+
   it('commits at once past commitMaxRecords and on close; a closed journal refuses with a coded error', () => {
     const { dir, open } = setup()
     const j = open()
