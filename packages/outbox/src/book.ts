@@ -1,19 +1,15 @@
-import { decodeMessage, frameBody, STREAM_PRIORITY } from '@fogline/protocol'
-import { Packr } from 'msgpackr'
+import { decodeMessage, frameBody, msgpack, pack, STREAM_PRIORITY } from '@fogline/protocol'
 import type { Db, Statements } from './open.js'
 import { RangeSet } from './ranges.js'
 import { type AppendState, OUTBOX_STREAMS, type OutboxStream, type QuarantineInfo } from './types.js'
 
 /** per-row overhead added to the body size when counting capacity (key, header, cell pointer) */
 export const ROW_OVERHEAD = 24
-export const packr = new Packr({ useRecords: false, moreTypes: false, int64AsType: 'number' })
 
 /** 0xc1 is the one byte MessagePack never uses: a state value starting with it is a codec v1 frame behind it */
 const FRAMED = 0xc1
 /** values above one SQLite page are framed and deflated (the engine snapshot: 180 KiB → 61 KiB at level 1, ~2 ms) */
 const DEFLATE_OVER = 4096
-/** msgpackr's own first buffer size */
-const PACK_BUFFER = 8192
 
 /**
  * A `state` row's value: MessagePack, or — over a page — 0xc1 and the wire codec's frame of it (deflated at
@@ -23,18 +19,14 @@ const PACK_BUFFER = 8192
  * written before (plain MessagePack) read as they are.
  */
 export function encodeState(v: unknown): Buffer {
-  const packed = packr.pack(v)
+  const packed = pack(v)
   if (packed.length <= DEFLATE_OVER) return packed
-  // msgpackr packs into one buffer shared by every Packr of the process, which grows to 4x the largest value
-  // packed and never shrinks (660 KB after a 1,000-sensor snapshot), and each packed value is a view of it
-  // that keeps it alive: give it a small one again (`packed` keeps the big one only while it lives; docs/decisions.md)
-  packr.useBuffer(Buffer.allocUnsafeSlow(PACK_BUFFER))
   const framed = frameBody(packed, { deflate: 'auto', minDeflateBytes: 0, level: 1 })
   return Buffer.concat([Buffer.of(FRAMED), framed], framed.length + 1)
 }
 
 export function decodeState(b: Buffer): unknown {
-  return b[0] === FRAMED ? decodeMessage(b.subarray(1)) : packr.unpack(b)
+  return b[0] === FRAMED ? decodeMessage(b.subarray(1)) : msgpack.unpack(b)
 }
 
 export interface Encoded {

@@ -1,10 +1,7 @@
-import type { OutboxConfig } from '@fogline/protocol'
-import { Packr } from 'msgpackr'
+import { msgpack, type OutboxConfig, pack } from '@fogline/protocol'
 import type { RangeSet } from './ranges.js'
 import { rollupSummaries } from './rollup.js'
 import { OUTBOX_STREAMS, type OutboxStream } from './types.js'
-
-const packr = new Packr({ useRecords: false, moreTypes: false, int64AsType: 'number' })
 
 /** What the degrader needs from the outbox; all calls happen inside the append transaction. */
 export interface DegradeContext {
@@ -106,7 +103,7 @@ function rollupOldest(c: DegradeContext, overLow: () => boolean): void {
       for (const r of rows) {
         if (ranges.has(r.seq)) continue
         try {
-          cand.push({ seq: r.seq, ts: r.ts, body: packr.unpack(r.body) as Record<string, unknown> })
+          cand.push({ seq: r.seq, ts: r.ts, body: msgpack.unpack(r.body) as Record<string, unknown> })
         } catch {}
       }
       for (const g of rollupSummaries(cand, c.config.rollupFactor)) {
@@ -114,7 +111,7 @@ function rollupOldest(c: DegradeContext, overLow: () => boolean): void {
         c.bump('dropped:rollup-summary', g.seqs.length - 1)
         // a fresh seq: the members' seqs were never sent, but a fresh one cannot collide with anything the
         // cloud holds even if a sent-mark was lost in a power cut (see docs/delivery.md)
-        c.insertSummary(g.ts, packr.pack(g.body))
+        c.insertSummary(g.ts, pack(g.body))
         progressed = true
       }
       if (!overLow()) return

@@ -1,5 +1,5 @@
-import type { Clock, OutboxConfig } from '@fogline/protocol'
-import { applyDelta, type Book, deleteSeq, packr, persistSent, txnSmall } from './book.js'
+import { type Clock, msgpack, type OutboxConfig } from '@fogline/protocol'
+import { applyDelta, type Book, deleteSeq, persistSent, txnSmall } from './book.js'
 import type { EncodedRecord, OutboxStream, ReadOptions, StoredRecord } from './types.js'
 
 type Scanned = StoredRecord | EncodedRecord
@@ -75,7 +75,7 @@ function decodeRow(
   blob: Buffer,
 ): StoredRecord | undefined {
   try {
-    return { stream, seq, ts, priority, body: packr.unpack(blob) as Record<string, unknown>, bytes }
+    return { stream, seq, ts, priority, body: msgpack.unpack(blob) as Record<string, unknown>, bytes }
   } catch {
     return undefined
   }

@@ -3,6 +3,7 @@ import {
   FoglineError,
   OutboxConfig,
   type OutboxConfigInput,
+  pack,
   systemClock,
 } from '@fogline/protocol'
 import Database from 'better-sqlite3'
@@ -15,7 +16,6 @@ import {
   type Encoded,
   insertRow,
   loadBook,
-  packr,
   type Row,
   totals,
 } from './book.js'
@@ -169,7 +169,7 @@ function outboxOf(
           stream: checkStream(it.stream),
           ts: it.ts,
           priority: it.priority ?? defaultPriority(it.stream),
-          body: packr.pack(it.body),
+          body: pack(it.body),
         }))
       } catch (err) {
         return Promise.reject(err)

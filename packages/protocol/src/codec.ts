@@ -12,8 +12,26 @@ export const CODEC_VERSION = 1
 export const FLAG_DEFLATE = 0b0000_0001
 const HEADER = 2
 
-// Plain msgpack maps (no record extension) so that any msgpack decoder (Python, Go) can read it.
-const packr = new Packr({ useRecords: false, moreTypes: false, int64AsType: 'number' })
+/**
+ * The project's one MessagePack encoder: plain maps (no record extension), so that any msgpack decoder (Python,
+ * Go) can read what it writes. Use `pack` to encode, `msgpack.unpack` to decode.
+ */
+export const msgpack = new Packr({ useRecords: false, moreTypes: false, int64AsType: 'number' })
+/** msgpackr's first pack buffer */
+const PACK_BUFFER = 8192
+
+/**
+ * `msgpack.pack`, releasing msgpackr's pack buffer after a large value. msgpackr packs into one buffer shared by
+ * every Packr of the process, which grows to 4x the largest value packed and never shrinks (660 KB after a
+ * 1,000-sensor checkpoint), and every value packed later is a view of it that keeps it alive; when this value
+ * left it grown, msgpackr gets a small one again (`Packr.useBuffer`; the value keeps the big one only while it
+ * lives; docs/decisions.md).
+ */
+export function pack(value: unknown): Buffer {
+  const packed = msgpack.pack(value)
+  if (packed.buffer.byteLength > PACK_BUFFER) msgpack.useBuffer(Buffer.allocUnsafeSlow(PACK_BUFFER))
+  return packed
+}
 
 export interface EncodeOptions {
   /** 'auto' deflates when the body is at least `minDeflateBytes` and deflating saves >= 10 % */
@@ -25,7 +43,7 @@ export interface EncodeOptions {
 
 /** Encode any message (batch, ack, desired, reported, heartbeat). */
 export function encodeMessage(value: unknown, opts: EncodeOptions = {}): Buffer {
-  return frameBody(packr.pack(value), opts)
+  return frameBody(pack(value), opts)
 }
 
 /** Frame a body that is already msgpack: the header, and the body deflated when `opts` say so and it pays. */
@@ -34,7 +52,7 @@ export function frameBody(body: Buffer, opts: EncodeOptions = {}): Buffer {
   let flags = 0
   let out: Uint8Array = body
   if (mode === true || (mode === 'auto' && body.length >= (opts.minDeflateBytes ?? 256))) {
-    const z = opts.level === undefined ? deflateRawSync(body) : deflateRawSync(body, { level: opts.level })
+    const z = deflateRawSync(body, { level: opts.level })
     if (mode === true || z.length <= body.length * 0.9) {
       out = z
       flags |= FLAG_DEFLATE
@@ -64,7 +82,7 @@ export function decodeMessage(buf: Uint8Array, where: { topic?: string } = {}): 
   try {
     let body = buf.subarray(HEADER)
     if (flags & FLAG_DEFLATE) body = inflateRawSync(body, { maxOutputLength: 64 * 1024 * 1024 })
-    return packr.unpack(body)
+    return msgpack.unpack(body)
   } catch (cause) {
     throw new FoglineError(
       'FOG_CODEC_MALFORMED',

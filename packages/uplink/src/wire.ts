@@ -1,12 +1,10 @@
 import type { EncodedRecord } from '@fogline/outbox'
-import { FoglineError, frameBody } from '@fogline/protocol'
-import { Packr } from 'msgpackr'
+import { FoglineError, frameBody, pack } from '@fogline/protocol'
 
-const packr = new Packr({ useRecords: false, moreTypes: false, int64AsType: 'number' })
-const K_RECORDS = packr.pack('records')
-const K_SEQ = packr.pack('seq')
-const K_TS = packr.pack('ts')
-const K_BODY = packr.pack('body')
+const K_RECORDS = pack('records')
+const K_SEQ = pack('seq')
+const K_TS = pack('ts')
+const K_BODY = pack('body')
 
 export interface WireOptions {
   deflate: boolean | 'auto'
@@ -49,7 +47,7 @@ export function encodeBatchSpliced(
   records: readonly EncodedRecord[],
   o: WireOptions,
 ): Buffer {
-  const h = packr.pack({
+  const h = pack({
     nodeId: head.nodeId,
     stream: head.stream,
     batchId: head.batchId,
