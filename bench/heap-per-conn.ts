@@ -4,20 +4,23 @@
  * node (`startNode`, factory-line pipeline: each sensor also gets its window state). N connections from a
  * child (bench/lib/sensors.ts), each publishing one QoS 0 reading, then idle. RSS per connection is printed
  * too; it moves with the allocator and GC timing, the heap figure does not (docs/benchmarks.md, Memory).
+ * The `pipeline` case is the node's pipeline state alone: the engine (factory-line pipeline) in this process,
+ * one topic per sensor, two readings each (a sensor's deadband and window state, its topic's cache entry).
  * Run: node --expose-gc --max-semi-space-size=1 --conditions=source --import tsx bench/heap-per-conn.ts
- *   FOGLINE_BENCH_CONNS=2000, FOGLINE_BENCH_CASES=aedes,broker,node
+ *   FOGLINE_BENCH_CONNS=2000, FOGLINE_BENCH_CASES=aedes,broker,node,pipeline
  */
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { startBroker } from '@fogline/broker'
 import { startNode } from '@fogline/node'
+import { createEngine } from '@fogline/pipeline'
 import { NodeConfig, parseConfig } from '@fogline/protocol'
 import { runTsChild, tempDir } from '@fogline/testkit'
 import { factoryLinePipeline } from './lib/pipeline.js'
 import { ROOT, sleep } from './lib/proc.js'
 
 const N = Number(process.env['FOGLINE_BENCH_CONNS'] ?? '2000')
-const CASES = (process.env['FOGLINE_BENCH_CASES'] ?? 'aedes,broker,node').split(',')
+const CASES = (process.env['FOGLINE_BENCH_CASES'] ?? 'aedes,broker,node,pipeline').split(',')
 const gc = (globalThis as { gc?: () => void }).gc
 if (!gc) throw new Error('run with node --expose-gc')
 
@@ -66,7 +69,30 @@ const settled = async () => {
 console.log(
   `bench/heap-per-conn — ${N} idle connections (one reading each), live heap after full GCs, node ${process.version}`,
 )
+/** the pipeline engine's state per sensor: in this process, no broker */
+async function pipelineHeap(): Promise<void> {
+  const clock = { now: () => Date.now(), setTimeout, clearTimeout, setInterval, clearInterval }
+  const engine = createEngine([factoryLinePipeline('t', 'hpc')], { clock, emit() {}, deadLetter() {} })
+  // a topic arrives as a new string per packet, as the MQTT parser makes it
+  const topic = (i: number) =>
+    Buffer.from(`hpc/sensors/s${String(i).padStart(4, '0')}/temperature`).toString()
+  const reading = (v: number) => Buffer.from(JSON.stringify({ value: v, ts: Date.now() }))
+  // compile the hot path first, on sensors of their own
+  for (let k = 0; k < 3; k++) for (let i = 0; i < 200; i++) engine.ingest(topic(N + i), reading(20 + k))
+  const m0 = await settled()
+  for (const v of [21.5, 22.5]) for (let i = 0; i < N; i++) engine.ingest(topic(i), reading(v))
+  const m1 = await settled()
+  const per = (k: 'heapUsed' | 'external') => ((m1[k] - m0[k]) / N).toFixed(0)
+  console.log(`  pipeline heap ${per('heapUsed')} B/sensor, external ${per('external')}`)
+  // (closed only now: the engine must stay reachable through the second measurement)
+  engine.close()
+}
+
 for (const what of CASES) {
+  if (what === 'pipeline') {
+    await pipelineHeap()
+    continue
+  }
   using dir = tempDir('fogline-hpc-')
   const sys = await start(what, dir.path)
   await sleep(1000)

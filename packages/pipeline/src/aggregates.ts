@@ -15,55 +15,102 @@ export const EXTRA_AGGREGATES = [
 ] as const
 export const AGGREGATE_PATTERN = /^(count|min|max|mean|sum|stddev|variance|first|last|rate|p\d{1,2}(\.\d+)?)$/
 
+/** slots of an Agg's array: its 10 running values, then the window's bounds */
+const COUNT = 0
+const SUM = 1
+const MIN = 2
+const MAX = 3
+const WMEAN = 4
+const M2 = 5
+const FIRST = 6
+const LAST = 7
+const FIRST_TS = 8
+const LAST_TS = 9
+const START = 10
+const END = 11
+/** what toJSON writes and fromJSON reads: the running values, not the bounds (the window stage saves those) */
+const SAVED = 10
+
 /**
- * Running aggregates of one window: O(1) memory without percentiles (Welford's update for variance,
- * which stays accurate where the textbook sum-of-squares cancels), plus a DDSketch when a percentile is asked for.
+ * Running aggregates of one window [start, end): O(1) memory without percentiles (Welford's update for
+ * variance, which stays accurate where the textbook sum-of-squares cancels), plus a DDSketch when a percentile
+ * is asked for. The numbers live in one array of doubles: as 12 object fields each would be a boxed double
+ * (docs/decisions.md, "A sensor's pipeline state holds no boxed numbers").
  */
 export class Agg {
-  count = 0
-  sum = 0
-  min = 0
-  max = 0
-  /** Welford running mean and sum of squared deviations */
-  wmean = 0
-  m2 = 0
-  first = 0
-  last = 0
-  firstTs = 0
-  lastTs = 0
+  /** doubles unboxed in the array's own store: V8 keeps a number array of doubles that way (on the heap; a
+   * Float64Array of 96 B would need an ArrayBuffer and native memory) */
+  private readonly v: number[] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
   sketch: DDSketch | undefined
 
-  constructor(alpha: number | undefined) {
+  constructor(alpha: number | undefined, start = 0, end = 0) {
     if (alpha !== undefined) this.sketch = new DDSketch(alpha)
+    this.v[START] = start
+    this.v[END] = end
   }
 
-  add(v: number, ts: number): void {
-    if (this.count === 0) {
-      this.min = this.max = this.first = v
-      this.firstTs = ts
+  get count(): number {
+    return this.v[COUNT]!
+  }
+  get sum(): number {
+    return this.v[SUM]!
+  }
+  get min(): number {
+    return this.v[MIN]!
+  }
+  get max(): number {
+    return this.v[MAX]!
+  }
+  get first(): number {
+    return this.v[FIRST]!
+  }
+  get last(): number {
+    return this.v[LAST]!
+  }
+  get lastTs(): number {
+    return this.v[LAST_TS]!
+  }
+  get start(): number {
+    return this.v[START]!
+  }
+  get end(): number {
+    return this.v[END]!
+  }
+  set end(t: number) {
+    this.v[END] = t
+  }
+
+  add(x: number, ts: number): void {
+    const v = this.v
+    const n = v[COUNT]! + 1
+    if (n === 1) {
+      v[MIN] = v[MAX] = v[FIRST] = x
+      v[FIRST_TS] = ts
     } else {
-      if (v < this.min) this.min = v
-      if (v > this.max) this.max = v
+      if (x < v[MIN]!) v[MIN] = x
+      if (x > v[MAX]!) v[MAX] = x
     }
-    this.count++
-    this.sum += v
-    const d = v - this.wmean
-    this.wmean += d / this.count
-    this.m2 += d * (v - this.wmean)
-    this.last = v
-    this.lastTs = ts
-    this.sketch?.add(v)
+    v[COUNT] = n
+    v[SUM]! += x
+    const d = x - v[WMEAN]!
+    v[WMEAN]! += d / n
+    v[M2]! += d * (x - v[WMEAN]!)
+    v[LAST] = x
+    v[LAST_TS] = ts
+    this.sketch?.add(x)
   }
 
   /** population variance (divides by n) */
   variance(): number {
-    return this.count > 0 ? this.m2 / this.count : 0
+    const v = this.v
+    return v[COUNT]! > 0 ? v[M2]! / v[COUNT]! : 0
   }
 
   /** change per second between the first and the last reading; 0 for one reading */
   rate(): number {
-    const dt = this.lastTs - this.firstTs
-    return dt > 0 ? ((this.last - this.first) * 1000) / dt : 0
+    const v = this.v
+    const dt = v[LAST_TS]! - v[FIRST_TS]!
+    return dt > 0 ? ((v[LAST]! - v[FIRST]!) * 1000) / dt : 0
   }
 
   get(name: string): number {
@@ -97,46 +144,31 @@ export class Agg {
     }
   }
 
+  /** the running values back to none (the bounds stay) */
   reset(): void {
-    this.count = this.sum = this.min = this.max = this.wmean = this.m2 = 0
-    this.first = this.last = this.firstTs = this.lastTs = 0
+    this.v.fill(0, 0, SAVED)
     this.sketch?.reset()
   }
 
+  /** [count, sum, min, max, wmean, m2, first, last, firstTs, lastTs, sketch?]: the checkpoint format */
   toJSON(): unknown[] {
-    const s: unknown[] = [
-      this.count,
-      this.sum,
-      this.min,
-      this.max,
-      this.wmean,
-      this.m2,
-      this.first,
-      this.last,
-      this.firstTs,
-      this.lastTs,
-    ]
+    const s: unknown[] = this.v.slice(0, SAVED)
     if (this.sketch) s.push(this.sketch.toJSON())
     return s
   }
 
-  static fromJSON(alpha: number | undefined, s: unknown): Agg {
-    const a = new Agg(undefined)
+  static fromJSON<A extends Agg = Agg>(
+    alpha: number | undefined,
+    s: unknown,
+    start = 0,
+    end = 0,
+    Kind: new (alpha: undefined, start: number, end: number) => A = Agg as never,
+  ): A {
+    const a = new Kind(undefined, start, end)
     const v = s as number[]
-    ;[a.count, a.sum, a.min, a.max, a.wmean, a.m2, a.first, a.last, a.firstTs, a.lastTs] = v as [
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-    ]
+    for (let i = 0; i < SAVED; i++) a.v[i] = v[i] ?? 0
     if (alpha !== undefined)
-      a.sketch = v[10] !== undefined ? DDSketch.fromJSON(alpha, v[10]) : new DDSketch(alpha)
+      a.sketch = v[SAVED] !== undefined ? DDSketch.fromJSON(alpha, v[SAVED]) : new DDSketch(alpha)
     return a
   }
 }

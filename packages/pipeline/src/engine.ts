@@ -27,6 +27,16 @@ interface Current {
   out: EngineOutput[]
 }
 
+/**
+ * One copy of a topic level that many topics share ('sensors', 'temperature'): V8 keeps a single, weakly held
+ * copy of every string used as a property name, and Object.keys hands that copy back. A level made by
+ * `split` is a new string per topic, ~28 B a sensor for each such level (bench/heap-per-conn.ts). Only the
+ * memory use depends on this; a level that is an array index ('12') comes back as a new string.
+ */
+function shared(level: string): string {
+  return Object.keys({ [level]: 0 })[0]!
+}
+
 function payloadText(p: Buffer): string {
   const b = p.subarray(0, DEAD_PAYLOAD_BYTES)
   const s = b.toString('utf8')
@@ -194,7 +204,7 @@ class EngineImpl implements Engine {
   ingest(topic: string, payload: Buffer): void {
     let e = this.topics.get(topic)
     if (e === undefined) {
-      const segments = topic.split('/')
+      const segments = topic.split('/').map(shared)
       e = {
         segments,
         runs: this.shareRuns(this.runs.filter((r) => r.filters.some((f) => matchTopicLevels(f, segments)))),

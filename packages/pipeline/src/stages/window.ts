@@ -62,14 +62,12 @@ export const WindowConfig = z
   })
 export type WindowConfig = z.output<typeof WindowConfig>
 
-interface Win {
-  start: number
-  end: number
-  agg: Agg
+/** An open window: its bounds and running aggregates (Agg), and its state in event time. */
+class Win extends Agg {
   /** event time: already emitted once; further readings are late */
-  emitted: boolean
+  emitted = false
   /** a late reading changed it since it was emitted */
-  dirty: boolean
+  dirty = false
 }
 
 interface Group {
@@ -152,7 +150,7 @@ class WindowStage implements Stage {
       // the common case first: one open tumbling window that the reading falls in
       const w0 = g.wins[0]
       if (this.tumbling && g.wins.length === 1 && w0!.end > t && w0!.start <= t) {
-        w0!.agg.add(r.value, t)
+        w0!.add(r.value, t)
         return r
       }
       // processing time: windows of this group that are due close before the reading is added
@@ -163,7 +161,7 @@ class WindowStage implements Stage {
   }
 
   private due(w: Win, t: number): boolean {
-    if (this.c.kind === 'session') return t - w.agg.lastTs >= this.c.gap!
+    if (this.c.kind === 'session') return t - w.lastTs >= this.c.gap!
     if (this.c.kind === 'count') return false
     return w.end <= t
   }
@@ -176,14 +174,14 @@ class WindowStage implements Stage {
       const last = t - (((t % this.hop) + this.hop) % this.hop)
       for (let s = last - Math.ceil(this.size / this.hop - 1) * this.hop; s <= last; s += this.hop) {
         if (s + this.size <= t) continue
-        this.winAt(g, s, s + this.size).agg.add(v, ts)
+        this.winAt(g, s, s + this.size).add(v, ts)
       }
       return
     }
     if (k === 'session') {
       let w = g.wins[g.wins.length - 1]
-      if (w === undefined || t - w.agg.lastTs >= this.c.gap!) w = this.newWin(g, t, t + this.c.gap!)
-      w.agg.add(v, ts)
+      if (w === undefined || t - w.lastTs >= this.c.gap!) w = this.newWin(g, t, t + this.c.gap!)
+      w.add(v, ts)
       w.end = t + this.c.gap!
       if (w.end < this.nextDue) this.nextDue = w.end
       return
@@ -191,16 +189,16 @@ class WindowStage implements Stage {
     // count
     let w = g.wins[0]
     if (w === undefined) w = this.newWin(g, t, t + 1)
-    w.agg.add(v, ts)
+    w.add(v, ts)
     w.end = t + 1
-    if (w.agg.count >= this.c.count!) {
+    if (w.count >= this.c.count!) {
       this.emitWin(g, w)
       g.wins.length = 0
     }
   }
 
   private newWin(g: Group, start: number, end: number): Win {
-    const w: Win = { start, end, agg: new Agg(this.alpha), emitted: false, dirty: false }
+    const w = new Win(this.alpha, start, end)
     insertWin(g, g.wins.length, w)
     return w
   }
@@ -210,7 +208,7 @@ class WindowStage implements Stage {
     let i = ws.length - 1
     while (i >= 0 && ws[i]!.start > start) i--
     if (i >= 0 && ws[i]!.start === start) return ws[i]!
-    const w: Win = { start, end, agg: new Agg(this.alpha), emitted: false, dirty: false }
+    const w = new Win(this.alpha, start, end)
     insertWin(g, i + 1, w)
     if (end < this.nextDue) this.nextDue = end
     return w
@@ -245,7 +243,7 @@ class WindowStage implements Stage {
         if (!this.c.corrections) continue
         w.dirty = true
       }
-      w.agg.add(v, t)
+      w.add(v, t)
     }
   }
 
@@ -262,7 +260,7 @@ class WindowStage implements Stage {
       if (this.event) {
         const k = this.c.kind
         // count windows close by count only
-        const closed = k === 'count' ? false : k === 'session' ? w.agg.lastTs + this.c.gap! <= t : w.end <= t
+        const closed = k === 'count' ? false : k === 'session' ? w.lastTs + this.c.gap! <= t : w.end <= t
         if (closed && !w.emitted) {
           this.emitWin(g, w)
           w.emitted = true
@@ -285,23 +283,22 @@ class WindowStage implements Stage {
   }
 
   private emitWin(g: Group, w: Win, correction = false, partial = false): void {
-    const a = w.agg
-    if (a.count === 0) return
+    if (w.count === 0) return
     const body: Summary = {
       pipelineId: this.ctx.pipelineId,
       sensorId: this.c.groupBy.includes('sensorId') ? g.sensorId : g.key.join('/'),
       metric: this.c.groupBy.includes('metric') ? g.metric : '*',
       start: w.start,
       end: w.end,
-      count: a.count,
-      min: a.min,
-      max: a.max,
-      mean: a.sum / a.count,
-      sum: a.sum,
+      count: w.count,
+      min: w.min,
+      max: w.max,
+      mean: w.sum / w.count,
+      sum: w.sum,
     }
     if (this.extras.length > 0) {
       const aggs: Record<string, number> = {}
-      for (const n of this.extras) aggs[n] = a.get(n)
+      for (const n of this.extras) aggs[n] = w.get(n)
       body.aggs = aggs
     }
     if (correction) body.correction = true
@@ -333,7 +330,7 @@ class WindowStage implements Stage {
                 : w.emitted
                   ? w.end + late
                   : kind === 'session'
-                    ? w.agg.lastTs + this.c.gap!
+                    ? w.lastTs + this.c.gap!
                     : w.end
             if (due < next) next = due
           }
@@ -359,7 +356,7 @@ class WindowStage implements Stage {
         g.key,
         g.sensorId,
         g.metric,
-        g.wins.map((w) => [w.start, w.end, w.emitted ? 1 : 0, w.dirty ? 1 : 0, w.agg.toJSON()]),
+        g.wins.map((w) => [w.start, w.end, w.emitted ? 1 : 0, w.dirty ? 1 : 0, w.toJSON()]),
       ])
     return { wm: Number.isFinite(this.watermark) ? this.watermark : null, la: this.lastArrival, groups }
   }
@@ -377,13 +374,10 @@ class WindowStage implements Stage {
     for (const [key, sensorId, metric, wins] of s.groups) {
       const g: Group = { key, sensorId, metric, wins: [] }
       for (const [start, end, emitted, dirty, agg] of wins) {
-        g.wins.push({
-          start,
-          end,
-          emitted: emitted === 1,
-          dirty: dirty === 1,
-          agg: Agg.fromJSON(this.alpha, agg),
-        })
+        const w = Agg.fromJSON(this.alpha, agg, start, end, Win)
+        w.emitted = emitted === 1
+        w.dirty = dirty === 1
+        g.wins.push(w)
         if (end < next) next = end
       }
       this.groups.add(g)
