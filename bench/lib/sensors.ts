@@ -5,7 +5,7 @@
  * Raw sockets with pre-encoded packets, so the generator costs little CPU and no client library shapes the
  * load. QoS 1: a packet id per connection, PUBACKs counted.
  * perSec 0: saturated, each connection as fast as the broker takes it (QoS 1: 8 unacknowledged at most).
- * Run as a child: sensors.ts host port prefix conns perSec qos seconds. Prints `connected`, then every 250 ms
+ * Run as a child: sensors.ts host port prefix conns perSec qos seconds [firstId]. Prints `connected`, then every 250 ms
  * `sent <n> <pubacks> <epoch ms>`.
  */
 import { createConnection, type Socket } from 'node:net'
@@ -69,6 +69,8 @@ export async function runSensors(
   perSec: number,
   qos: 0 | 1,
   seconds: number,
+  /** the first sensor's number (s0000 by default): sensors of another run can be told apart */
+  firstId = 0,
 ): Promise<void> {
   let seed = 42
   const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31
@@ -82,7 +84,7 @@ export async function runSensors(
       ),
     )
     batch.forEach((sock, k) => {
-      const id = i + k
+      const id = firstId + i + k
       const conn: Conn = {
         sock,
         topic: str16(`${prefix}/sensors/s${String(id).padStart(4, '0')}/temperature`),
@@ -164,7 +166,7 @@ export async function runSensors(
 }
 
 if (process.argv[1]?.endsWith('sensors.ts')) {
-  const [host, port, prefix, conns, perSec, qos, seconds] = process.argv.slice(2)
+  const [host, port, prefix, conns, perSec, qos, seconds, firstId] = process.argv.slice(2)
   await runSensors(
     host!,
     Number(port),
@@ -173,5 +175,6 @@ if (process.argv[1]?.endsWith('sensors.ts')) {
     Number(perSec),
     Number(qos) === 1 ? 1 : 0,
     Number(seconds),
+    Number(firstId ?? '0'),
   )
 }

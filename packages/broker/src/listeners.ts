@@ -4,6 +4,7 @@ import { type AddressInfo, createServer as createNetServer, isIP, type Server, t
 import type { Duplex } from 'node:stream'
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls'
 import { createWebSocketStream, WebSocketServer } from 'ws'
+import { closesClientToo } from './slim.js'
 
 /** PEM contents (not paths: the config layer reads the files). */
 export interface TlsPem {
@@ -112,6 +113,7 @@ export async function openListener(
   const untrack = function (this: Socket) {
     sockets.delete(this)
   }
+  closesClientToo(untrack)
   const track = (s: Socket) => {
     s.setNoDelay(true)
     sockets.add(s)

@@ -2,7 +2,7 @@ import type { Clock } from '@fogline/protocol'
 import type { Client } from 'aedes'
 import type { Acl } from './acl.js'
 import type { BrokerCounters, BrokerLogger, RefusalReason } from './counters.js'
-import { type BrokerLimits, type LimitName, LogOnce, TokenBucket } from './limits.js'
+import { type BrokerLimits, type LimitName, LogOnce } from './limits.js'
 import type { ConnInfo } from './listeners.js'
 import type { PasswordFile } from './passwd.js'
 
@@ -26,25 +26,42 @@ export class Session {
   /** the last topic that passed the topic checks and the ACL, and the ACL it passed (authorize.ts) */
   okTopic: string | undefined = undefined
   okAcl: Acl | undefined = undefined
-  private readonly msgs: TokenBucket | undefined
-  private readonly bytes: TokenBucket | undefined
+  /**
+   * The two token buckets (TokenBucket's arithmetic, limits.ts): [messages, at, bytes, at], one array of
+   * doubles that V8 keeps unboxed. Two TokenBucket objects cost ~190 B a connection (four fields of boxed
+   * doubles and two headers), this ~80 (docs/decisions.md, "A sensor's pipeline state holds no boxed numbers").
+   */
+  private readonly tokens: number[] | undefined
 
   constructor(
     readonly user: string | undefined,
-    rates: Rates,
+    private readonly rates: Rates,
   ) {
-    this.msgs = rates.msgs > 0 ? new TokenBucket(rates.msgs, rates.clock) : undefined
-    this.bytes = rates.bytes > 0 ? new TokenBucket(rates.bytes, rates.clock) : undefined
+    if (rates.msgs > 0 || rates.bytes > 0) {
+      const now = rates.clock.now()
+      this.tokens = [rates.msgs, now, rates.bytes, now]
+    }
   }
 
   /** publishRate: 0, or the ms until n more messages are due; 0 when the limit is off */
   takeMsgs(n: number): number {
-    return this.msgs === undefined ? 0 : this.msgs.take(n)
+    return this.take(0, this.rates.msgs, n)
   }
 
   /** publishBytesPerSec: the same for n bytes */
   takeBytes(n: number): number {
-    return this.bytes === undefined ? 0 : this.bytes.take(n)
+    return this.take(2, this.rates.bytes, n)
+  }
+
+  /** a bucket of perSec tokens a second and as many at most: take n, 0 or the ms until they are due */
+  private take(i: number, perSec: number, n: number): number {
+    const t = this.tokens
+    if (perSec <= 0 || t === undefined) return 0
+    const now = this.rates.clock.now()
+    const tokens = Math.min(perSec, t[i]! + ((now - t[i + 1]!) * perSec) / 1000) - n
+    t[i] = tokens
+    t[i + 1] = now
+    return tokens >= 0 ? 0 : Math.ceil((-tokens * 1000) / perSec)
   }
 }
 

@@ -12,7 +12,7 @@ interface AedesClient {
   duplicates: object
   _inboundInflight: InflightIds | Set<number>
   _eos: () => void
-  _parser: { settings?: ParserSettings | undefined }
+  _parser: { settings?: ParserSettings | undefined; _states?: readonly string[] }
   close(): void
   emit(event: string, ...args: unknown[]): boolean
 }
@@ -54,6 +54,21 @@ export class InflightIds {
 }
 
 type Conn = Socket & { client?: AedesClient }
+
+/**
+ * mqtt-packet's parser (parser.js) makes the same array of its four state method names for every parser and
+ * only reads it; every parser gets this one instead (80 B a connection).
+ */
+const PARSER_STATES: readonly string[] = Object.freeze([
+  '_parseHeader',
+  '_parseLength',
+  '_parsePayload',
+  '_newPacket',
+])
+
+function sameStates(s: readonly string[] | undefined): boolean {
+  return s !== undefined && s.length === PARSER_STATES.length && s.every((x, i) => x === PARSER_STATES[i])
+}
 
 /** the shared listeners below, for every client: `this` is the socket or the parser, each knows its client */
 function closeClient(this: Conn): void {
@@ -98,6 +113,8 @@ function swap(
  * first), the peer's FIN (aedes' 'end' listener), a destroy — so one listener there stands in for `finished`.
  */
 export function slimClient(client: AedesClient, stream: unknown): boolean {
+  const p = client._parser
+  if (sameStates(p._states)) p._states = PARSER_STATES
   client.subscriptions = Object.create(NOTHING)
   client.duplicates = Object.create(NOTHING)
   client._inboundInflight = new InflightIds()
@@ -111,8 +128,32 @@ export function slimClient(client: AedesClient, stream: unknown): boolean {
   return true
 }
 
+/** a socket 'close' listener of the broker's (listeners.ts) → the one that does its work and closeClient's */
+const withCloseClient = new WeakMap<object, (this: Conn) => void>()
+
+/**
+ * `listener`, a socket 'close' listener shared by many sockets, gets a companion that also closes the socket's
+ * client; `closeOnClose` puts that one in its place: one listener instead of two, so Node keeps a function
+ * for 'close' rather than an array of two (64 B a connection).
+ */
+export function closesClientToo(listener: (this: Socket) => void): void {
+  withCloseClient.set(listener, function (this: Conn) {
+    listener.call(this)
+    closeClient.call(this)
+  })
+}
+
 /** Once CONNECT is in (after the caller took its own 'close' listener off): the shared 'close' listener. */
 export function closeOnClose(client: AedesClient, stream: Socket): void {
+  const ls = stream.rawListeners('close')
+  const both = ls.length === 1 ? withCloseClient.get(ls[0]!) : undefined
+  if (both) {
+    // closing the client twice is harmless (aedes' close returns when closed), so it need not come off
+    client._eos = noop
+    stream.removeListener('close', ls[0] as () => void)
+    stream.on('close', both)
+    return
+  }
   client._eos = stopCloseOnClose
   stream.on('close', closeClient)
 }

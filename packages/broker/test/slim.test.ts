@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module'
-import { connect, type Socket } from 'node:net'
+import { connect, Socket } from 'node:net'
 import type { Clock } from '@fogline/protocol'
 import { waitFor } from '@fogline/testkit'
 import mqtt from 'mqtt'
@@ -7,7 +7,7 @@ import { describe, expect, it, onTestFinished } from 'vitest'
 import { type Broker, startBroker } from '../src/index.js'
 import { TokenBucket } from '../src/limits.js'
 import { Session } from '../src/session.js'
-import { InflightIds } from '../src/slim.js'
+import { closeOnClose, closesClientToo, InflightIds } from '../src/slim.js'
 
 const aedesRequire = createRequire(createRequire(import.meta.url).resolve('aedes'))
 const { generate } = aedesRequire('mqtt-packet') as { generate(p: object): Buffer }
@@ -75,9 +75,10 @@ describe("per-connection memory: aedes' per-client objects slimmed (slim.ts)", (
       () => clients.length === 2 && clients.every((c) => c._parser.settings['clientId'] === undefined),
       'both connected',
     )
-    // 'end': Node's own and aedes' close; 'close': the broker's socket set and the client's close; 'error': aedes'
+    // 'end': Node's own and aedes' close; 'close': one listener for the broker's socket set and the client's
+    // close (two would make Node keep an array); 'error': aedes'
     expect(c1.conn.listenerCount('end')).toBe(2)
-    expect(c1.conn.listenerCount('close')).toBe(2)
+    expect(c1.conn.listenerCount('close')).toBe(1)
     expect(c1.conn.listenerCount('error')).toBe(1)
     expect(c1.conn.listenerCount('finish')).toBe(0)
     expect(c1._parser.listenerCount('error')).toBe(1)
@@ -86,11 +87,42 @@ describe("per-connection memory: aedes' per-client objects slimmed (slim.ts)", (
     // the parser reads only the protocol version (and bridge mode) after CONNECT; the password is not kept
     expect(c1._parser.settings).toEqual({ protocolVersion: 4, bridgeMode: false })
     expect(c1._parser.settings).toBe(c2._parser.settings)
+    // mqtt-packet's parser state names: one array for every parser
+    const states = (c: AedesClient) => (c._parser as unknown as { _states: string[] })._states
+    expect(states(c1)).toEqual(['_parseHeader', '_parseLength', '_parsePayload', '_newPacket'])
+    expect(states(c1)).toBe(states(c2))
     // wire-keyed maps still read inherited names as absent (GHSA-52qw-whmv-87c5)
     for (const m of [c1.subscriptions, c1.duplicates]) {
       for (const k of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) expect(m[k]).toBeUndefined()
       expect(Object.keys(m)).toEqual([])
     }
+  })
+
+  it("the broker's shared 'close' listener and the client's close become one listener that does both", () => {
+    const sock = new Socket()
+    const untracked: unknown[] = []
+    const untrack = function (this: Socket) {
+      untracked.push(this)
+    }
+    closesClientToo(untrack)
+    sock.on('close', untrack)
+    let closed = 0
+    const client = { conn: sock, _eos: () => {}, close: () => void closed++ }
+    ;(sock as unknown as { client: unknown }).client = client
+    closeOnClose(client as never, sock)
+    expect(sock.listenerCount('close')).toBe(1)
+    sock.emit('close', false)
+    expect(untracked).toEqual([sock])
+    expect(closed).toBe(1)
+    // a listener without a companion: the client's own close listener next to it, taken off by aedes' close()
+    const other = new Socket()
+    other.on('close', () => {})
+    const c2 = { conn: other, _eos: () => {}, close: () => void closed++ }
+    ;(other as unknown as { client: unknown }).client = c2
+    closeOnClose(c2 as never, other)
+    expect(other.listenerCount('close')).toBe(2)
+    c2._eos()
+    expect(other.listenerCount('close')).toBe(1)
   })
 
   it('a socket closed before CONNECT closes its aedes client (aedes watched that with finished())', async () => {
