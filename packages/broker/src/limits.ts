@@ -41,25 +41,40 @@ export type LimitName =
  * A token bucket on the injected clock: `take(n)` returns 0 when n tokens were there, else the ms until they
  * will be (the tokens are taken all the same, so the debt throttles the next calls too).
  */
+/**
+ * A token bucket of `perSec` tokens a second, `burst` at most, kept as two doubles of `state` from index i:
+ * the tokens, then when they were counted. Takes n tokens; returns 0, or the ms until they are due. The state
+ * is a plain array of doubles so that a holder of several buckets keeps them unboxed in one place (the broker's
+ * sessions: docs/decisions.md, "The same, on the broker's side").
+ */
+export function takeTokens(
+  state: number[],
+  i: number,
+  perSec: number,
+  burst: number,
+  now: number,
+  n: number,
+): number {
+  const tokens = Math.min(burst, state[i]! + ((now - state[i + 1]!) * perSec) / 1000) - n
+  state[i] = tokens
+  state[i + 1] = now
+  return tokens >= 0 ? 0 : Math.ceil((-tokens * 1000) / perSec)
+}
+
+/** One token bucket on its own (takeTokens). */
 export class TokenBucket {
-  private tokens: number
-  private at: number
+  private readonly state: number[]
 
   constructor(
     private readonly perSec: number,
     private readonly clock: Clock,
     private readonly burst = perSec,
   ) {
-    this.tokens = burst
-    this.at = clock.now()
+    this.state = [burst, clock.now()]
   }
 
   take(n: number): number {
-    const now = this.clock.now()
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.at) * this.perSec) / 1000)
-    this.at = now
-    this.tokens -= n
-    return this.tokens >= 0 ? 0 : Math.ceil((-this.tokens * 1000) / this.perSec)
+    return takeTokens(this.state, 0, this.perSec, this.burst, this.clock.now(), n)
   }
 }
 

@@ -2,7 +2,7 @@ import type { Clock } from '@fogline/protocol'
 import type { Client } from 'aedes'
 import type { Acl } from './acl.js'
 import type { BrokerCounters, BrokerLogger, RefusalReason } from './counters.js'
-import { type BrokerLimits, type LimitName, LogOnce } from './limits.js'
+import { type BrokerLimits, type LimitName, LogOnce, takeTokens } from './limits.js'
 import type { ConnInfo } from './listeners.js'
 import type { PasswordFile } from './passwd.js'
 
@@ -27,9 +27,9 @@ export class Session {
   okTopic: string | undefined = undefined
   okAcl: Acl | undefined = undefined
   /**
-   * The two token buckets (TokenBucket's arithmetic, limits.ts): [messages, at, bytes, at], one array of
-   * doubles that V8 keeps unboxed. Two TokenBucket objects cost ~190 B a connection (four fields of boxed
-   * doubles and two headers), this ~80 (docs/decisions.md, "A sensor's pipeline state holds no boxed numbers").
+   * The two token buckets (`takeTokens`, limits.ts) in one array of doubles, [messages, at, bytes, at], which
+   * V8 keeps unboxed: two TokenBucket objects cost ~190 B a connection (boxed doubles and two headers), this
+   * ~80 (docs/decisions.md, "The same, on the broker's side").
    */
   private readonly tokens: number[] | undefined
 
@@ -53,15 +53,10 @@ export class Session {
     return this.take(2, this.rates.bytes, n)
   }
 
-  /** a bucket of perSec tokens a second and as many at most: take n, 0 or the ms until they are due */
   private take(i: number, perSec: number, n: number): number {
     const t = this.tokens
     if (perSec <= 0 || t === undefined) return 0
-    const now = this.rates.clock.now()
-    const tokens = Math.min(perSec, t[i]! + ((now - t[i + 1]!) * perSec) / 1000) - n
-    t[i] = tokens
-    t[i + 1] = now
-    return tokens >= 0 ? 0 : Math.ceil((-tokens * 1000) / perSec)
+    return takeTokens(t, i, perSec, perSec, this.rates.clock.now(), n)
   }
 }
 
