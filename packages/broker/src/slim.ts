@@ -12,7 +12,7 @@ interface AedesClient {
   duplicates: object
   _inboundInflight: InflightIds | Set<number>
   _eos: () => void
-  _parser: { settings?: ParserSettings | undefined; _states?: readonly string[] }
+  _parser: { settings?: ParserSettings | undefined }
   close(): void
   emit(event: string, ...args: unknown[]): boolean
 }
@@ -54,21 +54,6 @@ export class InflightIds {
 }
 
 type Conn = Socket & { client?: AedesClient }
-
-/**
- * mqtt-packet's parser (parser.js) makes the same array of its four state method names for every parser and
- * only reads it; every parser gets this one instead (80 B a connection).
- */
-const PARSER_STATES: readonly string[] = Object.freeze([
-  '_parseHeader',
-  '_parseLength',
-  '_parsePayload',
-  '_newPacket',
-])
-
-function sameStates(s: readonly string[] | undefined): boolean {
-  return s !== undefined && s.length === PARSER_STATES.length && s.every((x, i) => x === PARSER_STATES[i])
-}
 
 /** the shared listeners below, for every client: `this` is the socket or the parser, each knows its client */
 function closeClient(this: Conn): void {
@@ -113,8 +98,6 @@ function swap(
  * first), the peer's FIN (aedes' 'end' listener), a destroy — so one listener there stands in for `finished`.
  */
 export function slimClient(client: AedesClient, stream: unknown): boolean {
-  const p = client._parser
-  if (sameStates(p._states)) p._states = PARSER_STATES
   client.subscriptions = Object.create(NOTHING)
   client.duplicates = Object.create(NOTHING)
   client._inboundInflight = new InflightIds()

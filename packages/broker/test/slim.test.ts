@@ -87,7 +87,7 @@ describe("per-connection memory: aedes' per-client objects slimmed (slim.ts)", (
     // the parser reads only the protocol version (and bridge mode) after CONNECT; the password is not kept
     expect(c1._parser.settings).toEqual({ protocolVersion: 4, bridgeMode: false })
     expect(c1._parser.settings).toBe(c2._parser.settings)
-    // mqtt-packet's parser state names: one array for every parser
+    // mqtt-packet's parser state names: one array for every parser (fast.ts)
     const states = (c: AedesClient) => (c._parser as unknown as { _states: string[] })._states
     expect(states(c1)).toEqual(['_parseHeader', '_parseLength', '_parsePayload', '_newPacket'])
     expect(states(c1)).toBe(states(c2))
