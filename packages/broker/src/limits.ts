@@ -38,12 +38,9 @@ export type LimitName =
   | 'connectTimeout'
 
 /**
- * A token bucket on the injected clock: `take(n)` returns 0 when n tokens were there, else the ms until they
- * will be (the tokens are taken all the same, so the debt throttles the next calls too).
- */
-/**
  * A token bucket of `perSec` tokens a second, `burst` at most, kept as two doubles of `state` from index i:
- * the tokens, then when they were counted. Takes n tokens; returns 0, or the ms until they are due. The state
+ * the tokens, then when they were counted. Takes n tokens; returns 0 when they were there, else the ms until
+ * they will be (they are taken all the same, so the debt throttles the next calls too). The state
  * is a plain array of doubles so that a holder of several buckets keeps them unboxed in one place (the broker's
  * sessions: docs/decisions.md, "The same, on the broker's side").
  */
@@ -61,7 +58,7 @@ export function takeTokens(
   return tokens >= 0 ? 0 : Math.ceil((-tokens * 1000) / perSec)
 }
 
-/** One token bucket on its own (takeTokens). */
+/** One token bucket on its own, on the injected clock (takeTokens). */
 export class TokenBucket {
   private readonly state: number[]
 

@@ -28,7 +28,7 @@ const FIRST_TS = 8
 const LAST_TS = 9
 const START = 10
 const END = 11
-/** what toJSON writes and fromJSON reads: the running values, not the bounds (the window stage saves those) */
+/** what toJSON writes and load reads: the running values, not the bounds (the window stage saves those) */
 const SAVED = 10
 
 /**
@@ -144,12 +144,6 @@ export class Agg {
     }
   }
 
-  /** the running values back to none (the bounds stay) */
-  reset(): void {
-    this.v.fill(0, 0, SAVED)
-    this.sketch?.reset()
-  }
-
   /** [count, sum, min, max, wmean, m2, first, last, firstTs, lastTs, sketch?]: the checkpoint format */
   toJSON(): unknown[] {
     const s: unknown[] = this.v.slice(0, SAVED)
@@ -157,18 +151,12 @@ export class Agg {
     return s
   }
 
-  static fromJSON<A extends Agg = Agg>(
-    alpha: number | undefined,
-    s: unknown,
-    start = 0,
-    end = 0,
-    Kind: new (alpha: undefined, start: number, end: number) => A = Agg as never,
-  ): A {
-    const a = new Kind(undefined, start, end)
+  /** The running values (and sketch) from `toJSON`'s format, as a checkpoint holds them; returns this. */
+  load(alpha: number | undefined, s: unknown): this {
     const v = s as number[]
-    for (let i = 0; i < SAVED; i++) a.v[i] = v[i] ?? 0
+    for (let i = 0; i < SAVED; i++) this.v[i] = v[i] ?? 0
     if (alpha !== undefined)
-      a.sketch = v[SAVED] !== undefined ? DDSketch.fromJSON(alpha, v[SAVED]) : new DDSketch(alpha)
-    return a
+      this.sketch = v[SAVED] !== undefined ? DDSketch.fromJSON(alpha, v[SAVED]) : new DDSketch(alpha)
+    return this
   }
 }

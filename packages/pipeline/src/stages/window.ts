@@ -374,7 +374,7 @@ class WindowStage implements Stage {
     for (const [key, sensorId, metric, wins] of s.groups) {
       const g: Group = { key, sensorId, metric, wins: [] }
       for (const [start, end, emitted, dirty, agg] of wins) {
-        const w = Agg.fromJSON(this.alpha, agg, start, end, Win)
+        const w = new Win(undefined, start, end).load(this.alpha, agg)
         w.emitted = emitted === 1
         w.dirty = dirty === 1
         g.wins.push(w)
