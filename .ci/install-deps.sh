@@ -6,6 +6,7 @@
 #   systemd              systemd-analyze verify/security on the service units (test/deploy); not started
 #   passwd               useradd/groupadd for deploy/install.sh's system user (test/deploy)
 #   e2fsprogs            chattr: an immutable data folder stops even root writing (test/ops readiness)
+#   fuse python3-fusepy  powercut-fs, a FUSE filesystem that loses unsynced writes (test/faults/powercut)
 set -euo pipefail
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
@@ -14,6 +15,8 @@ missing=()
 [ -x /usr/bin/systemd-analyze ] || missing+=(systemd)
 [ -x /usr/sbin/useradd ] || missing+=(passwd)
 [ -x /usr/bin/chattr ] || missing+=(e2fsprogs)
+[ -x /usr/bin/fusermount ] || missing+=(fuse)
+/usr/bin/python3 -c 'import fusepy' 2>/dev/null || missing+=(python3-fusepy)
 [ ${#missing[@]} -eq 0 ] && exit 0
 SUDO=""
 if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi

@@ -1,75 +1,19 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { tempDir } from '@fogline/testkit'
-import { connect, type MqttClient } from 'mqtt'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { startTestCloud, VERBOSE } from './helpers.js'
-import { lastLife, readCount, runNode } from './kill9-shared.js'
+import {
+  counted,
+  countingNodeYaml,
+  deadLettered,
+  lastLife,
+  publishers,
+  runNode,
+  type Tally,
+} from './kill9-shared.js'
 
 const CHECKPOINT_MS = 1000
-
-interface Tally {
-  /** PUBLISHes handed to the client */
-  sent: number
-  /** PUBACKs received: the node said these readings are safe */
-  acked: number
-  /** the same for the one connection that sends bad readings (not JSON: each must be set aside once) */
-  badSent: number
-  badAcked: number
-}
-
-/**
- * QoS 1 sensors publishing value 1 from several connections, at most `window` unacked per connection
- * (a real sensor's in-flight window), every PUBACK recorded. Each life gets fresh clients: a reading
- * that was not PUBACKed before the kill is not resent, so it may be counted once or not at all.
- */
-function publishers(url: string, tally: Tally, conns = 4, window = 16) {
-  const clients: MqttClient[] = []
-  let stopped = false
-  // connections 0..conns-1 send value 1; one more sends readings that are not JSON
-  for (let c = 0; c <= conns; c++) {
-    const isBad = c === conns
-    const cl = connect(url, { protocolVersion: 4, reconnectPeriod: 0, clientId: `q1-${c}-${Math.random()}` })
-    cl.on('error', () => {})
-    clients.push(cl)
-    let inflight = 0
-    const pump = () => {
-      while (!stopped && cl.connected && inflight < window) {
-        inflight++
-        if (isBad) tally.badSent++
-        else tally.sent++
-        cl.publish(`sensors/s${c}/m`, isBad ? 'not json' : '{"value":1}', { qos: 1 }, (err) => {
-          inflight--
-          if (!err && isBad) tally.badAcked++
-          else if (!err) tally.acked++
-          // pace: a new reading per PUBACK, on the next turn, so the node is loaded but not flooded
-          if (!stopped) setTimeout(pump, 1)
-        })
-      }
-    }
-    cl.on('connect', pump)
-  }
-  return {
-    stop() {
-      stopped = true
-      for (const cl of clients) cl.end(true)
-    },
-  }
-}
-
-/** bad readings the node set aside, from its dead-letter store (counts by code, kept past the row cap) */
-const deadLettered = (path: string) => readCount(path, 'SELECT coalesce(sum(n), 0) FROM dead_letter_counts')
-
-async function counted(cloud: Awaited<ReturnType<typeof startTestCloud>>, nodeId: string): Promise<number> {
-  const rows = await cloud.cloud.store.querySummaries({ nodeId, limit: 1_000_000 })
-  let n = 0
-  for (const r of rows) {
-    // value 1 everywhere: sum == count, or the pipeline mixed readings up
-    expect(r.sum).toBe(r.count)
-    n += r.count
-  }
-  return n
-}
 
 async function killLoop(journal: boolean, rounds: number) {
   const d = tempDir('fogline-faults-', onTestFinished)
@@ -77,23 +21,10 @@ async function killLoop(journal: boolean, rounds: number) {
   const nodeId = journal ? 'q1on' : 'q1off'
   const dataDir = join(d.path, 'node')
   const cfg = d.file('node.yaml')
+  const extra = `ingest: { journal: ${journal} }`
   writeFileSync(
     cfg,
-    `nodeId: ${nodeId}
-dataDir: ${JSON.stringify(dataDir)}
-broker: { host: 127.0.0.1, port: 0 }
-ingest: { journal: ${journal} }
-checkpoint: { interval: ${CHECKPOINT_MS}ms }
-uplink: { urls: ['${cloud.url}'], ackTimeout: 500, reconnect: { min: 20, max: 200 }, linger: 2 }
-log: { level: warn }
-pipelines:
-  - id: c
-    input: ['sensors/+/+']
-    decoder: { type: json, value: '$.value' }
-    stages:
-      - { type: window, kind: tumbling, size: 500ms, aggregates: [count, sum] }
-    output: { stream: summary }
-`,
+    countingNodeYaml({ nodeId, dataDir, cloudUrl: cloud.url, checkpointMs: CHECKPOINT_MS, extra }),
   )
   const tally: Tally = { sent: 0, acked: 0, badSent: 0, badAcked: 0 }
   const lives: string[] = []

@@ -1,14 +1,33 @@
 import { openSqliteOutbox } from '@fogline/outbox'
 import { runTsChild, waitFor } from '@fogline/testkit'
 import Database from 'better-sqlite3'
-import { onTestFinished } from 'vitest'
+import { connect, type MqttClient } from 'mqtt'
+import { expect, onTestFinished } from 'vitest'
+import type { startTestCloud } from './helpers.js'
 
 // the built node (npm test builds dist/ first): the shipped code, and a start without tsx's compile step
 const CLI = 'packages/cli/dist/bin.js'
+const BOOT_ID = '/proc/sys/kernel/random/boot_id'
 
-/** A real `fogline node` child on `cfg`, killed -9 when the test ends. */
-export function runNode(cfg: string) {
-  const child = runTsChild(CLI, ['node', '--config', cfg, '--status-every', '0'], { plain: true })
+/**
+ * A real `fogline node` child on `cfg`, killed -9 when the test ends. `bootId`: a file whose content the node
+ * reads as the machine's boot id (a private mount namespace binds it over /proc/sys/kernel/random/boot_id;
+ * root only): the node then sees a machine booted again, as after a power cut.
+ */
+export function runNode(cfg: string, bootId?: string) {
+  const prefix = bootId
+    ? [
+        'unshare',
+        '--mount',
+        '--propagation',
+        'private',
+        'sh',
+        '-c',
+        `mount --bind "$0" ${BOOT_ID} && exec "$@"`,
+        bootId,
+      ]
+    : []
+  const child = runTsChild(CLI, ['node', '--config', cfg, '--status-every', '0'], { plain: true, prefix })
   onTestFinished(() => child.kill9())
   return child
 }
@@ -31,8 +50,14 @@ const backlog = (outboxPath: string) => readCount(outboxPath, 'SELECT count(*) F
  * `count()` (what the cloud holds) settles with the outbox empty, kills the node, and returns the records
  * its outbox still holds.
  */
-export async function lastLife(cfg: string, outboxPath: string, count: () => Promise<number>, what: string) {
-  const last = runNode(cfg)
+export async function lastLife(
+  cfg: string,
+  outboxPath: string,
+  count: () => Promise<number>,
+  what: string,
+  bootId?: string,
+) {
+  const last = runNode(cfg, bootId)
   await last.waitForLine(/sensors publish to mqtt:/, 30_000)
   let prev = -1
   await waitFor(
@@ -51,4 +76,99 @@ export async function lastLife(cfg: string, outboxPath: string, count: () => Pro
   const records = ob.stats().records
   await ob.close()
   return records
+}
+
+export interface Tally {
+  /** PUBLISHes handed to the client */
+  sent: number
+  /** PUBACKs received: the node said these readings are safe */
+  acked: number
+  /** the same for the one connection that sends bad readings (not JSON: each must be set aside once) */
+  badSent: number
+  badAcked: number
+}
+
+/**
+ * QoS 1 sensors publishing value 1 from several connections, at most `window` unacked per connection
+ * (a real sensor's in-flight window), every PUBACK recorded. Each life gets fresh clients: a reading
+ * that was not PUBACKed before the kill is not resent, so it may be counted once or not at all.
+ */
+export function publishers(url: string, tally: Tally, conns = 4, window = 16) {
+  const clients: MqttClient[] = []
+  let stopped = false
+  // connections 0..conns-1 send value 1; one more sends readings that are not JSON
+  for (let c = 0; c <= conns; c++) {
+    const isBad = c === conns
+    const cl = connect(url, { protocolVersion: 4, reconnectPeriod: 0, clientId: `q1-${c}-${Math.random()}` })
+    cl.on('error', () => {})
+    clients.push(cl)
+    let inflight = 0
+    const pump = () => {
+      while (!stopped && cl.connected && inflight < window) {
+        inflight++
+        if (isBad) tally.badSent++
+        else tally.sent++
+        cl.publish(`sensors/s${c}/m`, isBad ? 'not json' : '{"value":1}', { qos: 1 }, (err) => {
+          inflight--
+          if (!err && isBad) tally.badAcked++
+          else if (!err) tally.acked++
+          // pace: a new reading per PUBACK, on the next turn, so the node is loaded but not flooded
+          if (!stopped) setTimeout(pump, 1)
+        })
+      }
+    }
+    cl.on('connect', pump)
+  }
+  return {
+    stop() {
+      stopped = true
+      for (const cl of clients) cl.end(true)
+    },
+  }
+}
+
+/** bad readings the node set aside, from its dead-letter store (counts by code, kept past the row cap) */
+export const deadLettered = (path: string) =>
+  readCount(path, 'SELECT coalesce(sum(n), 0) FROM dead_letter_counts')
+
+export async function counted(
+  cloud: Awaited<ReturnType<typeof startTestCloud>>,
+  nodeId: string,
+): Promise<number> {
+  const rows = await cloud.cloud.store.querySummaries({ nodeId, limit: 1_000_000 })
+  let n = 0
+  for (const r of rows) {
+    // value 1 everywhere: sum == count, or the pipeline mixed readings up
+    expect(r.sum).toBe(r.count)
+    n += r.count
+  }
+  return n
+}
+
+/**
+ * A node config that counts: value-1 readings on `sensors/+/+` into 500-ms windows of count and sum (so sum ==
+ * count), checkpoints every `checkpointMs`, an uplink that reconnects fast; `extra` is more YAML (ingest, outbox).
+ */
+export function countingNodeYaml(o: {
+  nodeId: string
+  dataDir: string
+  cloudUrl: string
+  checkpointMs: number
+  extra: string
+}): string {
+  return `nodeId: ${o.nodeId}
+dataDir: ${JSON.stringify(o.dataDir)}
+broker: { host: 127.0.0.1, port: 0 }
+${o.extra}
+checkpoint: { interval: ${o.checkpointMs}ms }
+uplink: { urls: ['${o.cloudUrl}'], ackTimeout: 500, reconnect: { min: 20, max: 200 }, linger: 2 }
+log: { level: warn }
+pipelines:
+  - id: c
+    input: ['sensors/+/+']
+    decoder: { type: json, value: '$.value' }
+    stages:
+      - { type: window, kind: tumbling, size: 500ms, aggregates: [count, sum] }
+    output: { stream: summary }
+`
 }

@@ -23,10 +23,17 @@ export interface ChildRun {
 export function runTsChild(
   file: string,
   args: string[] = [],
-  opts: { env?: NodeJS.ProcessEnv; cwd?: string; plain?: boolean } = {},
+  opts: {
+    env?: NodeJS.ProcessEnv
+    cwd?: string
+    plain?: boolean
+    /** a command that runs Node (and must exec it, keeping the pid), e.g. `unshare …` */
+    prefix?: string[]
+  } = {},
 ): ChildRun {
   const loader = opts.plain ? [] : ['--conditions=source', '--import', 'tsx']
-  const child = spawn(process.execPath, [...loader, file, ...args], {
+  const cmd = [...(opts.prefix ?? []), process.execPath, ...loader, file, ...args]
+  const child = spawn(cmd[0]!, cmd.slice(1), {
     cwd: opts.cwd ?? process.cwd(),
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
