@@ -7,27 +7,10 @@ import type { startTestCloud } from './helpers.js'
 
 // the built node (npm test builds dist/ first): the shipped code, and a start without tsx's compile step
 const CLI = 'packages/cli/dist/bin.js'
-const BOOT_ID = '/proc/sys/kernel/random/boot_id'
 
-/**
- * A real `fogline node` child on `cfg`, killed -9 when the test ends. `bootId`: a file whose content the node
- * reads as the machine's boot id (a private mount namespace binds it over /proc/sys/kernel/random/boot_id;
- * root only): the node then sees a machine booted again, as after a power cut.
- */
-export function runNode(cfg: string, bootId?: string) {
-  const prefix = bootId
-    ? [
-        'unshare',
-        '--mount',
-        '--propagation',
-        'private',
-        'sh',
-        '-c',
-        `mount --bind "$0" ${BOOT_ID} && exec "$@"`,
-        bootId,
-      ]
-    : []
-  const child = runTsChild(CLI, ['node', '--config', cfg, '--status-every', '0'], { plain: true, prefix })
+/** A real `fogline node` child on `cfg`, killed -9 when the test ends. */
+export function runNode(cfg: string) {
+  const child = runTsChild(CLI, ['node', '--config', cfg, '--status-every', '0'], { plain: true })
   onTestFinished(() => child.kill9())
   return child
 }
@@ -50,14 +33,8 @@ const backlog = (outboxPath: string) => readCount(outboxPath, 'SELECT count(*) F
  * `count()` (what the cloud holds) settles with the outbox empty, kills the node, and returns the records
  * its outbox still holds.
  */
-export async function lastLife(
-  cfg: string,
-  outboxPath: string,
-  count: () => Promise<number>,
-  what: string,
-  bootId?: string,
-) {
-  const last = runNode(cfg, bootId)
+export async function lastLife(cfg: string, outboxPath: string, count: () => Promise<number>, what: string) {
+  const last = runNode(cfg)
   await last.waitForLine(/sensors publish to mqtt:/, 30_000)
   let prev = -1
   await waitFor(
@@ -86,6 +63,8 @@ export interface Tally {
   /** the same for the one connection that sends bad readings (not JSON: each must be set aside once) */
   badSent: number
   badAcked: number
+  /** with `metric`: sent and PUBACKed per metric, and when each PUBACK came (ms) */
+  byMetric?: Map<string, { sent: number; acked: number }>
 }
 
 /**
@@ -93,7 +72,7 @@ export interface Tally {
  * (a real sensor's in-flight window), every PUBACK recorded. Each life gets fresh clients: a reading
  * that was not PUBACKed before the kill is not resent, so it may be counted once or not at all.
  */
-export function publishers(url: string, tally: Tally, conns = 4, window = 16) {
+export function publishers(url: string, tally: Tally, conns = 4, window = 16, metric?: () => string) {
   const clients: MqttClient[] = []
   let stopped = false
   // connections 0..conns-1 send value 1; one more sends readings that are not JSON
@@ -108,10 +87,14 @@ export function publishers(url: string, tally: Tally, conns = 4, window = 16) {
         inflight++
         if (isBad) tally.badSent++
         else tally.sent++
-        cl.publish(`sensors/s${c}/m`, isBad ? 'not json' : '{"value":1}', { qos: 1 }, (err) => {
+        const m = metric?.() ?? 'm'
+        const per = metric && !isBad ? perMetric(tally, m) : undefined
+        if (per) per.sent++
+        cl.publish(`sensors/s${c}/${m}`, isBad ? 'not json' : '{"value":1}', { qos: 1 }, (err) => {
           inflight--
           if (!err && isBad) tally.badAcked++
           else if (!err) tally.acked++
+          if (!err && per) per.acked++
           // pace: a new reading per PUBACK, on the next turn, so the node is loaded but not flooded
           if (!stopped) setTimeout(pump, 1)
         })
@@ -127,6 +110,13 @@ export function publishers(url: string, tally: Tally, conns = 4, window = 16) {
   }
 }
 
+function perMetric(tally: Tally, m: string): { sent: number; acked: number } {
+  tally.byMetric ??= new Map()
+  let per = tally.byMetric.get(m)
+  if (!per) tally.byMetric.set(m, (per = { sent: 0, acked: 0 }))
+  return per
+}
+
 /** bad readings the node set aside, from its dead-letter store (counts by code, kept past the row cap) */
 export const deadLettered = (path: string) =>
   readCount(path, 'SELECT coalesce(sum(n), 0) FROM dead_letter_counts')
@@ -134,8 +124,9 @@ export const deadLettered = (path: string) =>
 export async function counted(
   cloud: Awaited<ReturnType<typeof startTestCloud>>,
   nodeId: string,
+  metric?: string,
 ): Promise<number> {
-  const rows = await cloud.cloud.store.querySummaries({ nodeId, limit: 1_000_000 })
+  const rows = await cloud.cloud.store.querySummaries({ nodeId, metric, limit: 1_000_000 })
   let n = 0
   for (const r of rows) {
     // value 1 everywhere: sum == count, or the pipeline mixed readings up

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs'
 import { decodeMessage, frameBody, msgpack, pack, STREAM_PRIORITY } from '@fogline/protocol'
 import type { Db, Statements } from './open.js'
 import { RangeSet } from './ranges.js'
@@ -107,60 +106,6 @@ export function loadBook(db: Db, st: Statements, quarantined: QuarantineInfo | n
   return book
 }
 
-/**
- * How far a stream's seqs jump after a power cut: more records than any stream makes in the seconds an OS
- * holds writes back (at 1M records/s, 30 s is 3e7). 2^21 such jumps stay below 2^53.
- */
-export const SEQ_EPOCH = 2 ** 32
-const LIFE = 'life'
-
-/** this boot of the machine: a new one after every power cut; '' where the OS does not say (then every unclean end counts as one) */
-export function machineBootId(): string {
-  try {
-    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()
-  } catch {
-    return ''
-  }
-}
-
-/**
- * Start a life of the outbox. Under `synchronous: NORMAL` a commit is not synced: a power cut loses the last
- * ones, seqs the cloud may already store among them, and the next life made new records under those seqs,
- * which the cloud dropped as duplicates (test/faults/powercut.test.ts). So a life marks itself in `meta`, with
- * its setting and the machine's boot, in a synced commit, and a clean close removes the mark. A life that finds
- * the mark of a NORMAL life from an earlier boot (that life ended in a power cut, or a crash of the machine)
- * moves every stream's seqs up by SEQ_EPOCH first, in the same commit. A process kill in the same boot loses
- * nothing (the OS has every commit), so it leaves no jump; nor does a FULL life, whose commits were synced
- * before the uplink could read them.
- */
-export function startLife(book: Book, synchronous: 'NORMAL' | 'FULL', bootId: string): void {
-  const db = book.db
-  const prev = db.prepare('SELECT value FROM meta WHERE key = ?').pluck().get(LIFE) as string | undefined
-  const [prevSync, prevBoot] = (prev ?? '').split(' ')
-  const lost = prevSync === 'NORMAL' && (prevBoot !== bootId || bootId === '')
-  const tx = db.transaction(() => {
-    if (lost)
-      for (const s of OUTBOX_STREAMS) {
-        const n = (book.last.get(s) ?? 0) + SEQ_EPOCH
-        book.last.set(s, n)
-        book.st.upSeq.run(s, n)
-      }
-    db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(LIFE, `${synchronous} ${bootId}`)
-  })
-  // this one commit is synced whatever the setting: the mark must outlive the power cut it is there for
-  db.pragma('synchronous = FULL')
-  try {
-    tx()
-  } finally {
-    db.pragma(`synchronous = ${synchronous}`)
-  }
-}
-
-/** a clean close: the next life need not move its seqs (the close's WAL checkpoint syncs this) */
-export function endLife(book: Book): void {
-  book.db.prepare('DELETE FROM meta WHERE key = ?').run(LIFE)
-}
-
 export function bump(book: Book, name: string, n: number): void {
   if (n) book.delta[name] = (book.delta[name] ?? 0) + n
 }
@@ -216,10 +161,30 @@ export function txnSmall<A extends unknown[]>(book: Book, fn: (...a: A) => void)
     writeDelta(book)
   })
 }
-/** forget sent marks below the stream's oldest stored row and persist the rest */
+/**
+ * Forget sent marks below the stream's oldest stored row and persist the rest, in a commit synced whatever
+ * `synchronous` says. This is the moment records are handed out to be sent, and in WAL mode a synced commit
+ * makes every commit before it durable too: so the cloud never holds a record, nor a seq, that a power cut
+ * can take from the outbox. Under NORMAL a cut did both (test/faults/powercut.test.ts): records made after
+ * the power came back got the seqs of lost commits the cloud already held, and were dropped as duplicates;
+ * and summaries the cloud held from lost commits were made again by the replay, under new seqs, and counted
+ * twice. One fdatasync per batch sent; FULL syncs every commit anyway.
+ */
 export function persistSent(book: Book, s: OutboxStream): void {
   const head = book.st.oldest.get(s) as { seq: number } | undefined
   const ranges = book.sent.get(s)!
   ranges.pruneBelow(head ? head.seq : book.last.get(s)! + 1)
-  book.st.upSent.run(JSON.stringify(ranges), s)
+  const db = book.db
+  const level = db.pragma('synchronous', { simple: true }) as number
+  // 2 is FULL (3 EXTRA): already synced
+  if (level >= 2) {
+    book.st.upSent.run(JSON.stringify(ranges), s)
+    return
+  }
+  db.pragma('synchronous = FULL')
+  try {
+    book.st.upSent.run(JSON.stringify(ranges), s)
+  } finally {
+    db.pragma(`synchronous = ${level}`)
+  }
 }

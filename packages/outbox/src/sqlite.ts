@@ -14,12 +14,9 @@ import {
   defaultPriority,
   deleteSeq,
   type Encoded,
-  endLife,
   insertRow,
   loadBook,
-  machineBootId,
   type Row,
-  startLife,
   totals,
 } from './book.js'
 import { compactDb } from './compact.js'
@@ -50,8 +47,6 @@ export interface OpenSqliteOutboxOptions {
   /** called when the file found at open was corrupt and has been moved aside */
   onCorrupt?: (info: QuarantineInfo) => void
   logger?: { warn(obj: object, msg?: string): void }
-  /** this boot of the machine (`startLife`); Linux's `/proc/sys/kernel/random/boot_id` by default */
-  bootId?: string
 }
 
 /** check the file, move a corrupt one aside (returning why), then open it with the outbox's pragmas */
@@ -145,7 +140,6 @@ export async function openSqliteOutbox(opts: OpenSqliteOutboxOptions): Promise<O
   const clock = opts.clock ?? systemClock
   const { db, quarantined } = openFile(opts, config, clock)
   const book = loadBook(db, prepareStatements(db), quarantined)
-  startLife(book, config.synchronous, opts.bootId ?? machineBootId())
   const { enforce } = degraderOf(book, config, opts)
   const writer = createWriter(book, config, enforce, clock, opts.commitClock ?? systemClock)
   const outbox = outboxOf(book, writer, createScanner(book, config, clock), quarantined)
@@ -219,9 +213,6 @@ function outboxOf(
       if (closed) return
       writer.group.flush()
       closed = true
-      try {
-        endLife(book)
-      } catch {}
       try {
         book.db.pragma('wal_checkpoint(TRUNCATE)')
       } catch {}

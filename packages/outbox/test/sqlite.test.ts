@@ -4,7 +4,7 @@ import { tempDir } from '@fogline/testkit'
 import Database from 'better-sqlite3'
 import { pack } from 'msgpackr'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { encodeState, SEQ_EPOCH } from '../src/book.js'
+import { encodeState } from '../src/book.js'
 import { openSqliteOutbox } from '../src/index.js'
 import { runOutboxSuite } from './suite.js'
 
@@ -76,54 +76,5 @@ describe('state rows on disk', () => {
     const ob = await open(path)
     onTestFinished(() => ob.close())
     expect(ob.getState('pipeline.checkpoint')).toEqual(snapshot)
-  })
-})
-
-describe('seqs after a life that did not close (power cuts, test/faults/powercut.test.ts)', () => {
-  const open = (path: string, synchronous: 'NORMAL' | 'FULL', bootId = 'boot-1') =>
-    openSqliteOutbox({ path, config: { commitInterval: 2, synchronous }, bootId })
-  const summary = { stream: 'summary' as const, ts: 1, body: { n: 1 } }
-
-  it('NORMAL: a life that ended without close() in an earlier boot moves every stream up by SEQ_EPOCH', async () => {
-    const d = tempDir('fogline-outbox-', onTestFinished)
-    const path = join(d.path, 'outbox.db')
-    const a = await open(path, 'NORMAL', 'boot-1')
-    await a.append([summary, summary])
-    expect(a.lastSeq('summary')).toBe(2)
-    // `a` is never closed, and the machine booted again: a power cut, whose unsynced commits (seqs the cloud
-    // may already hold) may be gone
-    const b = await open(path, 'NORMAL', 'boot-2')
-    expect(b.lastSeq('summary')).toBe(2 + SEQ_EPOCH)
-    expect(b.lastSeq('event')).toBe(SEQ_EPOCH)
-    const [first] = await b.append([summary])
-    expect(first!.seq).toBe(3 + SEQ_EPOCH)
-    await b.close()
-    // a clean close leaves no jump, even across boots
-    const c = await open(path, 'NORMAL', 'boot-3')
-    expect(c.lastSeq('summary')).toBe(3 + SEQ_EPOCH)
-    await c.close()
-    await a.close()
-  })
-
-  it('NORMAL: a life killed in the same boot (the OS kept its commits) leaves no jump', async () => {
-    const d = tempDir('fogline-outbox-', onTestFinished)
-    const path = join(d.path, 'outbox.db')
-    const a = await open(path, 'NORMAL', 'boot-1')
-    await a.append([summary])
-    const b = await open(path, 'NORMAL', 'boot-1')
-    expect(b.lastSeq('summary')).toBe(1)
-    await b.close()
-    await a.close()
-  })
-
-  it('FULL: every commit was synced, so a life that ended without close() leaves no jump', async () => {
-    const d = tempDir('fogline-outbox-', onTestFinished)
-    const path = join(d.path, 'outbox.db')
-    const a = await open(path, 'FULL', 'boot-1')
-    await a.append([summary])
-    const b = await open(path, 'FULL', 'boot-2')
-    expect(b.lastSeq('summary')).toBe(1)
-    await b.close()
-    await a.close()
   })
 })

@@ -23,17 +23,10 @@ export interface ChildRun {
 export function runTsChild(
   file: string,
   args: string[] = [],
-  opts: {
-    env?: NodeJS.ProcessEnv
-    cwd?: string
-    plain?: boolean
-    /** a command that runs Node (and must exec it, keeping the pid), e.g. `unshare …` */
-    prefix?: string[]
-  } = {},
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string; plain?: boolean } = {},
 ): ChildRun {
   const loader = opts.plain ? [] : ['--conditions=source', '--import', 'tsx']
-  const cmd = [...(opts.prefix ?? []), process.execPath, ...loader, file, ...args]
-  const child = spawn(cmd[0]!, cmd.slice(1), {
+  const child = spawn(process.execPath, [...loader, file, ...args], {
     cwd: opts.cwd ?? process.cwd(),
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
