@@ -15,10 +15,10 @@ import {
 
 const CHECKPOINT_MS = 1000
 
-async function killLoop(journal: boolean, rounds: number) {
+async function killLoop(journal: boolean, rounds: number, qos: 1 | 2 = 1) {
   const d = tempDir('fogline-faults-', onTestFinished)
   const cloud = await startTestCloud(d)
-  const nodeId = journal ? 'q1on' : 'q1off'
+  const nodeId = `q${qos}${journal ? 'on' : 'off'}`
   const dataDir = join(d.path, 'node')
   const cfg = d.file('node.yaml')
   const extra = `ingest: { journal: ${journal} }`
@@ -31,7 +31,7 @@ async function killLoop(journal: boolean, rounds: number) {
   for (let i = 0; i < rounds; i++) {
     const child = runNode(cfg)
     const line = await child.waitForLine(/sensors publish to mqtt:/, 30_000)
-    const pub = publishers(line.slice(line.indexOf('mqtt://')).trim(), tally)
+    const pub = publishers(line.slice(line.indexOf('mqtt://')).trim(), tally, { qos })
     // random moments: most kills land inside a checkpoint interval, some after one or two checkpoints
     const life = 100 + Math.random() * 1.8 * CHECKPOINT_MS
     const acked0 = tally.acked
@@ -70,6 +70,20 @@ describe('kill -9 of a real fogline node under QoS 1 load (issue 12)', () => {
 
   it('journal off: the same kills lose PUBACKed readings (loss > 0 proves the test above can fail)', async () => {
     const r = await killLoop(false, 4)
+    expect(r.records).toBe(0)
+    expect(r.counted).toBeLessThan(r.acked)
+  }, 90_000)
+
+  it('QoS 2, journal on: 10 kills, every reading whose PUBREC came (PUBCOMPed) is counted exactly once', async () => {
+    const r = await killLoop(true, 10, 2)
+    expect(r.records).toBe(0)
+    expect(r.acked).toBeGreaterThan(500)
+    expect(r.counted).toBeGreaterThanOrEqual(r.acked)
+    expect(r.counted).toBeLessThanOrEqual(r.sent)
+  }, 120_000)
+
+  it('QoS 2, journal off: the same kills lose PUBCOMPed readings (proves the test above can fail)', async () => {
+    const r = await killLoop(false, 4, 2)
     expect(r.records).toBe(0)
     expect(r.counted).toBeLessThan(r.acked)
   }, 90_000)

@@ -69,10 +69,16 @@ export interface Tally {
 
 /**
  * QoS 1 sensors publishing value 1 from several connections, at most `window` unacked per connection
- * (a real sensor's in-flight window), every PUBACK recorded. Each life gets fresh clients: a reading
+ * (a real sensor's in-flight window), every PUBACK recorded (`qos: 2`: every PUBCOMP, which comes after the
+ * PUBREC that says the node took the reading). Each life gets fresh clients: a reading
  * that was not PUBACKed before the kill is not resent, so it may be counted once or not at all.
  */
-export function publishers(url: string, tally: Tally, conns = 4, window = 16, metric?: () => string) {
+export function publishers(
+  url: string,
+  tally: Tally,
+  o: { conns?: number; window?: number; metric?: () => string; qos?: 1 | 2 } = {},
+) {
+  const { conns = 4, window = 16, metric, qos = 1 } = o
   const clients: MqttClient[] = []
   let stopped = false
   // connections 0..conns-1 send value 1; one more sends readings that are not JSON
@@ -90,7 +96,7 @@ export function publishers(url: string, tally: Tally, conns = 4, window = 16, me
         const m = metric?.() ?? 'm'
         const per = metric && !isBad ? perMetric(tally, m) : undefined
         if (per) per.sent++
-        cl.publish(`sensors/s${c}/${m}`, isBad ? 'not json' : '{"value":1}', { qos: 1 }, (err) => {
+        cl.publish(`sensors/s${c}/${m}`, isBad ? 'not json' : '{"value":1}', { qos }, (err) => {
           inflight--
           if (!err && isBad) tally.badAcked++
           else if (!err) tally.acked++

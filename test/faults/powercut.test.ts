@@ -146,7 +146,7 @@ describe.skipIf(fuseMissing && !process.env.CI)(
         const life = 5000 + Math.random() * 3000
         const switchAt = Date.now() + life - SETTLE
         const metric = () => (Date.now() < switchAt ? 'early' : 'late')
-        const pub = publishers(line.slice(line.indexOf('mqtt://')).trim(), tally, 4, 16, metric)
+        const pub = publishers(line.slice(line.indexOf('mqtt://')).trim(), tally, { metric })
         await new Promise((r) => setTimeout(r, life)) // the cut's moment, random within 5–8 s of life
         await child.kill9()
         await disk.cut()

@@ -109,11 +109,11 @@ describe('topic ACLs (Mosquitto acl_file semantics, %u and %c)', () => {
     expect(b.counters().denied.publish).toBe(1)
   })
 
-  it('a QoS 1 publish the ACL drops never reaches the durable ingest (acceptQos1)', async () => {
+  it('a QoS 1 publish the ACL drops never reaches the durable ingest (acceptDurable)', async () => {
     const accepted: string[] = []
     const b = await broker({
       acl: parseAcl('topic write ok/#\n'),
-      acceptQos1: (topic, _p, _c, done) => {
+      acceptDurable: (topic, _p, _c, done) => {
         accepted.push(topic)
         done()
       },

@@ -13,7 +13,7 @@ import {
   silentLogger,
 } from './counters.js'
 import type { FastPath } from './direct-read.js'
-import { type AcceptQos1, holdQos1Ack } from './durable.js'
+import { type AcceptDurable, acceptQos2, holdQos1Ack } from './durable.js'
 import { fastPuback, skipUnroutable } from './fast.js'
 import { fastPublisher } from './fast-publish.js'
 import { type AuthState, securityHooks } from './hooks.js'
@@ -55,8 +55,11 @@ export interface BrokerOptions {
   onMessage?: (topic: string, payload: Buffer, clientId: string) => void
   onOversize?: (topic: string, size: number, clientId: string) => void
   onAuthFailure?: (clientId: string, username: string | undefined, reason: RefusalReason) => void
-  /** QoS 1 client publishes go here instead of `onMessage`, and their PUBACK waits for `done` (durable ingest) */
-  acceptQos1?: AcceptQos1
+  /**
+   * QoS 1 and 2 client publishes go here instead of `onMessage`, and their PUBACK (QoS 1) or PUBREC (QoS 2)
+   * waits for `done` (durable ingest)
+   */
+  acceptDurable?: AcceptDurable
   /** read plain TCP clients into a shared buffer and parse whole PUBLISH packets directly (default true) */
   fastPath?: boolean
 }
@@ -210,6 +213,7 @@ function aedesOptions(
 ): AedesOptions {
   const maxPayload = opts.maxPayload ?? 256 * 1024
   const onMessage = opts.onMessage
+  const accept = opts.acceptDurable
   let taken: ((packet: PublishPacket, client: Client | null) => boolean) | undefined
   const options: AedesOptions = {
     ...hooks,
@@ -222,12 +226,13 @@ function aedesOptions(
       if (client && onMessage && !taken?.(packet, client)) {
         const payload = packet.payload as Buffer
         if (payload.length > maxPayload) opts.onOversize?.(packet.topic, payload.length, client.id)
+        else if (packet.qos === 2 && accept) return acceptQos2(accept, client, packet, payload, done)
         else onMessage(packet.topic, payload, client.id)
       }
       done()
     },
   }
   // last, so it wraps the authorizer above: a refused or ACL-dropped publish is never journaled
-  if (opts.acceptQos1) taken = holdQos1Ack(options, opts.acceptQos1, maxPayload, opts.onOversize, dropped)
+  if (accept) taken = holdQos1Ack(options, accept, maxPayload, opts.onOversize, dropped)
   return options
 }

@@ -1,7 +1,10 @@
 import type { AedesOptions, Client, PublishPacket } from 'aedes'
 
-/** Takes a QoS 1 publish before its PUBACK; `done()` lets the PUBACK go, `done(err)` drops the client unacked. */
-export type AcceptQos1 = (
+/**
+ * Takes a QoS 1 publish before its PUBACK, or a QoS 2 one before its PUBREC; `done()` lets the ack go,
+ * `done(err)` drops the client unacked.
+ */
+export type AcceptDurable = (
   topic: string,
   payload: Buffer,
   clientId: string,
@@ -17,7 +20,7 @@ export type AcceptQos1 = (
  */
 export function holdQos1Ack(
   options: AedesOptions,
-  accept: AcceptQos1,
+  accept: AcceptDurable,
   maxPayload: number,
   onOversize: ((topic: string, size: number, clientId: string) => void) | undefined,
   /** a packet the authorizer acknowledged but dropped (ACL denial): never handed to `accept` */
@@ -40,4 +43,33 @@ export function holdQos1Ack(
     before(client, packet, (err) => (err || dropped?.has(packet) ? done(err) : take(client, packet, done)))
   }
   return (packet, client) => client !== null && client !== undefined && packet.qos === 1
+}
+
+/** aedes' client has its broker (lib/client.js), which aedes' typings leave out */
+interface WithPersistence {
+  broker: { persistence: { incomingDelPacket(client: Client, packet: PublishPacket): Promise<unknown> } }
+}
+
+/**
+ * A new QoS 2 publish, handed to `accept` from aedes' `published` hook: aedes writes the PUBREC when that
+ * hook's callback runs (aedes.js: publishFuncsQoS ends in callPublished; handlers/publish.js case 2), and it
+ * runs only for a packet id the client's session has not seen (a resend before the PUBREC is answered from
+ * aedes' incoming store and never reaches here). So the PUBREC waits for the journal, and a resend is not
+ * journaled twice. On `accept`'s error the stored packet goes too, or the client's resend would be taken for
+ * a duplicate and answered without being journaled.
+ */
+export function acceptQos2(
+  accept: AcceptDurable,
+  client: Client,
+  packet: PublishPacket,
+  payload: Buffer,
+  done: (err?: Error) => void,
+): void {
+  accept(packet.topic, payload, client.id, (err) => {
+    if (!err) return done()
+    ;(client as unknown as WithPersistence).broker.persistence.incomingDelPacket(client, packet).then(
+      () => done(err),
+      () => done(err),
+    )
+  })
 }

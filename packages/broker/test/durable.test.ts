@@ -3,14 +3,14 @@ import mqtt from 'mqtt'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { startBroker } from '../src/index.js'
 
-describe('acceptQos1: the PUBACK waits for the durable ingest (aedes on port 0)', () => {
+describe('acceptDurable: the PUBACK waits for the durable ingest (aedes on port 0)', () => {
   it('[MQTT-4.3.2-2] holds a QoS 1 PUBACK until accept says done; the message skips onMessage', async () => {
     const held: Array<{ topic: string; done: (err?: Error | null) => void }> = []
     const plain: string[] = []
     const b = await startBroker({
       port: 0,
       onMessage: (t) => plain.push(t),
-      acceptQos1: (topic, _payload, _id, done) => held.push({ topic, done }),
+      acceptDurable: (topic, _payload, _id, done) => held.push({ topic, done }),
     })
     onTestFinished(() => b.close())
     const c = await mqtt.connectAsync(b.url, { clientId: 'q1' })
@@ -33,7 +33,7 @@ describe('acceptQos1: the PUBACK waits for the durable ingest (aedes on port 0)'
   it('an accept error drops the client without a PUBACK, and $SYS stays refused', async () => {
     const b = await startBroker({
       port: 0,
-      acceptQos1: (_t, _p, _id, done) => done(new Error('disk full')),
+      acceptDurable: (_t, _p, _id, done) => done(new Error('disk full')),
     })
     onTestFinished(() => b.close())
     const c = await mqtt.connectAsync(b.url, { clientId: 'q2', reconnectPeriod: 0 })
@@ -47,7 +47,7 @@ describe('acceptQos1: the PUBACK waits for the durable ingest (aedes on port 0)'
     const seen: string[] = []
     const b2 = await startBroker({
       port: 0,
-      acceptQos1: (t, _p, _id, done) => {
+      acceptDurable: (t, _p, _id, done) => {
         seen.push(t)
         done()
       },

@@ -54,7 +54,7 @@ export async function startIngest(o: IngestOptions): Promise<Ingest> {
       rate.add(1)
       engine.ingest(topic, payload)
     },
-    ...(o.durable ? { acceptQos1: durableAccept(o.durable, c, rate) } : {}),
+    ...(o.durable ? { acceptDurable: durableAccept(o.durable, c, rate) } : {}),
     onOversize(topic, size) {
       c.oversize++
       deadLetters.add({
