@@ -5,7 +5,15 @@ import { tempDir, waitFor } from '@fogline/testkit'
 import { connectAsync } from 'mqtt'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { startTestCloud, VERBOSE } from './helpers.js'
-import { counted, countingNodeYaml, lastLife, publishers, runNode, type Tally } from './kill9-shared.js'
+import {
+  counted,
+  countingNodeYaml,
+  deadLettered,
+  lastLife,
+  publishers,
+  runNode,
+  type Tally,
+} from './kill9-shared.js'
 
 /**
  * Power cuts of a real `fogline node` (issue 12's guarantees table, docs/delivery.md). The node's data
@@ -105,16 +113,17 @@ async function powerCutLoop(o: { nodeId: string; synchronous: 'FULL' | 'NORMAL';
   // the power comes back for good: replay, windows close, the outbox drains into the cloud
   const disk = await powerOn(backing, mnt)
   const records = await lastLife(cfg, outbox, () => counted(cloud, o.nodeId), 'the cloud count settled')
+  const dead = deadLettered(join(mnt, 'node', 'deadletters.db'))
   await disk.cut()
   const n = await counted(cloud, o.nodeId)
-  if (VERBOSE) console.log({ ...o, ...tally, counted: n, records, lives: lives.join(' ') })
-  return { ...tally, counted: n, records }
+  if (VERBOSE) console.log({ ...o, ...tally, counted: n, dead, records, lives: lives.join(' ') })
+  return { ...tally, counted: n, dead, records }
 }
 
 describe.skipIf(fuseMissing && !process.env.CI)(
   `power cuts of a real fogline node under QoS 1 load (issue 12)${fuseMissing ? ` (skipped: ${fuseMissing} missing)` : ''}`,
   () => {
-    it('synchronous FULL: 10 power cuts at random moments, every PUBACKed reading is counted exactly once in the cloud', async () => {
+    it('synchronous FULL: 10 power cuts at random moments, every PUBACKed reading is counted exactly once in the cloud, every bad one set aside once', async () => {
       const r = await powerCutLoop({ nodeId: 'pcfull', synchronous: 'FULL', rounds: 10 })
       expect(r.records).toBe(0)
       expect(r.acked).toBeGreaterThan(300)
@@ -122,6 +131,10 @@ describe.skipIf(fuseMissing && !process.env.CI)(
       expect(r.counted).toBeGreaterThanOrEqual(r.acked)
       // none twice: beyond the PUBACKed, at most the readings in flight at the cuts may count
       expect(r.counted).toBeLessThanOrEqual(r.sent)
+      // bad readings alike: each PUBACKed one set aside, none twice
+      expect(r.badAcked).toBeGreaterThan(100)
+      expect(r.dead).toBeGreaterThanOrEqual(r.badAcked)
+      expect(r.dead).toBeLessThanOrEqual(r.badSent)
     }, 240_000)
 
     it('synchronous NORMAL, nothing written back: the same cuts lose PUBACKed readings (proves the test above can fail)', async () => {

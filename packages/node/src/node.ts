@@ -43,7 +43,12 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
     config: config.outbox,
     clock,
   })
-  const deadLetters = new DeadLetterStore(join(config.dataDir, 'deadletters.db'), 1000, clock)
+  const deadLetters = new DeadLetterStore(
+    join(config.dataDir, 'deadletters.db'),
+    1000,
+    clock,
+    config.outbox.synchronous,
+  )
   const desiredOn = Boolean(config.desiredKeys?.length) && opts.desired !== false
   // supervision first: the engine reports a failing pipeline into it
   const ops = new NodeOps({ config, clock, log: logs.module('ops'), onFatal: opts.onFatal })
