@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { openSqliteOutbox } from '@fogline/outbox'
 import { tempDir, waitFor } from '@fogline/testkit'
 import { connectAsync } from 'mqtt'
 import { describe, expect, it, onTestFinished } from 'vitest'
@@ -131,6 +132,30 @@ describe.skipIf(fuseMissing && !process.env.CI)(
       // the node before it was sent, so the replay cannot make it again
       expect(n.late).toBeLessThanOrEqual(late.sent)
     }, 240_000)
+
+    it('synchronous NORMAL: state the node was told (putState: desired config, keys) survives a cut; an ordinary commit does not', async () => {
+      const d = tempDir('fogline-powercut-', onTestFinished)
+      const backing = join(d.path, 'disk')
+      const mnt = join(d.path, 'mnt')
+      mkdirSync(backing)
+      mkdirSync(mnt)
+      const path = join(mnt, 'outbox.db')
+      const config = { synchronous: 'NORMAL' as const, commitInterval: 2 }
+      let disk = await powerOn(backing, mnt)
+      const ob = await openSqliteOutbox({ path, config })
+      await ob.putState('desired', { version: 7 })
+      await ob.append([], { state: { checkpoint: 1 } })
+      await disk.cut()
+      // this handle's file is gone with the power
+      await ob.close().catch(() => {})
+      disk = await powerOn(backing, mnt)
+      const again = await openSqliteOutbox({ path, config })
+      expect(again.getState('desired')).toEqual({ version: 7 })
+      // the rig lost the unsynced commit: without putState's sync, `desired` went with it
+      expect(again.getState('checkpoint')).toBeUndefined()
+      await again.close()
+      await disk.cut()
+    })
 
     it('synchronous NORMAL: what the node makes after the power comes back is stored, not taken for what the cloud already holds', async () => {
       // the cut loses the outbox's unsynced commits, its seqs among them: records the cloud already stored

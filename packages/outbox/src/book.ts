@@ -40,6 +40,8 @@ export interface Pending {
   items: Encoded[]
   state: AppendState | undefined
   urgent: boolean
+  /** commit synced whatever `synchronous` says (putState: what the node was told, not what it made) */
+  sync?: boolean
   resolve: (v: Array<{ stream: OutboxStream; seq: number }>) => void
   reject: (e: unknown) => void
 }
@@ -162,28 +164,30 @@ export function txnSmall<A extends unknown[]>(book: Book, fn: (...a: A) => void)
   })
 }
 /**
- * Forget sent marks below the stream's oldest stored row and persist the rest, in a commit synced whatever
- * `synchronous` says. This is the moment records are handed out to be sent, and in WAL mode a synced commit
- * makes every commit before it durable too: so the cloud never holds a record, nor a seq, that a power cut
- * can take from the outbox. Under NORMAL a cut did both (test/faults/powercut.test.ts): records made after
- * the power came back got the seqs of lost commits the cloud already held, and were dropped as duplicates;
- * and summaries the cloud held from lost commits were made again by the replay, under new seqs, and counted
- * twice. One fdatasync per batch sent; FULL syncs every commit anyway.
+ * Forget sent marks below the stream's oldest stored row and persist the rest, in a synced commit (`synced`).
+ * This is the moment records are handed out to be sent: so the cloud never holds a record, nor a seq, that a
+ * power cut can take from the outbox. Under NORMAL a cut did both (test/faults/powercut.test.ts): records made
+ * after the power came back got the seqs of lost commits the cloud already held, and were dropped as
+ * duplicates; and summaries the cloud held from lost commits were made again by the replay, under new seqs,
+ * and counted twice. One fdatasync per batch sent; FULL syncs every commit anyway.
  */
 export function persistSent(book: Book, s: OutboxStream): void {
   const head = book.st.oldest.get(s) as { seq: number } | undefined
   const ranges = book.sent.get(s)!
   ranges.pruneBelow(head ? head.seq : book.last.get(s)! + 1)
-  const db = book.db
+  synced(book.db, () => book.st.upSent.run(JSON.stringify(ranges), s))
+}
+
+/**
+ * Run `fn`'s commit synced whatever `synchronous` says; in WAL mode that makes every earlier commit durable
+ * too. A no-op wrapper under FULL (2) or EXTRA (3).
+ */
+export function synced<T>(db: Db, fn: () => T): T {
   const level = db.pragma('synchronous', { simple: true }) as number
-  // 2 is FULL (3 EXTRA): already synced
-  if (level >= 2) {
-    book.st.upSent.run(JSON.stringify(ranges), s)
-    return
-  }
+  if (level >= 2) return fn()
   db.pragma('synchronous = FULL')
   try {
-    book.st.upSent.run(JSON.stringify(ranges), s)
+    return fn()
   } finally {
     db.pragma(`synchronous = ${level}`)
   }

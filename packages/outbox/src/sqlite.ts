@@ -147,6 +147,20 @@ export async function openSqliteOutbox(opts: OpenSqliteOutboxOptions): Promise<O
   return outbox
 }
 
+const closedError = () => new FoglineError('FOG_INTERNAL', 'outbox is closed')
+
+/** What the node was told (desired config, keys): rare, and a power cut must not take it back, so synced. */
+function putSynced(writer: Writer, key: string, value: unknown): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const state = { [key]: value }
+    writer.group.add(
+      { items: [], state, urgent: false, sync: true, resolve: () => resolve(), reject },
+      0,
+      false,
+    )
+  })
+}
+
 function outboxOf(
   book: Book,
   writer: Writer,
@@ -162,7 +176,7 @@ function outboxOf(
   const outbox: Outbox = {
     quarantined,
     append(items, o) {
-      if (closed) return Promise.reject(new FoglineError('FOG_INTERNAL', 'outbox is closed'))
+      if (closed) return Promise.reject(closedError())
       let encoded: Encoded[]
       try {
         encoded = items.map((it) => ({
@@ -199,9 +213,7 @@ function outboxOf(
       const v = book.st.getState.get(key) as Buffer | undefined
       return v === undefined ? undefined : (decodeState(v) as T)
     },
-    async putState(key, value) {
-      await outbox.append([], { state: { [key]: value } })
-    },
+    putState: (key, value) => (closed ? Promise.reject(closedError()) : putSynced(writer, key, value)),
     lastSeq: (stream) => book.last.get(checkStream(stream)) ?? 0,
     onCommit(listener) {
       writer.listeners.add(listener)
