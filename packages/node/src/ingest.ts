@@ -26,7 +26,7 @@ export interface IngestOptions {
   deadLetters: DeadLetterStore
   clock: Clock
   log: Logger
-  /** the ingest journal: QoS 1 publishes go through it and their PUBACK waits for its commit */
+  /** the ingest journal: QoS 1 and 2 publishes go through it and their PUBACK or PUBREC waits for its commit */
   durable?: DurableIngest | undefined
 }
 

@@ -121,7 +121,7 @@ export class DurableIngest {
     }
   }
 
-  /** Broker hook for a QoS 1 publish: journal it, hand it to the engine, `done` (the PUBACK) after the commit. */
+  /** Broker hook for a QoS 1 or 2 publish: journal it, hand it to the engine, `done` (PUBACK, PUBREC) after the commit. */
   accept(topic: string, payload: Buffer, done: Committed): void {
     this.pos = this.journal.append(this.opts.clock.now(), topic, payload, done)
     this.ingestJournaled(topic, payload)
