@@ -53,7 +53,7 @@ function alarmSensors(url: string, life: number, tally: Tally, killAt: number, c
         if (err) return
         tally.acked.add(key)
         if (++acked === killAt) reached()
-        // pace: the next reading on the next turn, so the node is loaded but not flooded
+        // load pacing, not a wait: the next reading on the next turn, so the node is loaded but not flooded
         setTimeout(pump, 1)
       })
     }

@@ -3,15 +3,7 @@ import { join } from 'node:path'
 import { tempDir } from '@fogline/testkit'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { startTestCloud, VERBOSE } from './helpers.js'
-import {
-  counted,
-  countingNodeYaml,
-  deadLettered,
-  lastLife,
-  publishers,
-  runNode,
-  type Tally,
-} from './kill9-shared.js'
+import { countingNodeYaml, killLives } from './kill9-shared.js'
 
 const CHECKPOINT_MS = 1000
 
@@ -26,31 +18,18 @@ async function killLoop(journal: boolean, rounds: number, qos: 1 | 2 = 1) {
     cfg,
     countingNodeYaml({ nodeId, dataDir, cloudUrl: cloud.url, checkpointMs: CHECKPOINT_MS, extra }),
   )
-  const tally: Tally = { sent: 0, acked: 0, badSent: 0, badAcked: 0 }
-  const lives: string[] = []
-  for (let i = 0; i < rounds; i++) {
-    const child = runNode(cfg)
-    const line = await child.waitForLine(/sensors publish to mqtt:/, 30_000)
-    const pub = publishers(line.slice(line.indexOf('mqtt://')).trim(), tally, { qos })
-    // random moments: most kills land inside a checkpoint interval, some after one or two checkpoints
-    const life = 100 + Math.random() * 1.8 * CHECKPOINT_MS
-    const acked0 = tally.acked
-    await new Promise((r) => setTimeout(r, life)) // chaos pacing: kill at a random moment of the child's life
-    await child.kill9()
-    pub.stop()
-    lives.push(`${Math.round(life)}ms:${tally.acked - acked0}`)
-  }
-  // one more life without sensors: replay, windows close, the outbox drains into the cloud
-  const records = await lastLife(
+  const r = await killLives({
+    cloud,
     cfg,
-    join(dataDir, 'outbox.db'),
-    () => counted(cloud, nodeId),
-    'the cloud count settled',
-  )
-  const n = await counted(cloud, nodeId)
-  const dead = deadLettered(join(dataDir, 'deadletters.db'))
-  if (VERBOSE) console.log({ journal, ...tally, counted: n, dead, records, lives: lives.join(' ') })
-  return { ...tally, counted: n, dead, records }
+    nodeId,
+    dataDir,
+    rounds,
+    checkpointMs: CHECKPOINT_MS,
+    minLifeMs: 100,
+    qos,
+  })
+  if (VERBOSE) console.log({ journal, ...r })
+  return r
 }
 
 describe('kill -9 of a real fogline node under QoS 1 load (issue 12)', () => {

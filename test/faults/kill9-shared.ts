@@ -1,3 +1,4 @@
+import { join } from 'node:path'
 import { openSqliteOutbox } from '@fogline/outbox'
 import { runTsChild, waitFor } from '@fogline/testkit'
 import Database from 'better-sqlite3'
@@ -101,7 +102,7 @@ export function publishers(
           if (!err && isBad) tally.badAcked++
           else if (!err) tally.acked++
           if (!err && per) per.acked++
-          // pace: a new reading per PUBACK, on the next turn, so the node is loaded but not flooded
+          // load pacing, not a wait: a new reading per PUBACK, on the next turn, so the node is loaded but not flooded
           if (!stopped) setTimeout(pump, 1)
         })
       }
@@ -168,4 +169,48 @@ pipelines:
       - { type: window, kind: tumbling, size: 500ms, aggregates: [count, sum] }
     output: { stream: summary }
 `
+}
+
+/**
+ * The counting node on `cfg` (countingNodeYaml) killed -9 `rounds` times at random moments under the load of
+ * `publishers`, then one more life without sensors in which it replays and drains into the cloud. With
+ * `power`, every life runs on a disk it powers on, and every kill is followed by that disk's power cut.
+ * Returns the tally, what the cloud counted, the bad readings set aside and the records left in the outbox.
+ */
+export async function killLives(o: {
+  cloud: Awaited<ReturnType<typeof startTestCloud>>
+  cfg: string
+  nodeId: string
+  dataDir: string
+  rounds: number
+  checkpointMs: number
+  /** the shortest life, ms; each is this plus up to 1.8 checkpoint intervals */
+  minLifeMs: number
+  qos?: 1 | 2
+  power?: () => Promise<{ cut(): Promise<void> }>
+}) {
+  const tally: Tally = { sent: 0, acked: 0, badSent: 0, badAcked: 0 }
+  const noPower = { cut: async () => {} }
+  const lives: string[] = []
+  for (let i = 0; i < o.rounds; i++) {
+    const disk = o.power ? await o.power() : noPower
+    const child = runNode(o.cfg)
+    const line = await child.waitForLine(/sensors publish to mqtt:/, 30_000)
+    const pub = publishers(line.slice(line.indexOf('mqtt://')).trim(), tally, { qos: o.qos ?? 1 })
+    // random moments: most kills land inside a checkpoint interval, some after one or two checkpoints
+    const life = o.minLifeMs + Math.random() * 1.8 * o.checkpointMs
+    const acked0 = tally.acked
+    await new Promise((r) => setTimeout(r, life)) // chaos pacing: kill at a random moment of the node's life
+    await child.kill9()
+    await disk.cut()
+    pub.stop()
+    lives.push(`${Math.round(life)}ms:${tally.acked - acked0}`)
+  }
+  // one more life without sensors (the power back for good): replay, windows close, the outbox drains
+  const disk = o.power ? await o.power() : noPower
+  const count = () => counted(o.cloud, o.nodeId)
+  const records = await lastLife(o.cfg, join(o.dataDir, 'outbox.db'), count, 'the cloud count settled')
+  const dead = deadLettered(join(o.dataDir, 'deadletters.db'))
+  await disk.cut()
+  return { ...tally, counted: await count(), dead, records, lives: lives.join(' ') }
 }

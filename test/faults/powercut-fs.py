@@ -89,6 +89,7 @@ class PowerCutFS(Operations):
         f.lo, f.hi, f.synced_len = None, 0, len(f.data)
 
     def flusher(self):
+        # the OS flusher's period (Linux: vm.dirty_writeback_centisecs): part of the model, not a test's wait
         while True:
             time.sleep(0.25)
             with self.mu:

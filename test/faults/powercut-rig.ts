@@ -31,20 +31,25 @@ export interface Disk {
 export async function powerOn(backing: string, mnt: string, expire?: number): Promise<Disk> {
   const args = [FS, backing, mnt, ...(expire === undefined ? [] : ['--expire', String(expire)])]
   const p: ChildProcess = spawn(PYTHON, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  p.stdout?.on('data', (d) => {
-    out += d
-  })
-  p.stderr?.on('data', (d) => {
-    out += d
-  })
   const exited = new Promise<void>((r) => p.once('exit', () => r()))
-  const deadline = Date.now() + 10_000
-  while (!out.includes('mounted')) {
-    if (p.exitCode !== null || Date.now() > deadline)
-      throw new Error(`powercut-fs did not mount ${mnt}: ${out}`)
-    await new Promise((r) => setTimeout(r, 20)) // polling the child's output
-  }
+  let out = ''
+  // resolves on the filesystem's 'mounted' line (printed by its FUSE init), fails if it exits or takes 10 s
+  await new Promise<void>((resolve, reject) => {
+    const fail = (why: string) => {
+      clearTimeout(deadline)
+      reject(new Error(`powercut-fs did not mount ${mnt} (${why}): ${out}`))
+    }
+    const deadline = setTimeout(() => fail('10 s'), 10_000) // the deadline, not a poll
+    const onData = (d: Buffer) => {
+      out += d
+      if (!out.includes('mounted')) return
+      clearTimeout(deadline)
+      resolve()
+    }
+    p.stdout?.on('data', onData)
+    p.stderr?.on('data', onData)
+    p.once('exit', (code) => fail(`exited ${code}`))
+  })
   let down = false
   const cut = async () => {
     if (down) return

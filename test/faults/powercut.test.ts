@@ -8,7 +8,7 @@ import { startTestCloud, VERBOSE } from './helpers.js'
 import {
   counted,
   countingNodeYaml,
-  deadLettered,
+  killLives,
   lastLife,
   publishers,
   runNode,
@@ -40,35 +40,15 @@ async function rig(nodeId: string, synchronous: 'FULL' | 'NORMAL') {
     cfg,
     countingNodeYaml({ nodeId, dataDir, cloudUrl: cloud.url, checkpointMs: CHECKPOINT_MS, extra }),
   )
-  return { cloud, backing, mnt, cfg, outbox: join(dataDir, 'outbox.db') }
+  return { cloud, backing, mnt, cfg, dataDir, outbox: join(dataDir, 'outbox.db') }
 }
 
 async function powerCutLoop(o: { nodeId: string; synchronous: 'FULL' | 'NORMAL'; rounds: number }) {
-  const { cloud, backing, mnt, cfg, outbox } = await rig(o.nodeId, o.synchronous)
-  const tally: Tally = { sent: 0, acked: 0, badSent: 0, badAcked: 0 }
-  const lives: string[] = []
-  for (let i = 0; i < o.rounds; i++) {
-    const disk = await powerOn(backing, mnt)
-    const child = runNode(cfg)
-    const line = await child.waitForLine(/sensors publish to mqtt:/, 30_000)
-    const pub = publishers(line.slice(line.indexOf('mqtt://')).trim(), tally)
-    // random moments: most cuts land inside a checkpoint interval, some after one or two checkpoints
-    const life = 300 + Math.random() * 1.8 * CHECKPOINT_MS
-    const acked0 = tally.acked
-    await new Promise((r) => setTimeout(r, life)) // chaos pacing: cut at a random moment of the node's life
-    await child.kill9()
-    await disk.cut()
-    pub.stop()
-    lives.push(`${Math.round(life)}ms:${tally.acked - acked0}`)
-  }
-  // the power comes back for good: replay, windows close, the outbox drains into the cloud
-  const disk = await powerOn(backing, mnt)
-  const records = await lastLife(cfg, outbox, () => counted(cloud, o.nodeId), 'the cloud count settled')
-  const dead = deadLettered(join(mnt, 'node', 'deadletters.db'))
-  await disk.cut()
-  const n = await counted(cloud, o.nodeId)
-  if (VERBOSE) console.log({ ...o, ...tally, counted: n, dead, records, lives: lives.join(' ') })
-  return { ...tally, counted: n, dead, records }
+  const { cloud, backing, mnt, cfg, dataDir } = await rig(o.nodeId, o.synchronous)
+  const power = () => powerOn(backing, mnt)
+  const r = await killLives({ ...o, cloud, cfg, dataDir, checkpointMs: CHECKPOINT_MS, minLifeMs: 300, power })
+  if (VERBOSE) console.log({ ...o, ...r })
+  return r
 }
 
 describe.skipIf(fuseMissing && !process.env.CI)(

@@ -44,7 +44,7 @@ export class DeadLetterStore {
   ) {
     this.db = new Database(path)
     this.db.pragma('journal_mode = WAL')
-    this.db.pragma(`synchronous = ${synchronous === 'FULL' ? 'FULL' : 'NORMAL'}`)
+    this.db.pragma(`synchronous = ${synchronous}`)
     this.db.exec(`CREATE TABLE IF NOT EXISTS dead_letters (
       id INTEGER PRIMARY KEY AUTOINCREMENT, ts INTEGER NOT NULL, topic TEXT NOT NULL, pipeline TEXT NOT NULL,
       stage TEXT, code TEXT NOT NULL, reason TEXT NOT NULL, payload TEXT NOT NULL)`)

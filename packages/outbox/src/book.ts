@@ -69,11 +69,28 @@ export interface Book {
   readonly usage: Map<OutboxStream, { records: number; bytes: number }>
   readonly counters: Record<string, number>
   delta: Record<string, number>
+  /** `synchronous` is FULL: every commit is synced already */
+  readonly full: boolean
 }
 
 /** Read seqs, sent ranges, usage and counters from the file; a quarantine's seq floor is written first. */
-export function loadBook(db: Db, st: Statements, quarantined: QuarantineInfo | null): Book {
-  const book: Book = { db, st, last: new Map(), sent: new Map(), usage: new Map(), counters: {}, delta: {} }
+export function loadBook(
+  db: Db,
+  st: Statements,
+  quarantined: QuarantineInfo | null,
+  synchronous: 'NORMAL' | 'FULL',
+): Book {
+  const full = synchronous === 'FULL'
+  const book: Book = {
+    db,
+    st,
+    last: new Map(),
+    sent: new Map(),
+    usage: new Map(),
+    counters: {},
+    delta: {},
+    full,
+  }
   for (const s of OUTBOX_STREAMS) {
     book.last.set(s, 0)
     book.sent.set(s, new RangeSet())
@@ -175,20 +192,16 @@ export function persistSent(book: Book, s: OutboxStream): void {
   const head = book.st.oldest.get(s) as { seq: number } | undefined
   const ranges = book.sent.get(s)!
   ranges.pruneBelow(head ? head.seq : book.last.get(s)! + 1)
-  synced(book.db, () => book.st.upSent.run(JSON.stringify(ranges), s))
+  synced(book, () => book.st.upSent.run(JSON.stringify(ranges), s))
 }
 
-/**
- * Run `fn`'s commit synced whatever `synchronous` says; in WAL mode that makes every earlier commit durable
- * too. A no-op wrapper under FULL (2) or EXTRA (3).
- */
-export function synced<T>(db: Db, fn: () => T): T {
-  const level = db.pragma('synchronous', { simple: true }) as number
-  if (level >= 2) return fn()
-  db.pragma('synchronous = FULL')
+/** Run `fn`'s commit synced whatever `synchronous` says; in WAL mode that makes every earlier commit durable too. */
+export function synced<T>(book: Book, fn: () => T): T {
+  if (book.full) return fn()
+  book.db.pragma('synchronous = FULL')
   try {
     return fn()
   } finally {
-    db.pragma(`synchronous = ${level}`)
+    book.db.pragma('synchronous = NORMAL')
   }
 }

@@ -139,26 +139,12 @@ export async function openSqliteOutbox(opts: OpenSqliteOutboxOptions): Promise<O
   const config = Object.freeze(OutboxConfig.parse(opts.config ?? {}))
   const clock = opts.clock ?? systemClock
   const { db, quarantined } = openFile(opts, config, clock)
-  const book = loadBook(db, prepareStatements(db), quarantined)
+  const book = loadBook(db, prepareStatements(db), quarantined, config.synchronous)
   const { enforce } = degraderOf(book, config, opts)
   const writer = createWriter(book, config, enforce, clock, opts.commitClock ?? systemClock)
   const outbox = outboxOf(book, writer, createScanner(book, config, clock), quarantined)
   if (quarantined) opts.onCorrupt?.(quarantined)
   return outbox
-}
-
-const closedError = () => new FoglineError('FOG_INTERNAL', 'outbox is closed')
-
-/** What the node was told (desired config, keys): rare, and a power cut must not take it back, so synced. */
-function putSynced(writer: Writer, key: string, value: unknown): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const state = { [key]: value }
-    writer.group.add(
-      { items: [], state, urgent: false, sync: true, resolve: () => resolve(), reject },
-      0,
-      false,
-    )
-  })
 }
 
 function outboxOf(
@@ -176,7 +162,7 @@ function outboxOf(
   const outbox: Outbox = {
     quarantined,
     append(items, o) {
-      if (closed) return Promise.reject(closedError())
+      if (closed) return Promise.reject(new FoglineError('FOG_INTERNAL', 'outbox is closed'))
       let encoded: Encoded[]
       try {
         encoded = items.map((it) => ({
@@ -191,7 +177,8 @@ function outboxOf(
       // urgency is decided here, once: it sets when the batch commits and tells listeners to send at once
       const urgent = encoded.some((e) => e.priority === 0)
       return new Promise((resolve, reject) => {
-        writer.group.add({ items: encoded, state: o?.state, urgent, resolve, reject }, encoded.length, urgent)
+        const p = { items: encoded, state: o?.state, urgent, sync: o?.sync === true, resolve, reject }
+        writer.group.add(p, encoded.length, urgent)
       })
     },
     read(stream, afterSeq, max, maxBytes = Number.POSITIVE_INFINITY, ro: ReadOptions = {}) {
@@ -213,7 +200,10 @@ function outboxOf(
       const v = book.st.getState.get(key) as Buffer | undefined
       return v === undefined ? undefined : (decodeState(v) as T)
     },
-    putState: (key, value) => (closed ? Promise.reject(closedError()) : putSynced(writer, key, value)),
+    async putState(key, value) {
+      // what the node was told (desired config, keys): rare, and a power cut must not take it back
+      await outbox.append([], { state: { [key]: value }, sync: true })
+    },
     lastSeq: (stream) => book.last.get(checkStream(stream)) ?? 0,
     onCommit(listener) {
       writer.listeners.add(listener)

@@ -95,7 +95,8 @@ export interface Outbox {
   /** group-committed; resolves once the records (and `state`, in the same transaction) are durable */
   append(
     items: AppendItem[],
-    opts?: { state?: AppendState },
+    /** `sync`: this commit is synced whatever `synchronous` says (putState: what the node was told) */
+    opts?: { state?: AppendState; sync?: boolean },
   ): Promise<Array<{ stream: OutboxStream; seq: number }>>
   /** records of one stream with seq > afterSeq, ascending, at most `max` (and `maxBytes`) */
   read(

@@ -94,7 +94,7 @@ export function createWriter(
     const snapUsage = new Map([...book.usage].map(([k, v]) => [k, { ...v }]))
     let results: Seqs[]
     try {
-      results = batch.some((p) => p.sync) ? synced(book.db, () => commit(batch)) : commit(batch)
+      results = batch.some((p) => p.sync) ? synced(book, () => commit(batch)) : commit(batch)
       commits++
     } catch (err) {
       // the transaction rolled back: restore the in-memory view, so no seq is skipped or double-counted
