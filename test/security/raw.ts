@@ -81,3 +81,13 @@ export function connectBytes(clientId: string, flags: number, extra: Buffer = Bu
   ])
   return Buffer.concat([Buffer.from([0x10, body.length]), body])
 }
+
+/** A QoS 2 PUBLISH of one reading of value 1 (`dup`: marked as a resend). */
+export const PUBLISH_Q2 = (messageId: number, dup = false) => ({
+  cmd: 'publish',
+  topic: 'sensors/q2/t',
+  payload: Buffer.from('{"value":1}'),
+  qos: 2,
+  messageId,
+  dup,
+})

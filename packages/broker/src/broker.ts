@@ -13,7 +13,7 @@ import {
   silentLogger,
 } from './counters.js'
 import type { FastPath } from './direct-read.js'
-import { type AcceptDurable, acceptQos2, holdQos1Ack } from './durable.js'
+import { type AcceptDurable, acceptQos2, holdQos1Ack, type Qos2Ids } from './durable.js'
 import { fastPuback, skipUnroutable } from './fast.js'
 import { fastPublisher } from './fast-publish.js'
 import { type AuthState, securityHooks } from './hooks.js'
@@ -60,6 +60,8 @@ export interface BrokerOptions {
    * waits for `done` (durable ingest)
    */
   acceptDurable?: AcceptDurable
+  /** QoS 2 packet ids kept past a restart (with `acceptDurable`): a resend after a crash is not taken twice */
+  qos2Ids?: Qos2Ids
   /** read plain TCP clients into a shared buffer and parse whole PUBLISH packets directly (default true) */
   fastPath?: boolean
 }
@@ -122,7 +124,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
   guardMqRecursion((broker as unknown as { mq: unknown }).mq)
   skipUnroutable(broker)
   // after skipUnroutable, so an ACL-dropped publish never reaches its shortcut to `published`
-  wrapAedes(broker, { dropped, limits, counters, log })
+  wrapAedes(broker, { dropped, limits, counters, log, qos2Ids: opts.acceptDurable && opts.qos2Ids })
   const sockets = new Set<Socket>()
   const logins = () => {
     const n = (auth.passwords?.size ?? 0) + Object.keys(auth.users ?? {}).length

@@ -2,7 +2,7 @@ export { type Acl, filterCovers, parseAcl, readAclFile, topicMatches } from './a
 export { type Broker, type BrokerOptions, startBroker } from './broker.js'
 export { type BrokerOptionsFromConfig, brokerListenersFromConfig, brokerOptionsFromConfig } from './config.js'
 export type { BrokerCounters, BrokerLogger, RefusalReason } from './counters.js'
-export type { AcceptDurable } from './durable.js'
+export type { AcceptDurable, Qos2Ids } from './durable.js'
 export { type BrokerLimits, DEFAULT_LIMITS, TokenBucket } from './limits.js'
 export { isLoopback, type ListenerSpec, type TlsPem } from './listeners.js'
 export { guardMqRecursion } from './mq-guard.js'

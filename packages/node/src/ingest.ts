@@ -54,7 +54,7 @@ export async function startIngest(o: IngestOptions): Promise<Ingest> {
       rate.add(1)
       engine.ingest(topic, payload)
     },
-    ...(o.durable ? { acceptDurable: durableAccept(o.durable, c, rate) } : {}),
+    ...(o.durable ? { acceptDurable: durableAccept(o.durable, c, rate), qos2Ids: o.durable.qos2Ids() } : {}),
     onOversize(topic, size) {
       c.oversize++
       deadLetters.add({
@@ -73,9 +73,15 @@ export async function startIngest(o: IngestOptions): Promise<Ingest> {
 }
 
 function durableAccept(durable: DurableIngest, c: { readingsIn: number }, rate: RateWindow) {
-  return (topic: string, payload: Buffer, _clientId: string, done: (err?: Error | null) => void) => {
+  return (
+    topic: string,
+    payload: Buffer,
+    clientId: string,
+    done: (err?: Error | null) => void,
+    messageId?: number,
+  ) => {
     c.readingsIn++
     rate.add(1)
-    durable.accept(topic, payload, done)
+    durable.accept(topic, payload, done, clientId, messageId)
   }
 }

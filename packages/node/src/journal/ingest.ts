@@ -1,5 +1,6 @@
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
+import type { Qos2Ids } from '@fogline/broker'
 import type { EngineOutput } from '@fogline/pipeline'
 import type { Clock, NodeConfig } from '@fogline/protocol'
 import type { DeadLetterRow, DeadLetterStore } from '../deadletters.js'
@@ -33,6 +34,8 @@ export interface DurableIngestStats extends JournalStats {
   replayed: number
   /** the position the engine has consumed up to */
   position: number
+  /** QoS 2 resends (and PUBRELs) of an id taken before a restart, answered without taking the reading again */
+  resent: number
 }
 
 /**
@@ -55,6 +58,7 @@ export class DurableIngest {
   private journaled = false
   private replayTs: number | null = null
   private replayed = 0
+  private resent = 0
   /** the engine's clock: during replay it reads the journaled arrival time, so readings land in their windows */
   readonly clock: Clock
 
@@ -121,8 +125,12 @@ export class DurableIngest {
     }
   }
 
-  /** Broker hook for a QoS 1 or 2 publish: journal it, hand it to the engine, `done` (PUBACK, PUBREC) after the commit. */
-  accept(topic: string, payload: Buffer, done: Committed): void {
+  /**
+   * Broker hook for a QoS 1 or 2 publish: journal it, hand it to the engine, `done` (PUBACK, PUBREC) after the
+   * commit. A QoS 2 one's packet id is held in the same commit (`qos2Ids`).
+   */
+  accept(topic: string, payload: Buffer, done: Committed, clientId?: string, messageId?: number): void {
+    if (messageId !== undefined && clientId !== undefined) this.journal.hold(clientId, messageId)
     this.pos = this.journal.append(this.opts.clock.now(), topic, payload, done)
     this.ingestJournaled(topic, payload)
   }
@@ -174,8 +182,22 @@ export class DurableIngest {
     if (pos > 0) this.journal.truncate(pos)
   }
 
+  /** The QoS 2 packet ids the journal holds, for the broker (`durableQos2Ids`). */
+  qos2Ids(): Qos2Ids {
+    const j = this.journal
+    return {
+      held: (c, m) => j.held(c, m),
+      resent: () => {
+        this.resent++
+      },
+      release: (c, m, done) => j.release(c, m, done),
+      clear: (c) => j.clear(c),
+      durable: (done) => j.sync(done),
+    }
+  }
+
   stats(): DurableIngestStats {
-    return { ...this.journal.stats(), replayed: this.replayed, position: this.pos }
+    return { ...this.journal.stats(), replayed: this.replayed, position: this.pos, resent: this.resent }
   }
 
   /** commit what is queued (their PUBACKs go out) and close the file */

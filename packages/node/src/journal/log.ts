@@ -4,15 +4,30 @@ import {
   fsyncSync,
   mkdirSync,
   openSync,
-  readdirSync,
   readFileSync,
   truncateSync,
   unlinkSync,
   writeSync,
 } from 'node:fs'
 import { join } from 'node:path'
-import * as zlib from 'node:zlib'
 import { type Clock, FoglineError, systemClock } from '@fogline/protocol'
+import { CLEAR, HeldIds, HOLD, idPayload, RELEASE } from './held-ids.js'
+import {
+  crc32,
+  FIXED,
+  GROUP,
+  GROUP_BUFFER,
+  grouped,
+  journalError,
+  type OnRecord,
+  REC,
+  readSegments,
+  type Segment,
+  scan,
+  segmentFiles,
+} from './segments.js'
+
+export { readJournal } from './segments.js'
 
 /** Called once the group commit holding a reading is written (err: it is not). */
 export type Committed = (err?: Error | null) => void
@@ -30,6 +45,8 @@ export interface JournalStats {
   bytes: number
   /** bytes of the buffer a group is encoded into (64 KiB, more only while a burst's group is being built) */
   buffer: number
+  /** QoS 2 packet ids taken and not yet released (PUBREL), over all clients */
+  held: number
 }
 
 /**
@@ -45,6 +62,19 @@ export interface IngestJournal {
   append(ts: number, topic: string, payload: Buffer, done: Committed): number
   /** readings after `afterSeq`, in seq order; returns how many */
   replay(afterSeq: number, fn: (seq: number, ts: number, topic: string, payload: Buffer) => void): number
+  /**
+   * A QoS 2 packet id taken with the reading appended next (the same group commit): until `release` or
+   * `clear`, a resend of it after a crash is known for what it is.
+   */
+  hold(clientId: string, messageId: number): void
+  /** whether a QoS 2 packet id is held (taken, not released), in this process or one before it */
+  held(clientId: string, messageId: number): boolean
+  /** the PUBREL of a held id came: forget it; `done` runs after the commit holding that (at once when not held) */
+  release(clientId: string, messageId: number, done: Committed): void
+  /** a clean session began or ended: forget every id the client holds */
+  clear(clientId: string): void
+  /** `done` once everything queued so far is written (at once when nothing is) */
+  sync(done: Committed): void
   /** forget every reading up to and including `seq` (done with the next commit) */
   truncate(seq: number): void
   /** commit what is queued now */
@@ -65,128 +95,6 @@ export interface OpenJournalOptions {
   /** seqs start above this (the position a checkpoint already holds), so a lost tail is never reused */
   seqFloor?: number
   clock?: Clock
-}
-
-// A segment file `<first seq>.jnl` holds group commits, each one write():
-//   u32 length of the body | u32 crc32 of the body | body = records, each
-//   u32 length of the rest | f64 seq | f64 ts | u16 topic length | topic | payload.
-// One CRC per group, not per record: zlib's crc32 costs ~0.4 µs a call from JS, more than the rest of an append
-// (bench in docs/decisions.md), and a torn group is cut whole, which is right: none of its PUBACKs went out.
-// Segments `<first seq>.log` (the first journal version: a CRC in each record's head) are still read.
-const GROUP = 8
-/** the group buffer's size between bursts */
-const GROUP_BUFFER = 64 * 1024
-const REC = 4
-const FIXED = 18
-const crc32: (b: Buffer) => number =
-  (zlib as unknown as { crc32?: (b: Buffer) => number }).crc32 ??
-  ((b) => {
-    let c = ~0
-    for (let i = 0; i < b.length; i++) {
-      c ^= b[i]!
-      for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1))
-    }
-    return ~c >>> 0
-  })
-
-interface Segment {
-  path: string
-  first: number
-  last: number
-}
-
-type OnRecord = (seq: number, ts: number, topic: string, payload: Buffer) => void
-
-/**
- * One record at `r`, `len` bytes: f64 seq | f64 ts | u16 topic length | topic | payload. Returns its seq, or -1
- * when it is malformed.
- */
-function record(b: Buffer, r: number, len: number, fn: OnRecord | undefined): number {
-  const tl = b.readUInt16LE(r + 16)
-  if (FIXED + tl > len) return -1
-  const seq = b.readDoubleLE(r)
-  fn?.(
-    seq,
-    b.readDoubleLE(r + 8),
-    b.toString('utf8', r + FIXED, r + FIXED + tl),
-    b.subarray(r + FIXED + tl, r + len),
-  )
-  return seq
-}
-
-/** The records of a group's body, each behind its u32 length; returns the last seq, or -1 when one is malformed. */
-function records(body: Buffer, fn: OnRecord | undefined): number {
-  let o = 0
-  let last = 0
-  while (o < body.length) {
-    if (o + REC + FIXED > body.length) return -1
-    const len = body.readUInt32LE(o)
-    const r = o + REC
-    if (len < FIXED || r + len > body.length) return -1
-    last = record(body, r, len, fn)
-    if (last < 0) return -1
-    o = r + len
-  }
-  return last
-}
-
-/**
- * Groups (`.jnl`) or single records (`.log`: a group of one, the record without its own length) of one segment
- * file, up to the first torn or damaged one; `good` is the byte length they take.
- */
-function scan(buf: Buffer, grouped: boolean, fn?: OnRecord) {
-  let o = 0
-  let last = 0
-  const min = grouped ? REC + FIXED : FIXED
-  while (o + GROUP + min <= buf.length) {
-    const len = buf.readUInt32LE(o)
-    if (len < min || o + GROUP + len > buf.length) break
-    const body = buf.subarray(o + GROUP, o + GROUP + len)
-    if (crc32(body) !== buf.readUInt32LE(o + 4)) break
-    const l = grouped ? records(body, fn) : record(body, 0, len, fn)
-    if (l < 0) break
-    last = l
-    o += GROUP + len
-  }
-  return { good: o, last }
-}
-
-const segmentFiles = (dir: string) =>
-  readdirSync(dir)
-    .filter((n) => /^\d+\.(jnl|log)$/.test(n))
-    .sort((a, b) => Number.parseInt(a, 10) - Number.parseInt(b, 10))
-
-const grouped = (path: string) => path.endsWith('.jnl')
-
-/**
- * Read a journal folder without opening it for writing (tools, tests): every intact record after `afterSeq`.
- * @example readJournal('data/journal', 0, (seq, ts, topic) => console.log(seq, topic))
- */
-export function readJournal(dir: string, afterSeq: number, fn: OnRecord): number {
-  return readSegments(
-    segmentFiles(dir).map((n) => join(dir, n)),
-    afterSeq,
-    fn,
-  )
-}
-
-/** every intact record after `afterSeq` in these segment files, in order; returns how many */
-function readSegments(paths: readonly string[], afterSeq: number, fn: OnRecord): number {
-  let n = 0
-  for (const path of paths)
-    scan(readFileSync(path), grouped(path), (seq, ts, topic, payload) => {
-      if (seq <= afterSeq) return
-      fn(seq, ts, topic, payload)
-      n++
-    })
-  return n
-}
-
-function journalError(path: string, e: unknown): FoglineError {
-  const where = { file: path }
-  return (e as { code?: string }).code === 'ENOSPC'
-    ? new FoglineError('FOG_DISK_FULL', `ingest journal ${path}: the disk is full`, where)
-    : new FoglineError('FOG_INTERNAL', `ingest journal ${path}: ${(e as Error).message}`, where)
 }
 
 /**
@@ -217,6 +125,8 @@ class SegmentJournal implements IngestJournal {
   private done: Committed[] = []
   /** bytes in the current segment */
   private size = 0
+  /** QoS 2 packet ids held, per client */
+  private readonly ids = new HeldIds()
 
   constructor(private readonly opts: OpenJournalOptions) {
     this.clock = opts.clock ?? systemClock
@@ -228,7 +138,9 @@ class SegmentJournal implements IngestJournal {
     for (const n of segmentFiles(opts.dir)) {
       const path = join(opts.dir, n)
       const buf = readFileSync(path)
-      const s = scan(buf, grouped(path))
+      const s = scan(buf, grouped(path), (seq, kind, clientId, id) => {
+        if (seq === 0) this.ids.applyRecord(kind, clientId, id)
+      })
       // a torn or damaged tail is cut off: nothing after it was ever acknowledged as a whole
       if (s.good < buf.length) truncateSync(path, s.good)
       const first = Number.parseInt(n, 10)
@@ -237,19 +149,27 @@ class SegmentJournal implements IngestJournal {
         unlinkSync(path)
         last = Math.max(last, first - 1)
       } else {
-        this.closedSegs.push({ path, first, last: s.last })
-        last = Math.max(last, s.last)
+        // a segment of id records only (no reading) ends where it began
+        this.closedSegs.push({ path, first, last: Math.max(s.last, first - 1) })
+        last = Math.max(last, s.last, first - 1)
       }
     }
     this.lastSeq = Math.max(last, opts.seqFloor ?? 0)
-    this.openSegment()
+    // a last segment of id records only is carried on (a new one would take its name)
+    const tail = this.closedSegs.at(-1)
+    if (tail && tail.first === this.lastSeq + 1 && grouped(tail.path)) {
+      this.closedSegs.pop()
+      this.cur = tail
+      this.fd = openSync(tail.path, 'a')
+      this.size = readFileSync(tail.path).length
+    } else this.openSegment()
   }
 
   private openSegment(): void {
     const first = this.lastSeq + 1
     const path = join(this.opts.dir, `${String(first).padStart(16, '0')}.jnl`)
     this.fd = openSync(path, 'a')
-    this.cur = { path, first, last: 0 }
+    this.cur = { path, first, last: first - 1 }
     this.size = 0
     if (this.full) this.syncDir()
   }
@@ -269,6 +189,16 @@ class SegmentJournal implements IngestJournal {
       return this.lastSeq
     }
     const seq = ++this.lastSeq
+    this.put(seq, ts, topic, payload)
+    this.done.push(done)
+    this.appended++
+    if (this.done.length >= this.maxRecords) this.flush()
+    else this.schedule()
+    return seq
+  }
+
+  /** encode one record into the group being built */
+  private put(seq: number, ts: number, topic: string, payload: Buffer): void {
     // room for the topic at 3 bytes a UTF-16 unit (UTF-8's most), so it is encoded once, in place
     const most = REC + FIXED + topic.length * 3 + payload.length
     if (this.used + most > this.buf.length) {
@@ -286,11 +216,46 @@ class SegmentJournal implements IngestJournal {
     b.writeUInt16LE(tl, r + 16)
     payload.copy(b, r + FIXED + tl)
     this.used = r + len
+  }
+
+  private schedule(): void {
+    if (this.timer === null && !this.closed) this.timer = this.clock.setTimeout(this.flush, this.interval)
+  }
+
+  /** a QoS 2 id record, applied to the held ids and queued for the next commit */
+  private putId(kind: number, clientId: string, messageId: number): void {
+    this.put(0, kind, clientId, idPayload(kind, messageId))
+    this.ids.apply(kind, clientId, messageId)
+  }
+
+  hold(clientId: string, messageId: number): void {
+    if (this.closed) return
+    this.putId(HOLD, clientId, messageId)
+  }
+
+  held(clientId: string, messageId: number): boolean {
+    return this.ids.has(clientId, messageId)
+  }
+
+  release(clientId: string, messageId: number, done: Committed): void {
+    if (this.closed || !this.held(clientId, messageId)) {
+      done(null)
+      return
+    }
+    this.putId(RELEASE, clientId, messageId)
     this.done.push(done)
-    this.appended++
-    if (this.done.length >= this.maxRecords) this.flush()
-    else if (this.timer === null) this.timer = this.clock.setTimeout(this.flush, this.interval)
-    return seq
+    this.schedule()
+  }
+
+  clear(clientId: string): void {
+    if (this.closed || !this.ids.hasClient(clientId)) return
+    this.putId(CLEAR, clientId, 0)
+    this.schedule()
+  }
+
+  sync(done: Committed): void {
+    if (this.closed || this.used === GROUP) done(null)
+    else this.done.push(done)
   }
 
   readonly flush = (): void => {
@@ -299,11 +264,11 @@ class SegmentJournal implements IngestJournal {
       this.timer = null
     }
     const done = this.done
-    if (done.length === 0 && this.truncateTo === 0) return
+    if (this.used === GROUP && this.truncateTo === 0) return
     this.done = []
     let err: Error | null = null
     try {
-      if (done.length > 0) this.write()
+      if (this.used > GROUP) this.write()
       if (this.truncateTo > 0) this.dropCovered()
     } catch (e) {
       err = journalError(this.cur.path, e)
@@ -341,10 +306,17 @@ class SegmentJournal implements IngestJournal {
   private dropCovered(): void {
     const upTo = this.truncateTo
     this.truncateTo = 0
-    if (this.cur.last > 0) {
+    // a segment holding readings is closed, so that a later checkpoint can delete it
+    if (this.cur.last >= this.cur.first) {
       closeSync(this.fd)
       this.closedSegs.push(this.cur)
       this.openSegment()
+    }
+    if (!this.closedSegs.some((s) => s.last <= upTo)) return
+    // the ids still held are restated in the current segment before a segment that took them goes
+    if (this.ids.size > 0) {
+      for (const [clientId, m] of this.ids.entries()) this.put(0, HOLD, clientId, idPayload(HOLD, m))
+      this.write()
     }
     for (let i = this.closedSegs.length - 1; i >= 0; i--) {
       const s = this.closedSegs[i]!
@@ -366,7 +338,7 @@ class SegmentJournal implements IngestJournal {
   truncate(seq: number): void {
     if (seq <= this.truncateTo) return
     this.truncateTo = seq
-    if (this.timer === null && !this.closed) this.timer = this.clock.setTimeout(this.flush, this.interval)
+    this.schedule()
   }
 
   stats(): JournalStats {
@@ -377,6 +349,7 @@ class SegmentJournal implements IngestJournal {
       lastSeq: this.lastSeq,
       bytes: this.bytes,
       buffer: this.buf.length,
+      held: this.ids.size,
     }
   }
 

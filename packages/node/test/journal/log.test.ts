@@ -191,3 +191,89 @@ describe('ingest journal (append-only segments, group commit)', () => {
     expect(err).toMatchObject({ code: 'FOG_INTERNAL' })
   })
 })
+
+describe('ingest journal: QoS 2 packet ids held until their PUBREL, across restarts and checkpoints', () => {
+  it('an id held with its reading outlives the process; a release or a clean session forgets it', () => {
+    const { dir, clock, open } = setup()
+    const j = open()
+    j.hold('s1', 7)
+    j.append(1, 's/1/t', Buffer.from('1'), () => {})
+    j.hold('s1', 8)
+    j.append(2, 's/1/t', Buffer.from('1'), () => {})
+    j.hold('s2', 7)
+    j.append(3, 's/2/t', Buffer.from('1'), () => {})
+    expect(j.held('s1', 7)).toBe(true)
+    clock.advance(2)
+    let released = false
+    j.release('s1', 8, () => {
+      released = true
+    })
+    // the PUBCOMP waits for the release's commit
+    expect(released).toBe(false)
+    clock.advance(2)
+    expect(released).toBe(true)
+    j.clear('s2')
+    j.close()
+    const again = open()
+    expect([again.held('s1', 7), again.held('s1', 8), again.held('s2', 7)]).toEqual([true, false, false])
+    expect(again.stats().held).toBe(1)
+    // id records are not readings: replay and the position see only the three readings
+    expect(seqs(dir)).toEqual([1, 2, 3])
+    expect(again.stats().lastSeq).toBe(3)
+    // releasing what is not held commits nothing and answers at once
+    let now = false
+    again.release('s9', 1, () => {
+      now = true
+    })
+    expect(now).toBe(true)
+  })
+
+  it('a hold is cut with its reading: a torn group takes both (a crash before the PUBREC)', () => {
+    const { dir, clock, open } = setup()
+    const j = open()
+    j.hold('s1', 1)
+    j.append(1, 't', Buffer.from('1'), () => {})
+    clock.advance(2)
+    j.hold('s1', 2)
+    j.append(2, 't', Buffer.from('1'), () => {})
+    clock.advance(2)
+    j.close()
+    const seg = join(dir, segments(dir)[0]!)
+    truncateSync(seg, statSync(seg).size - 3)
+    const again = open()
+    expect([again.held('s1', 1), again.held('s1', 2)]).toEqual([true, false])
+    expect(seqs(dir)).toEqual([1])
+  })
+
+  it('checkpoints delete the segments that took an id, never the id: it is restated first', () => {
+    const { dir, clock, open } = setup()
+    const j = open()
+    j.hold('s1', 5)
+    j.append(1, 't', Buffer.from('1'), () => {})
+    clock.advance(2)
+    for (let round = 0; round < 3; round++) {
+      j.append(0, 't', Buffer.from('1'), () => {})
+      clock.advance(2)
+      j.truncate(j.stats().lastSeq)
+      clock.advance(2)
+    }
+    // everything up to the last reading is covered: its segments are gone, the id is not
+    expect(seqs(dir)).toEqual([])
+    j.close()
+    let again = open()
+    expect(again.held('s1', 5)).toBe(true)
+    // a restart with nothing new carries on the segment of id records (a new one would take its name)
+    again.close()
+    again = open()
+    expect(again.held('s1', 5)).toBe(true)
+    expect(segments(dir)).toHaveLength(1)
+    // and once released, a later checkpoint leaves nothing of it
+    again.release('s1', 5, () => {})
+    again.append(0, 't', Buffer.from('1'), () => {})
+    clock.advance(2)
+    again.truncate(again.stats().lastSeq)
+    clock.advance(2)
+    again.close()
+    expect(open().held('s1', 5)).toBe(false)
+  })
+})

@@ -1,0 +1,95 @@
+import { readdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { tempDir, waitFor } from '@fogline/testkit'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { CONNECT, PUBLISH_Q2, type RawClient, rawClient } from '../security/raw.js'
+import { startTestCloud } from './helpers.js'
+import { counted, countingNodeYaml, lastLife, runNode } from './kill9-shared.js'
+
+const segments = (dir: string) => readdirSync(dir).filter((n) => n.endsWith('.jnl'))
+
+/** a life of the node: its broker's port */
+async function life(cfg: string) {
+  const child = runNode(cfg)
+  const line = await child.waitForLine(/sensors publish to mqtt:/, 30_000)
+  return { child, port: Number(/:(\d+)\s*$/.exec(line.trim())![1]) }
+}
+
+async function session(port: number, clientId: string, clean: boolean): Promise<RawClient> {
+  const raw = await rawClient(port)
+  raw.send(CONNECT({ clientId, clean }))
+  await raw.next('connack')
+  return raw
+}
+
+/** PUBLISH (a resend when `dup`), expect its PUBREC */
+async function publish(raw: RawClient, id: number, dup = false) {
+  raw.send(PUBLISH_Q2(id, dup))
+  expect(await raw.next('pubrec')).toMatchObject({ messageId: id })
+}
+
+async function pubrel(raw: RawClient, id: number) {
+  raw.send({ cmd: 'pubrel', messageId: id })
+  expect(await raw.next('pubcomp')).toMatchObject({ messageId: id })
+}
+
+describe('QoS 2 across a crash of the node: a resend of a journaled reading is not taken twice', () => {
+  it('kill -9 between PUBREC and PUBREL: the resends (DUP) and PUBRELs after the restart count nothing twice; released ids and clean sessions start anew', async () => {
+    const d = tempDir('fogline-faults-', onTestFinished)
+    const cloud = await startTestCloud(d)
+    const nodeId = 'q2crash'
+    const dataDir = join(d.path, 'node')
+    const cfg = d.file('node.yaml')
+    // checkpoints every 200 ms: the segments that took the ids are deleted while they are held
+    writeFileSync(
+      cfg,
+      countingNodeYaml({ nodeId, dataDir, cloudUrl: cloud.url, checkpointMs: 200, extra: '' }),
+    )
+
+    // life 1: five readings PUBRECed on a persistent session, only one of them completed; one on another
+    let l = await life(cfg)
+    let p1 = await session(l.port, 'p1', false)
+    for (const id of [1, 2, 3, 4, 5]) await publish(p1, id)
+    await pubrel(p1, 4)
+    let p2 = await session(l.port, 'p2', false)
+    await publish(p2, 1)
+    // checkpoints delete the journal segments that took the held ids before the kill (the ids are restated)
+    const journal = join(dataDir, 'journal')
+    const took = segments(journal)
+    await waitFor(
+      () => !segments(journal).some((n) => took.includes(n)),
+      'a checkpoint deletes those segments',
+    )
+    await l.child.kill9()
+
+    // life 2: p1 resends 1-3 as a client does whose PUBRECs were lost in the crash, then completes them and 5
+    l = await life(cfg)
+    p1 = await session(l.port, 'p1', false)
+    for (const id of [1, 2, 3]) await publish(p1, id, true)
+    for (const id of [1, 2, 3, 5]) await pubrel(p1, id)
+    // a released id is free: a new message on it (DUP 0) is a new reading
+    await publish(p1, 2)
+    await pubrel(p1, 2)
+    // p2 comes back with a clean session: the old session, and its held id, are gone [MQTT-3.1.2-6], so its
+    // PUBLISH of id 1 is a new message in the new session (counted), even marked as a resend
+    p2 = await session(l.port, 'p2', true)
+    await publish(p2, 1, true)
+    await pubrel(p2, 1)
+    await l.child.kill9()
+
+    // life 3: the releases of life 2 were durable before their PUBCOMPs: id 3 is not held any more, so this
+    // PUBLISH (DUP set, as after a first send lost in a crash) is a new reading, not taken for a resend
+    l = await life(cfg)
+    p1 = await session(l.port, 'p1', false)
+    await publish(p1, 3, true)
+    await pubrel(p1, 3)
+    await l.child.kill9()
+
+    const count = () => counted(cloud, nodeId)
+    const records = await lastLife(cfg, join(dataDir, 'outbox.db'), count, 'the cloud count settled')
+    expect(records).toBe(0)
+    // life 1: 5 + 1; life 2: p1's new id 2, p2's new session; life 3: p1's new id 3. Without the held ids the
+    // three resends of life 2 count again (12)
+    expect(await count()).toBe(9)
+  }, 90_000)
+})
