@@ -99,10 +99,7 @@ export function acceptQos2(
 }
 
 interface IncomingStore {
-  incomingGetPacket(
-    client: Client,
-    packet: { cmd: string; messageId?: number; dup?: boolean },
-  ): Promise<unknown>
+  incomingGetPacket(client: Client, packet: { cmd: string; messageId?: number }): Promise<unknown>
   incomingDelPacket(client: Client, packet: { messageId?: number }): Promise<unknown>
   cleanIncoming?(client: Client): Promise<unknown>
 }
@@ -110,11 +107,13 @@ interface IncomingStore {
 /**
  * Exactly once for QoS 2 across a crash of the node. aedes knows a QoS 2 resend by its packet id, from the
  * session's incoming store (aedes-persistence: in memory), and a restart forgets it: a reading journaled before a
- * crash whose PUBREC did not go out, resent after it with DUP set (a session with `clean: false`), was taken
- * again and counted twice. Here aedes' store is backed by `ids`, which the journal keeps with each reading:
- * - a PUBLISH marked as a resend (DUP) of a held id, or a PUBREL of one, is found (aedes answers PUBREC or
- *   PUBCOMP and does not publish again). A PUBLISH without DUP is a new message, even on a held id: a client
- *   reuses an id only after its PUBCOMP, so only a resend can carry it while it is held.
+ * crash whose PUBREC did not go out, resent after it (a session with `clean: false`), was taken again and
+ * counted twice. Here aedes' store is backed by `ids`, which the journal keeps with each reading:
+ * - a PUBLISH or PUBREL of a held id is found (aedes answers PUBREC or PUBCOMP and does not publish again), as
+ *   aedes answers a resend it has in memory: by the packet id alone. A client reuses an id only after its
+ *   PUBCOMP, which waits for the release; the DUP flag is not required, because mqtt.js (5.x) resends from its
+ *   store without it. (A client that drops its session on a CONNACK without Session Present — MQTT 5's rule,
+ *   not 3.1.1's, the only protocol this broker speaks — and reuses a held id would lose that message.)
  * - aedes deleting an id at the PUBREL releases it; the PUBCOMP waits for that to be durable.
  * - a clean session (CONNECT or DISCONNECT with `clean: true`) clears the client's ids, as aedes clears its store
  *   [MQTT-3.1.2-6].
@@ -136,8 +135,7 @@ export function durableQos2Ids(aedes: Aedes, ids: Qos2Ids): void {
           : found,
       (err: unknown) => {
         const id = packet.messageId
-        if (id === undefined || !(packet.cmd === 'pubrel' || packet.dup) || !ids.held(client.id, id))
-          throw err
+        if (id === undefined || !ids.held(client.id, id)) throw err
         ids.resent(client.id, id)
         return { cmd: 'publish', qos: 2, messageId: id }
       },
