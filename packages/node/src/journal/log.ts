@@ -313,10 +313,12 @@ class SegmentJournal implements IngestJournal {
       this.openSegment()
     }
     if (!this.closedSegs.some((s) => s.last <= upTo)) return
-    // the ids still held are restated in the current segment before a segment that took them goes
+    // the ids still held are restated in the current segment before a segment that took them goes, and synced
+    // even under NORMAL (only when ids are held): a power cut must not keep the delete and lose the restatement
     if (this.ids.size > 0) {
       for (const [clientId, m] of this.ids.entries()) this.put(0, HOLD, clientId, idPayload(HOLD, m))
       this.write()
+      if (!this.full) fdatasyncSync(this.fd)
     }
     for (let i = this.closedSegs.length - 1; i >= 0; i--) {
       const s = this.closedSegs[i]!
