@@ -38,6 +38,15 @@ describe('node /metrics', () => {
     expect(readings(online, 'hums') - readings(before, 'hums')).toBe(6)
     expect(val(online, 'fogline_node_uplink_connected')).toBe(1)
     expect(val(online, 'fogline_node_outbox_records')).toBe(0)
+    // the QoS 1 readings went through the ingest journal: each one, with its bytes; no QoS 2 id is held
+    const journaled = (m: Map<string, number>) => val(m, 'fogline_node_journal_readings_total')
+    expect(journaled(online) - journaled(before)).toBe(16)
+    const bytes =
+      val(online, 'fogline_node_journal_bytes_total') - val(before, 'fogline_node_journal_bytes_total')
+    expect(bytes).toBeGreaterThan(16 * 30)
+    expect(val(online, 'fogline_node_journal_replayed_readings')).toBe(0)
+    expect(val(online, 'fogline_node_qos2_held_ids')).toBe(0)
+    expect(val(online, 'fogline_node_qos2_resends_total')).toBe(0)
 
     // the cloud goes away: the same traffic now stays in the outbox, exactly 5 + 2 summaries
     await store.close()

@@ -92,7 +92,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
   const desired = desiredOn ? startDesired(config, outbox, engine, applyPipelines, uplink, dOpts) : undefined
   const sensors = { configFile: opts.configFile, engine, deadLetters, clock, log, durable }
   const ingest = await startIngest({ config, ...sensors })
-  await ops.start({ engine, outbox, deadLetters, writer, uplink, desired })
+  await ops.start({ engine, outbox, deadLetters, writer, uplink, desired, journal: durable })
   const status = createStatus({
     config,
     clock,

@@ -6,7 +6,7 @@ import { diskFree } from '../disk.js'
 import { type OpsServer, startOpsServer } from './http.js'
 import { createScheduler, type JobSpec, type JobStatus } from './jobs.js'
 import { createMaintenanceHold, type MaintenanceHold } from './maintenance.js'
-import { createNodeMetrics, type NodeMetrics } from './metrics.js'
+import { createNodeMetrics, type JournalMetrics, type NodeMetrics } from './metrics.js'
 import { createPredictor, type Prediction } from './predict.js'
 import { createReadiness, type Readiness } from './readiness.js'
 import { watchStalls } from './stall.js'
@@ -29,6 +29,8 @@ export interface OpsParts {
   desired?: { handle(topic: string, payload: Buffer): Promise<void> } | undefined
   /** more scheduled jobs besides housekeeping */
   jobs?: JobSpec[]
+  /** the ingest journal, when it is on (its metrics) */
+  journal?: { stats(): JournalMetrics } | undefined
 }
 
 /** The ops part of the node's stats and heartbeat. */
@@ -300,6 +302,7 @@ function partsSource(p: OpsParts) {
       return { records: s.records, bytes: s.bytes, oldestUnsentAgeMs: p.uplink.stats().oldestUnsentAgeMs }
     },
     uplinkConnected: () => p.uplink.stats().connected,
+    journal: () => p.journal?.stats(),
   }
 }
 

@@ -19,6 +19,22 @@ export interface MetricsSource {
   }>
   /** predicted time the outbox reaches capacity (epoch ms), null when not heading there */
   predictedFullAt?(): number | null
+  /** the ingest journal since start, when it is on */
+  journal?(): JournalMetrics | undefined
+}
+
+/** What the metrics read from the ingest journal (journal/ingest.ts stats). */
+export interface JournalMetrics {
+  /** QoS 1 and 2 readings journaled since start */
+  appended: number
+  /** bytes written since start (flash wear) */
+  bytes: number
+  /** readings replayed at the last start */
+  replayed: number
+  /** QoS 2 packet ids held (taken, not yet released) */
+  held: number
+  /** QoS 2 resends and PUBRELs of ids taken before a restart, answered without taking the reading again */
+  resent: number
 }
 
 /** The node's Prometheus metrics (own registry: several nodes may share a process in tests). */
@@ -108,6 +124,53 @@ function stateMetrics(src: MetricsSource, registers: Registers): void {
   })
 }
 
+// the ingest journal: what it takes and writes, what a restart replayed, the QoS 2 ids it keeps (absent when off)
+function journalMetrics(src: MetricsSource, registers: Registers): void {
+  const counter = (name: string, help: string, pick: (j: JournalMetrics) => number) =>
+    new Counter({
+      name,
+      help,
+      registers,
+      collect() {
+        this.reset()
+        const j = src.journal?.()
+        if (j !== undefined) this.inc(pick(j))
+      },
+    })
+  const gauge = (name: string, help: string, pick: (j: JournalMetrics) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers,
+      collect() {
+        this.reset()
+        const j = src.journal?.()
+        if (j !== undefined) this.set(pick(j))
+      },
+    })
+  counter(
+    'fogline_node_journal_readings_total',
+    'QoS 1 and 2 readings journaled before their ack',
+    (j) => j.appended,
+  )
+  counter(
+    'fogline_node_journal_bytes_total',
+    'Bytes written to the ingest journal (flash wear)',
+    (j) => j.bytes,
+  )
+  gauge(
+    'fogline_node_journal_replayed_readings',
+    'Readings replayed from the journal at the last start',
+    (j) => j.replayed,
+  )
+  gauge('fogline_node_qos2_held_ids', 'QoS 2 packet ids taken and not yet released (PUBREL)', (j) => j.held)
+  counter(
+    'fogline_node_qos2_resends_total',
+    'QoS 2 resends and PUBRELs of ids taken before a restart, not taken again',
+    (j) => j.resent,
+  )
+}
+
 type Job = ReturnType<NonNullable<MetricsSource['jobs']>>[number]
 
 // every scheduled job's last run, result and next run
@@ -149,6 +212,7 @@ export function createNodeMetrics(src: MetricsSource, opts: { defaultMetrics?: b
     collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 20 })
   stateMetrics(src, registers)
   jobMetrics(src, registers)
+  journalMetrics(src, registers)
   const checkpoint = new Histogram({
     name: 'fogline_node_checkpoint_seconds',
     help: 'Time to commit one checkpoint of the pipeline state',
