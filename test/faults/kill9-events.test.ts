@@ -68,11 +68,53 @@ function alarmSensors(url: string, life: number, tally: Tally, killAt: number, c
   }
 }
 
+/**
+ * QoS 0 alarm sensors that live across the node's lives (the same sensor ids, each reading alternating above and
+ * below the limit as above, `next` kept per sensor between lives), one reading per sensor every 2 ms. Nothing
+ * is acknowledged: a reading may be lost, but the alarm state must never go back to an older one, or a sensor's
+ * events stop alternating (a second enter, a second leave).
+ */
+function qos0Sensors(url: string, next: Map<string, number>, tally: Tally, conns = 6) {
+  const clients: MqttClient[] = []
+  const timers: NodeJS.Timeout[] = []
+  for (let c = 0; c < conns; c++) {
+    const sensor = `q0c${c}`
+    const cl = connect(url, {
+      protocolVersion: 4,
+      reconnectPeriod: 0,
+      clientId: `ev0-${sensor}-${Math.random()}`,
+    })
+    cl.on('error', () => {})
+    clients.push(cl)
+    cl.on('connect', () => {
+      // load pacing: a reading per sensor every 2 ms
+      timers.push(
+        setInterval(() => {
+          if (!cl.connected) return
+          const n = (next.get(sensor) ?? 0) + 1
+          next.set(sensor, n)
+          const key = `${sensor} ${n}`
+          tally.sent.set(key, n % 2 === 1 ? 'enter' : 'leave')
+          cl.publish(`sensors/${sensor}/t`, JSON.stringify({ value: n % 2 === 1 ? 100 : 0, ts: n }), {
+            qos: 0,
+          })
+        }, 2),
+      )
+    })
+  }
+  return {
+    stop() {
+      for (const t of timers) clearInterval(t)
+      for (const cl of clients) cl.end(true)
+    },
+  }
+}
+
 /** `powerCut`: the data folder on powercut-fs (powercut-rig.ts), synchronous FULL, and every kill a power cut */
-async function killLoop(rounds: number, powerCut = false) {
+async function killLoop(rounds: number, powerCut = false, qos0 = false) {
   const d = tempDir('fogline-faults-', onTestFinished)
   const cloud = await startTestCloud(d)
-  const nodeId = powerCut ? 'ev2' : 'ev1'
+  const nodeId = qos0 ? 'ev0' : powerCut ? 'ev2' : 'ev1'
   const backing = join(d.path, 'disk')
   const mnt = join(d.path, 'mnt')
   mkdirSync(backing)
@@ -99,15 +141,25 @@ pipelines:
 `,
   )
   const tally: Tally = { sent: new Map(), acked: new Set() }
+  const next = new Map<string, number>()
   for (let i = 0; i < rounds; i++) {
     const power = await disk()
     const child = runNode(cfg)
     const line = await child.waitForLine(/sensors publish to mqtt:/, 30_000)
-    // random moments, by PUBACKs (a few hundred a second here): most kills land inside a checkpoint
-    // interval, some after one or two checkpoints
-    const killAt = 20 + Math.floor(Math.random() * 600)
-    const pub = alarmSensors(line.slice(line.indexOf('mqtt://')).trim(), i, tally, killAt)
-    await pub.reachedKill
+    const url = line.slice(line.indexOf('mqtt://')).trim()
+    let pub: { stop(): void }
+    if (qos0) {
+      pub = qos0Sensors(url, next, tally)
+      // chaos pacing: kill at a random moment, most inside a checkpoint interval, some after one or two
+      await new Promise((r) => setTimeout(r, 200 + Math.random() * 1.8 * CHECKPOINT_MS))
+    } else {
+      // random moments, by PUBACKs (a few hundred a second here): most kills land inside a checkpoint
+      // interval, some after one or two checkpoints
+      const killAt = 20 + Math.floor(Math.random() * 600)
+      const sensors = alarmSensors(url, i, tally, killAt)
+      pub = sensors
+      await sensors.reachedKill
+    }
     await child.kill9()
     await power.cut()
     pub.stop()
@@ -131,6 +183,20 @@ pipelines:
     if (e.kind !== tally.sent.get(key)) wrongKind++
   }
   const twice = [...times.values()].filter((n) => n > 1).length
+  // per sensor, in reading order: enter, leave, enter, … (a state gone back to an older one repeats a kind);
+  // counted: each event of the same kind as the one before it
+  const kinds = new Map<string, Array<[number, string]>>()
+  for (const e of await stored()) {
+    const k = kinds.get(e.sensorId) ?? []
+    k.push([e.ts, e.kind])
+    kinds.set(e.sensorId, k)
+  }
+  let repeated = 0
+  for (const k of kinds.values()) {
+    k.sort((a, b) => a[0] - b[0])
+    if (k[0]?.[1] === 'leave') repeated++
+    for (let j = 1; j < k.length; j++) if (k[j]![1] === k[j - 1]![1]) repeated++
+  }
   const ackedMissing = [...tally.acked].filter((k) => times.get(k) !== 1).length
   const unasked = [...times.keys()].filter((k) => !tally.sent.has(k)).length
   const r = {
@@ -141,8 +207,8 @@ pipelines:
     ackedMissing,
     unasked,
   }
-  if (VERBOSE || twice > 0) console.log({ ...r, wrongKind, records })
-  return { ...r, wrongKind, records }
+  if (VERBOSE || twice > 0 || repeated > 0) console.log({ ...r, wrongKind, repeated, records })
+  return { ...r, wrongKind, repeated, records }
 }
 
 function expectOneEventEach(r: Awaited<ReturnType<typeof killLoop>>, minAcked: number) {
@@ -169,4 +235,15 @@ describe('kill -9 of a real fogline node while QoS 1 alarm readings flow (events
     },
     150_000,
   )
+
+  it('QoS 0 alarm readings, 10 kills at random moments: events of QoS 0 readings commit the journaled reading, not the snapshot, and the alarm state never goes back', async () => {
+    const r = await killLoop(10, false, true)
+    expect(r.records).toBe(0)
+    expect(r.stored).toBeGreaterThan(1000)
+    expect(r.twice).toBe(0)
+    expect(r.unasked).toBe(0)
+    expect(r.wrongKind).toBe(0)
+    // every sensor's events alternate: no second enter or leave from an alarm state gone back
+    expect(r.repeated).toBe(0)
+  }, 150_000)
 })

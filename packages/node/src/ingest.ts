@@ -37,7 +37,7 @@ export interface IngestOptions {
  * @example const ingest = await startIngest({ config, engine, deadLetters, clock, log })
  */
 export async function startIngest(o: IngestOptions): Promise<Ingest> {
-  const { config, engine, deadLetters, clock, log } = o
+  const { config, engine, deadLetters, clock, log, durable } = o
   const rate = new RateWindow(clock, 5_000)
   const c = { readingsIn: 0, oversize: 0, authFailures: 0 }
   const broker = await startBroker({
@@ -52,7 +52,9 @@ export async function startIngest(o: IngestOptions): Promise<Ingest> {
     onMessage(topic, payload) {
       c.readingsIn++
       rate.add(1)
-      engine.ingest(topic, payload)
+      // QoS 0 (QoS 1 and 2 too with the journal off)
+      if (durable) durable.ingestUnacked(topic, payload)
+      else engine.ingest(topic, payload)
     },
     ...(o.durable ? { acceptDurable: durableAccept(o.durable, c, rate), qos2Ids: o.durable.qos2Ids() } : {}),
     onOversize(topic, size) {

@@ -75,6 +75,11 @@ export interface IngestJournal {
   clear(clientId: string): void
   /** `done` once everything queued so far is written (at once when nothing is) */
   sync(done: Committed): void
+  /**
+   * Journal a reading and commit it with everything queued, now (a QoS 0 reading whose event is about to
+   * commit); returns its seq, throws when the commit failed. The acks of the group run in a microtask.
+   */
+  appendNow(ts: number, topic: string, payload: Buffer): number
   /** forget every reading up to and including `seq` (done with the next commit) */
   truncate(seq: number): void
   /** commit what is queued now */
@@ -259,12 +264,33 @@ class SegmentJournal implements IngestJournal {
   }
 
   readonly flush = (): void => {
+    const { done, err } = this.commit()
+    for (let i = 0; i < done.length; i++) done[i]!(err)
+  }
+
+  appendNow(ts: number, topic: string, payload: Buffer): number {
+    if (this.closed) throw new FoglineError('FOG_INTERNAL', 'ingest journal is closed')
+    const seq = ++this.lastSeq
+    this.put(seq, ts, topic, payload)
+    this.appended++
+    const { done, err } = this.commit()
+    // the caller may be inside the engine: the acks of the group wait until it returns
+    if (done.length > 0)
+      queueMicrotask(() => {
+        for (const d of done) d(err)
+      })
+    if (err) throw err
+    return seq
+  }
+
+  /** write the group (and delete what a checkpoint covers); returns the group's callbacks and any error */
+  private commit(): { done: Committed[]; err: Error | null } {
     if (this.timer !== null) {
       this.clock.clearTimeout(this.timer)
       this.timer = null
     }
     const done = this.done
-    if (this.used === GROUP && this.truncateTo === 0) return
+    if (this.used === GROUP && this.truncateTo === 0) return { done: [], err: null }
     this.done = []
     let err: Error | null = null
     try {
@@ -273,7 +299,7 @@ class SegmentJournal implements IngestJournal {
     } catch (e) {
       err = journalError(this.cur.path, e)
     }
-    for (let i = 0; i < done.length; i++) done[i]!(err)
+    return { done, err }
   }
 
   private write(): void {

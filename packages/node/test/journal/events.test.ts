@@ -55,8 +55,8 @@ async function life(d: Dir, clock: ReturnType<typeof fakeClock>) {
   if (saved !== undefined) engine.restore(saved)
   di.replay()
   const accept = (i: number) => di.accept('s/a/t', reading(i), () => {})
-  // a QoS 0 reading: straight to the engine, as the broker's onMessage does
-  const qos0 = (i: number) => engine!.ingest('s/a/t', reading(i))
+  // a QoS 0 reading, as the broker's onMessage hands it over
+  const qos0 = (i: number) => di.ingestUnacked('s/a/t', reading(i))
   /** every event in the outbox, as (reading ts, kind) */
   const events = () => outbox.read('event', 0, 1000).map((r) => `${r.ts}:${r.body.kind}`)
   return {
@@ -120,19 +120,31 @@ describe('events commit the journal position, not the snapshot (journal on)', ()
     await second.close()
   })
 
-  it('an event of a QoS 0 reading (not journaled, not replayable) still commits the snapshot', async () => {
+  it('an event of a QoS 0 reading journals that reading before its commit, which carries its position, not the snapshot; replay keeps its alarm state', async () => {
     const d = tempDir()
     onTestFinished(() => d.remove())
     const clock = fakeClock(10_000)
-    const l = await life(d, clock)
-    l.accept(1)
-    await l.settle()
-    expect(l.outbox.getState(CHECKPOINT_KEY)).toBeUndefined()
-    // a QoS 0 reading goes to the engine without the journal: replay could not bring its alarm state back
-    l.qos0(2)
-    await l.settle()
-    expect(l.events()).toEqual(['1001:enter', '1002:leave'])
-    expect(l.outbox.getState<Record<string, unknown>>(CHECKPOINT_KEY)?.[JOURNAL_POS_FIELD]).toBe(1)
-    await l.close()
+    const first = await life(d, clock)
+    first.accept(1)
+    await first.settle()
+    // reading 2 (a leave) comes at QoS 0; reading 4 (below the limit too, no event) as well
+    first.qos0(2)
+    first.qos0(4)
+    await first.settle()
+    expect(first.events()).toEqual(['1001:enter', '1002:leave'])
+    // no snapshot was committed: the leave's commit holds the position of reading 2, which the journal holds
+    expect(first.outbox.getState(CHECKPOINT_KEY)).toBeUndefined()
+    expect(first.outbox.getState(JOURNAL_EVENTS_POS_KEY)).toBe(2)
+    first.crash()
+    await first.close()
+
+    // replay brings the state after reading 2 back (not alarmed), its leave not emitted again: a reading below
+    // the limit makes no second leave, the next one above makes an enter
+    const second = await life(d, clock)
+    second.qos0(6)
+    second.qos0(7)
+    await second.settle()
+    expect(second.events()).toEqual(['1001:enter', '1002:leave', '1007:enter'])
+    await second.close()
   })
 })
