@@ -197,7 +197,9 @@ class SegmentJournal implements IngestJournal {
     this.put(seq, ts, topic, payload)
     this.done.push(done)
     this.appended++
-    if (this.done.length >= this.maxRecords) this.flush()
+    // a full group is written now, but its acks wait until this append's caller returns: an ack lets aedes
+    // read the next packet, whose append would otherwise run inside this one and take the position before it
+    if (this.done.length >= this.maxRecords) this.commitThenAck()
     else this.schedule()
     return seq
   }
@@ -273,14 +275,20 @@ class SegmentJournal implements IngestJournal {
     const seq = ++this.lastSeq
     this.put(seq, ts, topic, payload)
     this.appended++
-    const { done, err } = this.commit()
     // the caller may be inside the engine: the acks of the group wait until it returns
+    const err = this.commitThenAck()
+    if (err) throw err
+    return seq
+  }
+
+  /** commit the group now; its callbacks run in a microtask, after the caller returns */
+  private commitThenAck(): Error | null {
+    const { done, err } = this.commit()
     if (done.length > 0)
       queueMicrotask(() => {
         for (const d of done) d(err)
       })
-    if (err) throw err
-    return seq
+    return err
   }
 
   /** write the group (and delete what a checkpoint covers); returns the group's callbacks and any error */

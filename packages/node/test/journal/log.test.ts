@@ -174,12 +174,27 @@ describe('ingest journal (append-only segments, group commit)', () => {
     expect(got).toEqual(Array.from({ length: 300 }, (_, i) => i + 1))
   })
 
-  it('commits at once past commitMaxRecords and on close; a closed journal refuses with a coded error', () => {
+  it('commits at once past commitMaxRecords and on close; a closed journal refuses with a coded error', async () => {
     const { dir, open } = setup()
     const j = open()
     let done = 0
-    for (let i = 0; i < 4096; i++) j.append(i, 't', Buffer.from('1'), () => done++)
+    // an ack that appends again (aedes reads the next packet) must not run inside the append that filled the group
+    let inside = 0
+    let appending = false
+    const ack = () => {
+      done++
+      if (appending) inside++
+    }
+    for (let i = 0; i < 4095; i++) j.append(i, 't', Buffer.from('1'), ack)
+    appending = true
+    j.append(4095, 't', Buffer.from('1'), ack)
+    appending = false
+    // written at once (the 4,096th append), acknowledged after the append returned
+    expect(seqs(dir)).toHaveLength(4096)
+    expect(done).toBe(0)
+    await Promise.resolve()
     expect(done).toBe(4096)
+    expect(inside).toBe(0)
     j.append(0, 't', Buffer.from('1'), () => done++)
     j.close()
     expect(done).toBe(4097)
