@@ -100,7 +100,8 @@ export class Writer {
       if (n > need) need = n
     }
     if (items.length === 0) return
-    // an event replay cannot make again (no journal, a QoS 0 reading) needs the state it left committed
+    // an event replay cannot make again (no journal, or its QoS 0 reading could not be journaled) needs the state
+    // it left committed
     if (need === Need.Events && !this.o.events?.replayable()) need = Need.Snapshot
     if (this.held) {
       this.hold(items, need)
