@@ -17,6 +17,27 @@ interface Tally {
   acked: Set<string>
 }
 
+/** `count()` at each step; `reached` resolves at the `at`-th: the kill's moment */
+function countdown(at: number) {
+  let n = 0
+  let reach: () => void = () => {}
+  const reached = new Promise<void>((r) => {
+    reach = r
+  })
+  return { reached, count: () => void (++n === at && reach()) }
+}
+
+/** one alarm sensor's connection (no reconnect: a kill ends it) */
+function sensorClient(url: string, clientId: string): MqttClient {
+  const cl = connect(url, {
+    protocolVersion: 4,
+    reconnectPeriod: 0,
+    clientId: `${clientId}-${Math.random()}`,
+  })
+  cl.on('error', () => {})
+  return cl
+}
+
 /**
  * QoS 1 alarm sensors, a fresh sensor id per connection and life, each reading alternating above and below the
  * limit (odd n: 100, an `enter`; even n: 0, a `leave`), so every reading makes exactly one threshold event.
@@ -26,21 +47,12 @@ interface Tally {
 function alarmSensors(url: string, life: number, tally: Tally, killAt: number, conns = 6) {
   const clients: MqttClient[] = []
   let stopped = false
-  let acked = 0
-  let reached: () => void = () => {}
-  /** resolves at the `killAt`-th PUBACK of this life */
-  const reachedKill = new Promise<void>((r) => {
-    reached = r
-  })
+  // the kill comes at the `killAt`-th PUBACK of this life
+  const kill = countdown(killAt)
   const base = Date.now()
   for (let c = 0; c < conns; c++) {
     const sensor = `l${life}c${c}`
-    const cl = connect(url, {
-      protocolVersion: 4,
-      reconnectPeriod: 0,
-      clientId: `ev-${sensor}-${Math.random()}`,
-    })
-    cl.on('error', () => {})
+    const cl = sensorClient(url, `ev-${sensor}`)
     clients.push(cl)
     let n = 0
     const pump = () => {
@@ -52,7 +64,7 @@ function alarmSensors(url: string, life: number, tally: Tally, killAt: number, c
       cl.publish(`sensors/${sensor}/t`, body, { qos: 1 }, (err) => {
         if (err) return
         tally.acked.add(key)
-        if (++acked === killAt) reached()
+        kill.count()
         // load pacing, not a wait: the next reading on the next turn, so the node is loaded but not flooded
         setTimeout(pump, 1)
       })
@@ -60,7 +72,7 @@ function alarmSensors(url: string, life: number, tally: Tally, killAt: number, c
     cl.on('connect', pump)
   }
   return {
-    reachedKill,
+    reachedKill: kill.reached,
     stop() {
       stopped = true
       for (const cl of clients) cl.end(true)
@@ -74,17 +86,14 @@ function alarmSensors(url: string, life: number, tally: Tally, killAt: number, c
  * is acknowledged: a reading may be lost, but the alarm state must never go back to an older one, or a sensor's
  * events stop alternating (a second enter, a second leave).
  */
-function qos0Sensors(url: string, next: Map<string, number>, tally: Tally, conns = 6) {
+function qos0Sensors(url: string, next: Map<string, number>, tally: Tally, killAt: number, conns = 6) {
   const clients: MqttClient[] = []
   const timers: NodeJS.Timeout[] = []
+  // the kill comes at the `killAt`-th reading sent in this life
+  const kill = countdown(killAt)
   for (let c = 0; c < conns; c++) {
     const sensor = `q0c${c}`
-    const cl = connect(url, {
-      protocolVersion: 4,
-      reconnectPeriod: 0,
-      clientId: `ev0-${sensor}-${Math.random()}`,
-    })
-    cl.on('error', () => {})
+    const cl = sensorClient(url, `ev0-${sensor}`)
     clients.push(cl)
     cl.on('connect', () => {
       // load pacing: a reading per sensor every 2 ms
@@ -98,11 +107,13 @@ function qos0Sensors(url: string, next: Map<string, number>, tally: Tally, conns
           cl.publish(`sensors/${sensor}/t`, JSON.stringify({ value: n % 2 === 1 ? 100 : 0, ts: n }), {
             qos: 0,
           })
+          kill.count()
         }, 2),
       )
     })
   }
   return {
+    reachedKill: kill.reached,
     stop() {
       for (const t of timers) clearInterval(t)
       for (const cl of clients) cl.end(true)
@@ -149,9 +160,10 @@ pipelines:
     const url = line.slice(line.indexOf('mqtt://')).trim()
     let pub: { stop(): void }
     if (qos0) {
-      pub = qos0Sensors(url, next, tally)
-      // chaos pacing: kill at a random moment, most inside a checkpoint interval, some after one or two
-      await new Promise((r) => setTimeout(r, 200 + Math.random() * 1.8 * CHECKPOINT_MS))
+      // random moments, by readings sent (about 3,000 a second): most inside a checkpoint interval, some after
+      const sensors = qos0Sensors(url, next, tally, 600 + Math.floor(Math.random() * 5400))
+      pub = sensors
+      await sensors.reachedKill
     } else {
       // random moments, by PUBACKs (a few hundred a second here): most kills land inside a checkpoint
       // interval, some after one or two checkpoints
@@ -174,9 +186,10 @@ pipelines:
     'the cloud event count settled',
   )
   await power.cut()
+  const events = await stored()
   const times = new Map<string, number>()
   let wrongKind = 0
-  for (const e of await stored()) {
+  for (const e of events) {
     const key = `${e.sensorId} ${e.ts}`
     times.set(key, (times.get(key) ?? 0) + 1)
     // the alarm state replay rebuilt must make the event the reading asks for
@@ -186,7 +199,7 @@ pipelines:
   // per sensor, in reading order: enter, leave, enter, … (a state gone back to an older one repeats a kind);
   // counted: each event of the same kind as the one before it
   const kinds = new Map<string, Array<[number, string]>>()
-  for (const e of await stored()) {
+  for (const e of events) {
     const k = kinds.get(e.sensorId) ?? []
     k.push([e.ts, e.kind])
     kinds.set(e.sensorId, k)

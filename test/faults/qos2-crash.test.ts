@@ -47,8 +47,8 @@ async function pubrel(raw: RawClient, id: number) {
 describe('QoS 2 across a crash of the node: a resend of a journaled reading is not taken twice', () => {
   it('kill -9 between PUBREC and PUBREL: the resends (DUP) and PUBRELs after the restart count nothing twice; released ids and clean sessions start anew', async () => {
     // checkpoints every 200 ms: the segments that took the ids are deleted while they are held
-    const { cloud, dataDir, cfg } = await countingNode('q2crash', 200)
     const nodeId = 'q2crash'
+    const { cloud, dataDir, cfg } = await countingNode(nodeId, 200)
 
     // life 1: five readings PUBRECed on a persistent session, only one of them completed; one on another
     let l = await life(cfg)
@@ -109,10 +109,12 @@ describe('QoS 2 across a crash of the node: a resend of a journaled reading is n
       const l = await life(cfg)
       pub.moveTo(l.port)
       const done0 = pub.tally.completed
-      const ms = 300 + Math.random() * 1800
-      await new Promise((r) => setTimeout(r, ms)) // chaos pacing: kill at a random moment of the node's life
+      // random moments, by PUBCOMPs (a few thousand a second here): kills inside a checkpoint interval and
+      // after one or more, some while the sessions are still resending what the last kill left
+      const killAt = 200 + Math.floor(Math.random() * 8000)
+      await pub.completedReach(done0 + killAt)
       await l.child.kill9()
-      lives.push(`${Math.round(ms)}ms:${pub.tally.completed - done0}`)
+      lives.push(`${killAt}:${pub.tally.completed - done0}`)
     }
     // the last life: no new readings; every session resends what it has in flight and completes it
     pub.stopSending()
@@ -142,6 +144,7 @@ describe('QoS 2 across a crash of the node: a resend of a journaled reading is n
 function sessions(conns: number, window: number) {
   const tally = { sent: 0, completed: 0 }
   const clients: Array<{ cl: MqttClient; inflight: number }> = []
+  let goal: { at: number; reached: () => void } | null = null
   let sending = true
   let port = 0
   const pump = (c: { cl: MqttClient; inflight: number }, i: number) => {
@@ -152,6 +155,10 @@ function sessions(conns: number, window: number) {
         if (err) throw err
         c.inflight--
         tally.completed++
+        if (goal && tally.completed >= goal.at) {
+          goal.reached()
+          goal = null
+        }
         // load pacing, not a wait: a new reading per PUBCOMP, on the next turn
         setTimeout(() => pump(c, i), 1)
       })
@@ -160,6 +167,12 @@ function sessions(conns: number, window: number) {
   return {
     tally,
     inflight: () => clients.reduce((n, c) => n + c.inflight, 0),
+    /** resolves once `n` readings in all have been PUBCOMPed */
+    completedReach: (n: number) =>
+      new Promise<void>((reached) => {
+        if (tally.completed >= n) reached()
+        else goal = { at: n, reached }
+      }),
     moveTo(p: number) {
       port = p
       if (clients.length === 0)

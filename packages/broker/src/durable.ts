@@ -65,7 +65,7 @@ export function holdQos1Ack(
 
 /** aedes' client has its broker (lib/client.js), which aedes' typings leave out */
 interface WithPersistence {
-  broker: { persistence: { incomingDelPacket(client: Client, packet: PublishPacket): Promise<unknown> } }
+  broker: { persistence: IncomingStore }
 }
 
 /**

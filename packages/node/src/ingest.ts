@@ -39,6 +39,10 @@ export interface IngestOptions {
 export async function startIngest(o: IngestOptions): Promise<Ingest> {
   const { config, engine, deadLetters, clock, log, durable } = o
   const rate = new RateWindow(clock, 5_000)
+  // QoS 0 (QoS 1 and 2 too with the journal off): chosen once, not per reading
+  const ingestUnacked = durable
+    ? (t: string, p: Buffer) => durable.ingestUnacked(t, p)
+    : (t: string, p: Buffer) => engine.ingest(t, p)
   const c = { readingsIn: 0, oversize: 0, authFailures: 0 }
   const broker = await startBroker({
     // listeners, PEM files, password file, ACL, limits; plaintext passwords refused (FOG_CONFIG_INVALID)
@@ -52,9 +56,7 @@ export async function startIngest(o: IngestOptions): Promise<Ingest> {
     onMessage(topic, payload) {
       c.readingsIn++
       rate.add(1)
-      // QoS 0 (QoS 1 and 2 too with the journal off)
-      if (durable) durable.ingestUnacked(topic, payload)
-      else engine.ingest(topic, payload)
+      ingestUnacked(topic, payload)
     },
     ...(o.durable ? { acceptDurable: durableAccept(o.durable, c, rate), qos2Ids: o.durable.qos2Ids() } : {}),
     onOversize(topic, size) {

@@ -19,6 +19,7 @@ export interface WriterOptions {
   /**
    * With the ingest journal: events that replay can make again (of journaled readings) commit this instead of
    * the snapshot (the journal's events position, cut with the commit; replay drops their events up to it).
+   * `replayable` may make it so: it journals a QoS 0 reading whose event is about to commit.
    */
   events?: { replayable: () => boolean; state: () => Record<string, unknown> }
   clock: Clock

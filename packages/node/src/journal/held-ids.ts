@@ -18,8 +18,13 @@ export function idPayload(kind: number, messageId: number): Buffer {
 
 export class HeldIds {
   private readonly ids = new Map<string, Set<number>>()
+
   /** ids held, over all clients */
-  size = 0
+  get size(): number {
+    let n = 0
+    for (const set of this.ids.values()) n += set.size
+    return n
+  }
 
   /** apply an id record (its payload as written by `idPayload`) */
   applyRecord(kind: number, clientId: string, payload: Buffer): void {
@@ -30,16 +35,11 @@ export class HeldIds {
     const set = this.ids.get(clientId)
     if (kind === HOLD) {
       if (set === undefined) this.ids.set(clientId, new Set([messageId]))
-      else if (!set.has(messageId)) set.add(messageId)
-      else return
-      this.size++
+      else set.add(messageId)
     } else if (set !== undefined && kind === RELEASE) {
-      if (set.delete(messageId)) this.size--
+      set.delete(messageId)
       if (set.size === 0) this.ids.delete(clientId)
-    } else if (set !== undefined && kind === CLEAR) {
-      this.size -= set.size
-      this.ids.delete(clientId)
-    }
+    } else if (kind === CLEAR) this.ids.delete(clientId)
   }
 
   has(clientId: string, messageId: number): boolean {

@@ -122,14 +122,20 @@ class SegmentJournal implements IngestJournal {
       done(new FoglineError('FOG_INTERNAL', 'ingest journal is closed'))
       return this.lastSeq
     }
-    const seq = ++this.lastSeq
-    this.put(seq, ts, topic, payload)
+    const seq = this.queue(ts, topic, payload)
     this.done.push(done)
-    this.appended++
     // a full group is written now, but its acks wait until this append's caller returns: an ack lets aedes
     // read the next packet, whose append would otherwise run inside this one and take the position before it
     if (this.done.length >= this.maxRecords) this.commitThenAck()
     else this.schedule()
+    return seq
+  }
+
+  /** a reading into the group being built, under the next seq */
+  private queue(ts: number, topic: string, payload: Buffer): number {
+    const seq = ++this.lastSeq
+    this.put(seq, ts, topic, payload)
+    this.appended++
     return seq
   }
 
@@ -201,9 +207,7 @@ class SegmentJournal implements IngestJournal {
 
   appendNow(ts: number, topic: string, payload: Buffer): number {
     if (this.closed) throw new FoglineError('FOG_INTERNAL', 'ingest journal is closed')
-    const seq = ++this.lastSeq
-    this.put(seq, ts, topic, payload)
-    this.appended++
+    const seq = this.queue(ts, topic, payload)
     // the caller may be inside the engine: the acks of the group wait until it returns
     const err = this.commitThenAck()
     if (err) throw err

@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+import type { DurableIngestStats } from '../journal/ingest.js'
 
 /** What the node's metrics read at scrape time (nothing is counted twice on the hot path). */
 export interface MetricsSource {
@@ -23,19 +24,8 @@ export interface MetricsSource {
   journal?(): JournalMetrics | undefined
 }
 
-/** What the metrics read from the ingest journal (journal/ingest.ts stats). */
-export interface JournalMetrics {
-  /** QoS 1 and 2 readings journaled since start */
-  appended: number
-  /** bytes written since start (flash wear) */
-  bytes: number
-  /** readings replayed at the last start */
-  replayed: number
-  /** QoS 2 packet ids held (taken, not yet released) */
-  held: number
-  /** QoS 2 resends and PUBRELs of ids taken before a restart, answered without taking the reading again */
-  resent: number
-}
+/** What the metrics read from the ingest journal (its stats, journal/ingest.ts). */
+export type JournalMetrics = Pick<DurableIngestStats, 'appended' | 'bytes' | 'replayed' | 'held' | 'resent'>
 
 /** The node's Prometheus metrics (own registry: several nodes may share a process in tests). */
 export interface NodeMetrics {
@@ -58,6 +48,28 @@ function mirror(c: Counter<string>, label: string, values: Record<string, number
 
 type Registers = Registry[]
 
+/**
+ * A gauge or a counter whose value is read at scrape time (absent while `read` gives undefined). prom-client's
+ * Counter has no `set`: it is reset and increased to the current total, as `mirror` does.
+ */
+function scraped(
+  kind: 'gauge' | 'counter',
+  registers: Registers,
+  name: string,
+  help: string,
+  read: () => number | undefined,
+): void {
+  const collect = function (this: Gauge | Counter) {
+    this.reset()
+    const v = read()
+    if (v === undefined) return
+    if (this instanceof Gauge) this.set(v)
+    else this.inc(v)
+  }
+  if (kind === 'gauge') new Gauge({ name, help, registers, collect })
+  else new Counter({ name, help, registers, collect })
+}
+
 // gauges and counters that read the node's state at scrape time
 function stateMetrics(src: MetricsSource, registers: Registers): void {
   new Counter({
@@ -79,14 +91,7 @@ function stateMetrics(src: MetricsSource, registers: Registers): void {
     },
   })
   const gauge = (name: string, help: string, read: () => number) =>
-    new Gauge({
-      name,
-      help,
-      registers,
-      collect() {
-        this.set(read())
-      },
-    })
+    scraped('gauge', registers, name, help, read)
   gauge(
     'fogline_node_outbox_records',
     'Records in the outbox not yet acknowledged by the cloud',
@@ -126,28 +131,20 @@ function stateMetrics(src: MetricsSource, registers: Registers): void {
 
 // the ingest journal: what it takes and writes, what a restart replayed, the QoS 2 ids it keeps (absent when off)
 function journalMetrics(src: MetricsSource, registers: Registers): void {
+  const journal = (
+    kind: 'gauge' | 'counter',
+    name: string,
+    help: string,
+    pick: (j: JournalMetrics) => number,
+  ) =>
+    scraped(kind, registers, name, help, () => {
+      const j = src.journal?.()
+      return j === undefined ? undefined : pick(j)
+    })
   const counter = (name: string, help: string, pick: (j: JournalMetrics) => number) =>
-    new Counter({
-      name,
-      help,
-      registers,
-      collect() {
-        this.reset()
-        const j = src.journal?.()
-        if (j !== undefined) this.inc(pick(j))
-      },
-    })
+    journal('counter', name, help, pick)
   const gauge = (name: string, help: string, pick: (j: JournalMetrics) => number) =>
-    new Gauge({
-      name,
-      help,
-      registers,
-      collect() {
-        this.reset()
-        const j = src.journal?.()
-        if (j !== undefined) this.set(pick(j))
-      },
-    })
+    journal('gauge', name, help, pick)
   counter(
     'fogline_node_journal_readings_total',
     'QoS 1 and 2 readings journaled before their ack',
