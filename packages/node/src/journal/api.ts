@@ -64,7 +64,7 @@ export interface OpenJournalOptions {
   dir: string
   /** NORMAL: a commit is a write() (survives a process kill); FULL: write + fdatasync (survives a power cut) */
   synchronous?: 'NORMAL' | 'FULL'
-  /** appends within this many ms share one write */
+  /** appends within this many ms share one write; 0: those of one turn of the event loop (setImmediate) */
   commitInterval?: number
   /** commit at once when this many readings are queued */
   commitMaxRecords?: number

@@ -255,7 +255,7 @@ export function openDurableIngest(o: {
   return new DurableIngest({
     dir,
     synchronous: o.config.outbox.synchronous,
-    commitInterval: o.config.ingest.commitInterval,
+    commitInterval: o.config.ingest.commitInterval ?? (o.config.outbox.synchronous === 'FULL' ? 2 : 0),
     clock: o.clock,
     checkpoint: o.getState(CHECKPOINT_KEY),
     getState: o.getState,

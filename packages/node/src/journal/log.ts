@@ -161,7 +161,10 @@ class SegmentJournal implements IngestJournal {
   }
 
   private schedule(): void {
-    if (this.timer === null && !this.closed) this.timer = this.clock.setTimeout(this.flush, this.interval)
+    if (this.timer !== null || this.closed) return
+    // interval 0: once per turn of the event loop (after its reads), not after a time
+    this.timer =
+      this.interval > 0 ? this.clock.setTimeout(this.flush, this.interval) : setImmediate(this.flush)
   }
 
   /** a QoS 2 id record, applied to the held ids and queued for the next commit */
@@ -227,7 +230,8 @@ class SegmentJournal implements IngestJournal {
   /** write the group (and delete what a checkpoint covers); returns the group's callbacks and any error */
   private commit(): { done: Committed[]; err: Error | null } {
     if (this.timer !== null) {
-      this.clock.clearTimeout(this.timer)
+      if (this.interval > 0) this.clock.clearTimeout(this.timer)
+      else clearImmediate(this.timer as NodeJS.Immediate)
       this.timer = null
     }
     const done = this.done

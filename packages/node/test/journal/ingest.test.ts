@@ -1,6 +1,12 @@
+import { NodeConfig, parseConfig } from '@fogline/protocol'
 import { fakeClock, tempDir } from '@fogline/testkit'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { DurableIngest, JOURNAL_POS_FIELD, JOURNAL_RAW_POS_KEY } from '../../src/journal/ingest.js'
+import {
+  DurableIngest,
+  JOURNAL_POS_FIELD,
+  JOURNAL_RAW_POS_KEY,
+  openDurableIngest,
+} from '../../src/journal/ingest.js'
 
 function setup(checkpoint: unknown, state: Record<string, unknown> = {}) {
   const d = tempDir()
@@ -24,6 +30,36 @@ function setup(checkpoint: unknown, state: Record<string, unknown> = {}) {
 }
 
 describe('durable ingest: journal position in the checkpoint', () => {
+  it.each([
+    ['NORMAL', true],
+    ['FULL', false],
+  ] as const)(
+    'by default commits per turn of the event loop under %s: %s (FULL waits 2 ms)',
+    async (sync, perTurn) => {
+      const d = tempDir()
+      onTestFinished(() => d.remove())
+      const config = parseConfig(NodeConfig, {
+        nodeId: 'n1',
+        dataDir: d.path,
+        uplink: { urls: ['mqtt://127.0.0.1:9'] },
+        pipelines: [{ id: 'p', input: ['a/+'] }],
+        outbox: { synchronous: sync },
+      })
+      expect(config.ingest.commitInterval).toBeUndefined()
+      const clock = fakeClock(10_000)
+      const di = openDurableIngest({ config, clock, getState: () => undefined, ingest: () => {} })!
+      onTestFinished(() => di.close())
+      let acked = false
+      di.accept('s/a/t', Buffer.from('1'), () => {
+        acked = true
+      })
+      await new Promise((r) => setImmediate(r))
+      expect(acked).toBe(perTurn)
+      clock.advance(2)
+      expect(acked).toBe(true)
+    },
+  )
+
   it('hands a reading to the engine at once and acknowledges it after the commit', () => {
     const { clock, seen, make } = setup(undefined)
     const di = make()

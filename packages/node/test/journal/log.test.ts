@@ -49,6 +49,27 @@ describe('ingest journal (append-only segments, group commit)', () => {
     expect(j.stats()).toMatchObject({ appended: 40, commits: 1, pending: 0, lastSeq: 40 })
   })
 
+  it('with interval 0 commits once per turn of the event loop: the appends of a turn share one write', async () => {
+    const d = tempDir()
+    onTestFinished(() => d.remove())
+    // the fake clock never moves: a per-turn commit must not wait for time
+    const j = openJournal({ dir: d.file('journal'), clock: fakeClock(), commitInterval: 0 })
+    onTestFinished(() => j.close())
+    const done: number[] = []
+    for (let i = 0; i < 40; i++) j.append(1000 + i, `s/${i}/t`, Buffer.from(String(i)), () => done.push(i))
+    expect(done).toEqual([])
+    expect(seqs(d.file('journal'))).toEqual([])
+    await new Promise((r) => setImmediate(r))
+    expect(done).toHaveLength(40)
+    expect(j.stats()).toMatchObject({ appended: 40, commits: 1, pending: 0 })
+    // the next turn's appends are the next group
+    j.append(2000, 's/x/t', Buffer.from('x'), () => done.push(40))
+    await new Promise((r) => setImmediate(r))
+    expect(done).toHaveLength(41)
+    expect(j.stats()).toMatchObject({ appended: 41, commits: 2 })
+    expect(seqs(d.file('journal'))).toHaveLength(41)
+  })
+
   it('replays what comes after a position, in order, with topic, payload and arrival time', () => {
     const { clock, open } = setup()
     const j = open()

@@ -9,7 +9,11 @@ export const IngestConfig = z.strictObject({
    * readings
    */
   journal: z.boolean().default(true),
-  /** group commit of the journal: PUBACKs wait at most about this long */
-  commitInterval: Duration.prefault('2ms'),
+  /**
+   * group commit of the journal: PUBACKs wait at most about this long. Unset: once per turn of the event loop
+   * (the readings its reads took share one write) under `outbox.synchronous: NORMAL`, 2 ms under FULL (one
+   * fdatasync per group: the interval bounds their number)
+   */
+  commitInterval: Duration.optional(),
 })
 export type IngestConfig = z.output<typeof IngestConfig>
