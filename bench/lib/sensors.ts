@@ -125,7 +125,9 @@ export async function runSensors(
       }
     }
   }
-  const TICK = 5
+  // the pacing timer's period: each tick sends the connections due in it (FOGLINE_SENSORS_TICK ms, 5 by
+  // default; 1 spreads the arrivals more evenly, as independent sensors' would be)
+  const TICK = Number(process.env['FOGLINE_SENSORS_TICK'] ?? '5')
   const cycle = Math.round(1000 / Math.max(perSec, 1) / TICK) // ticks per period: each connection sends in one of them
   const t0 = performance.now()
   let ticks = 0
