@@ -1,4 +1,4 @@
-import type { Clock } from '@fogline/protocol'
+import { afterOrNextTurn, type Clock } from '@fogline/protocol'
 
 /**
  * Group commit: appends within `interval` share one transaction (one fsync). One holding a priority-0 record
@@ -11,8 +11,10 @@ import type { Clock } from '@fogline/protocol'
 export class GroupCommit<P> {
   private queue: P[] = []
   private queued = 0
-  private timer: unknown = null
-  private immediate: NodeJS.Immediate | null = null
+  /** cancels the pending flush */
+  private pending: (() => void) | null = null
+  /** the pending flush is on the next turn (not after `interval`) */
+  private nextTurn = false
 
   constructor(
     private readonly o: { interval: number; maxQueued: number; clock: Clock },
@@ -27,15 +29,11 @@ export class GroupCommit<P> {
       this.flush()
       return
     }
-    if (urgent) {
-      if (this.immediate) return
-      this.cancel()
-      this.immediate = setImmediate(() => this.flush())
-      return
-    }
-    if (this.timer !== null || this.immediate) return
-    if (this.o.interval > 0) this.timer = this.o.clock.setTimeout(() => this.flush(), this.o.interval)
-    else this.immediate = setImmediate(() => this.flush())
+    if (urgent ? this.nextTurn : this.pending !== null) return
+    this.cancel()
+    const ms = urgent ? 0 : this.o.interval
+    this.pending = afterOrNextTurn(this.o.clock, ms, () => this.flush())
+    this.nextTurn = ms <= 0
   }
 
   flush(): void {
@@ -48,9 +46,8 @@ export class GroupCommit<P> {
   }
 
   private cancel(): void {
-    if (this.timer !== null) this.o.clock.clearTimeout(this.timer)
-    if (this.immediate) clearImmediate(this.immediate)
-    this.timer = null
-    this.immediate = null
+    this.pending?.()
+    this.pending = null
+    this.nextTurn = false
   }
 }

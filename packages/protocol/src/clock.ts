@@ -20,6 +20,21 @@ export const systemClock: Clock = {
   clearInterval: (h) => clearInterval(h as NodeJS.Timeout),
 }
 
+/**
+ * Run `fn` after `ms` on `clock`, or on the next turn of the event loop when `ms` is 0 (a turn, not time:
+ * setImmediate, after the turn's I/O). Returns how to cancel it. The group commits' one scheduler (the outbox's
+ * and the ingest journal's).
+ * @example const cancel = afterOrNextTurn(clock, interval, () => this.flush())
+ */
+export function afterOrNextTurn(clock: Clock, ms: number, fn: () => void): () => void {
+  if (ms > 0) {
+    const h = clock.setTimeout(fn, ms)
+    return () => clock.clearTimeout(h)
+  }
+  const im = setImmediate(fn)
+  return () => clearImmediate(im)
+}
+
 /** Resolves after `ms` on `clock`: the one way runtime code waits. */
 export function sleep(clock: Clock, ms: number): Promise<void> {
   return new Promise((resolve) => clock.setTimeout(resolve, ms))

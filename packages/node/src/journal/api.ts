@@ -64,8 +64,11 @@ export interface OpenJournalOptions {
   dir: string
   /** NORMAL: a commit is a write() (survives a process kill); FULL: write + fdatasync (survives a power cut) */
   synchronous?: 'NORMAL' | 'FULL'
-  /** appends within this many ms share one write; 0: those of one turn of the event loop (setImmediate) */
-  commitInterval?: number
+  /**
+   * appends within this many ms share one write; 0: those of one turn of the event loop (setImmediate).
+   * Unset: 0 under NORMAL, 2 under FULL (each group is also an fdatasync: the interval bounds their number)
+   */
+  commitInterval?: number | undefined
   /** commit at once when this many readings are queued */
   commitMaxRecords?: number
   /** seqs start above this (the position a checkpoint already holds), so a lost tail is never reused */

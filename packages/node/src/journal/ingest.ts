@@ -19,7 +19,8 @@ export interface DurableIngestOptions {
   /** the journal's own folder */
   dir: string
   synchronous: 'NORMAL' | 'FULL'
-  commitInterval: number
+  /** unset: the journal's default for `synchronous` (log.ts) */
+  commitInterval?: number | undefined
   clock: Clock
   /** the pipeline checkpoint found at start (it carries the journal position it holds) */
   checkpoint: unknown
@@ -255,7 +256,7 @@ export function openDurableIngest(o: {
   return new DurableIngest({
     dir,
     synchronous: o.config.outbox.synchronous,
-    commitInterval: o.config.ingest.commitInterval ?? (o.config.outbox.synchronous === 'FULL' ? 2 : 0),
+    commitInterval: o.config.ingest.commitInterval,
     clock: o.clock,
     checkpoint: o.getState(CHECKPOINT_KEY),
     getState: o.getState,

@@ -9,7 +9,7 @@ import {
 } from 'node:fs'
 import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
-import { fakeClock, tempDir } from '@fogline/testkit'
+import { fakeClock, tempDir, waitFor } from '@fogline/testkit'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { openJournal, readJournal } from '../../src/journal/log.js'
 
@@ -59,12 +59,12 @@ describe('ingest journal (append-only segments, group commit)', () => {
     for (let i = 0; i < 40; i++) j.append(1000 + i, `s/${i}/t`, Buffer.from(String(i)), () => done.push(i))
     expect(done).toEqual([])
     expect(seqs(d.file('journal'))).toEqual([])
-    await new Promise((r) => setImmediate(r))
+    await waitFor(() => done.length === 40, 'the acks of the first turn')
     expect(done).toHaveLength(40)
     expect(j.stats()).toMatchObject({ appended: 40, commits: 1, pending: 0 })
     // the next turn's appends are the next group
     j.append(2000, 's/x/t', Buffer.from('x'), () => done.push(40))
-    await new Promise((r) => setImmediate(r))
+    await waitFor(() => done.length === 41, 'the ack of the next turn')
     expect(done).toHaveLength(41)
     expect(j.stats()).toMatchObject({ appended: 41, commits: 2 })
     expect(seqs(d.file('journal'))).toHaveLength(41)
