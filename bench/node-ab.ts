@@ -9,7 +9,9 @@
  *   FOGLINE_BENCH_CONNS=1000, FOGLINE_BENCH_RATE=10, FOGLINE_BENCH_QOS=1, FOGLINE_BENCH_SECONDS=15,
  *   FOGLINE_BENCH_ROUNDS=2 (fresh nodes each round; A and B swap start order),
  *   FOGLINE_AB_A_BROKER / FOGLINE_AB_B_BROKER: JSON merged into that side's broker config, e.g. '{"fastPath":false}';
- *   FOGLINE_AB_A_CONFIG / FOGLINE_AB_B_CONFIG: other config sections, e.g. '{"ingest":{"journal":false}}'.
+ *   FOGLINE_AB_A_CONFIG / FOGLINE_AB_B_CONFIG: other config sections, e.g. '{"ingest":{"journal":false}}';
+ *   FOGLINE_AB_A_ROOT / FOGLINE_AB_B_ROOT: another checkout (built) whose CLI that side runs, to compare two
+ *   builds (e.g. `git worktree add /tmp/base main && cd /tmp/base && npm ci && npm run build`).
  */
 import { join } from 'node:path'
 import { startCloud } from '@fogline/cloud'
@@ -60,6 +62,7 @@ async function round(k: number, cloudUrl: string, dir: string): Promise<Record<'
         env: ENVS[s],
         broker: JSON.parse(env[`FOGLINE_AB_${s}_BROKER`] ?? '{}') as Record<string, unknown>,
         extra: JSON.parse(env[`FOGLINE_AB_${s}_CONFIG`] ?? '{}') as Record<string, unknown>,
+        root: env[`FOGLINE_AB_${s}_ROOT`],
       })
       const pub = runTsChild(join(ROOT, 'bench/lib/sensors.ts'), [
         node.host,
@@ -105,7 +108,7 @@ async function round(k: number, cloudUrl: string, dir: string): Promise<Record<'
 }
 
 console.log(
-  `bench/node-ab — two built nodes at once, ${fmt(CONNS)} connections x ${RATE}/s each, QoS ${QOS}; A ${JSON.stringify(ENVS.A)}; B ${JSON.stringify(ENVS.B)}; ${machine()}. Shared machine: read the ratio B/A within a round.`,
+  `bench/node-ab — two built nodes at once, ${fmt(CONNS)} connections x ${RATE}/s each, QoS ${QOS}; A ${JSON.stringify(ENVS.A)}; B ${JSON.stringify(ENVS.B)}; A runs ${env['FOGLINE_AB_A_ROOT'] ?? ROOT}, B ${env['FOGLINE_AB_B_ROOT'] ?? ROOT}; ${machine()}. Shared machine: read the ratio B/A within a round.`,
 )
 using dir = tempDir('fogline-bench-ab-')
 const cloud = await startCloud({

@@ -28,6 +28,8 @@ export async function startBuiltNode(
     broker?: Record<string, unknown>
     /** other top-level config sections (e.g. { ingest: { journal: false } }) */
     extra?: Record<string, unknown>
+    /** another checkout whose built CLI to run (comparing two builds); default: this one */
+    root?: string | undefined
   },
 ): Promise<BuiltNode> {
   mkdirSync(dir, { recursive: true })
@@ -45,8 +47,9 @@ export async function startBuiltNode(
   }
   // JSON is YAML: the config loader reads it as any config file
   writeFileSync(cfg, JSON.stringify(config))
-  const cli = join(ROOT, 'packages/cli/dist/bin.js')
-  const proc = spawnPlain([cli, 'node', '--config', cfg, '--status-every', '0.25'], ROOT, {
+  const root = o.root ?? ROOT
+  const cli = join(root, 'packages/cli/dist/bin.js')
+  const proc = spawnPlain([cli, 'node', '--config', cfg, '--status-every', '0.25'], root, {
     ...process.env,
     NODE_OPTIONS: '',
     ...o.env,

@@ -1,4 +1,4 @@
-import { pubackBytes } from './fast.js'
+import { writePuback } from './direct-write.js'
 import { topicLevels } from './limits.js'
 
 /**
@@ -10,7 +10,7 @@ import { topicLevels } from './limits.js'
  *
  * Same steps, same order, same hooks: aedes' topic checks ('#', '+', its level ceiling: a packet failing them
  * goes to aedes, which refuses it), `authorizePublish` (the broker's ACL, limits, throttle and the durable
- * QoS 1 hold), then for QoS 1 the 4-byte PUBACK (on a full socket buffer, aedes' own `waitForDrain` before going
+ * QoS 1 hold), then for QoS 1 the 4-byte PUBACK (written through the socket's handle when nothing waits: direct-write.ts; on a full socket buffer, aedes' own `waitForDrain` before going
  * on), then `broker.publish` (the ACL-drop and routing wrappers), then `nextBatch`; the keepalive timer is
  * refreshed as aedes' `handle` does. What differs: the publish follows the PUBACK in the same turn instead of
  * one `setImmediate` later. QoS 2, a client not yet connected, and anything else go to aedes (returns false).
@@ -28,7 +28,7 @@ interface Client {
   _keepaliveTimer: { refresh(): void } | null
   _parsingBatch: number
   _nextBatch: (err?: Error | null) => void
-  conn: { write(b: Buffer): boolean }
+  conn: NodeJS.WritableStream
   waitForDrain(cb: (err?: Error | null) => void): void
 }
 
@@ -66,7 +66,7 @@ export function fastPublisher(broker: Broker): FastPublish {
       if (err) return client._nextBatch(err)
       if (packet.qos === 1) {
         if (!client.connecting && !client.connected) return client._nextBatch(new Error('connection closed'))
-        if (!client.conn.write(pubackBytes(packet.messageId!)) && !client.errored)
+        if (!writePuback(client.conn, packet.messageId!) && !client.errored)
           return client.waitForDrain((e) =>
             e ? client._nextBatch(e) : broker.publish(packet, client, client._nextBatch),
           )
