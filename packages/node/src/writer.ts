@@ -56,7 +56,8 @@ type Need = (typeof Need)[keyof typeof Need]
  * commit is cut, so the checkpoint covers exactly the outputs committed with it. An event does too, unless
  * the ingest journal can replay its reading: then it carries only the journal position (`events`).
  * A refused append (a full disk) does not lose what was computed: its outputs, and all that follow, are held
- * in memory in order and written again every second, with a snapshot cut at that moment.
+ * in memory in order and written again every second, with a snapshot cut at that moment; what the freed
+ * space cannot take whole is written in parts, the state with the last.
  * @example const writer = new Writer({ outbox, snapshot: () => engine.snapshot(), clock, log }); emit = writer.write
  */
 export class Writer {
@@ -71,6 +72,12 @@ export class Writer {
   private retryTimer: unknown = null
   /** a held batch is being written again: new outputs wait behind it, so its snapshot never runs ahead */
   private retrying = false
+  /**
+   * outputs per retry: all of them until a retry is refused, then halved at each refusal. The parts before the
+   * last go without the state, so a crash between them and the last part makes their outputs again at replay
+   * (counted twice); the last part carries the state and the waiters (docs/decisions.md)
+   */
+  private chunk = Number.POSITIVE_INFINITY
   private last: Promise<unknown> = Promise.resolve()
   /** snapshot-carrying outputs waiting for the next snapshot commit (STATE_EVERY_MS), in order */
   private coalesced: AppendItem[] = []
@@ -226,12 +233,17 @@ export class Writer {
   private retry(): void {
     this.retryTimer = null
     if (!this.held || this.retrying) return
-    const items = this.held
-    const need = this.heldNeed
-    const done = this.waiters
-    this.held = []
-    this.heldNeed = Need.None
-    this.waiters = []
+    const all = this.held
+    // a part: the first `chunk` outputs alone, no state and no waiters (those go with the last part)
+    const part = all.length > this.chunk
+    const items = part ? all.slice(0, this.chunk) : all
+    const need = part ? Need.None : this.heldNeed
+    const done = part ? [] : this.waiters
+    this.held = part ? all.slice(this.chunk) : []
+    if (!part) {
+      this.heldNeed = Need.None
+      this.waiters = []
+    }
     this.retrying = true
     // cut now, eagerly: outputs written from here on queue behind this batch
     const state = this.states[need]?.()
@@ -240,12 +252,15 @@ export class Writer {
         this.retrying = false
         this.error = null
         for (const w of done) w.resolve()
+        if (!part) this.chunk = Number.POSITIVE_INFINITY
         if (this.held?.length || this.heldNeed !== Need.None || this.waiters.length) this.retry()
         else this.held = null
       },
       (err: unknown) => {
         this.retrying = false
         this.failed(err, items.length)
+        // what did not fit whole is tried in halves: the space a drain frees may never hold all of it at once
+        if (items.length > 1) this.chunk = Math.ceil(items.length / 2)
         const later = this.held ?? []
         const laterNeed = this.heldNeed
         this.held = null
