@@ -62,7 +62,10 @@ export interface BrokerOptions {
   acceptDurable?: AcceptDurable
   /** QoS 2 packet ids kept past a restart (with `acceptDurable`): a resend after a crash is not taken twice */
   qos2Ids?: Qos2Ids
-  /** read plain TCP clients into a shared buffer and parse whole PUBLISH packets directly (default true) */
+  /**
+   * read plain TCP clients into a shared buffer, parse whole PUBLISH packets directly and write their PUBACKs
+   * through the socket's handle (default true)
+   */
   fastPath?: boolean
 }
 

@@ -119,6 +119,7 @@ function tryDirect(stream: NodeJS.WritableStream, h: TcpHandle, buf: Buffer): bo
  * Write `buf` (which the caller does not change afterwards) to `stream`: directly when it is a plain TCP socket
  * with nothing waiting, else with `stream.write`. Returns what `write()` would: false asks the caller to wait for
  * 'drain' (a direct write never does: it only goes when nothing waits).
+ * @example if (!writeDirect(socket, frame)) socket.once('drain', next)
  */
 export function writeDirect(stream: NodeJS.WritableStream, buf: Buffer): boolean {
   const h = directHandle(stream)
@@ -127,7 +128,10 @@ export function writeDirect(stream: NodeJS.WritableStream, buf: Buffer): boolean
   return stream.write(buf)
 }
 
-/** Write an MQTT 3.1.1 PUBACK (40 02 <id>) to `stream`, directly when it can (see writeDirect). */
+/**
+ * Write an MQTT 3.1.1 PUBACK (40 02 <id>) to `stream`, directly when it can (see writeDirect).
+ * @example if (!writePuback(client.conn, packet.messageId)) client.waitForDrain(next)
+ */
 export function writePuback(stream: NodeJS.WritableStream, messageId: number): boolean {
   const h = directHandle(stream)
   if (h !== undefined) {

@@ -72,7 +72,8 @@ export const BrokerConfig = z.strictObject({
   limits: BrokerLimitsConfig.prefault({}),
   /**
    * Plain TCP clients are read into one shared buffer and their whole PUBLISH packets parsed without
-   * mqtt-packet's parser loop (docs/decisions.md, "The broker's read path"); false: aedes' own stream path.
+   * mqtt-packet's parser loop (docs/decisions.md, "The broker's read path"), and their PUBACKs are written
+   * through the socket's handle ("A PUBACK is written through the socket's handle"); false: aedes' own paths.
    */
   fastPath: z.boolean().default(true),
 })
