@@ -28,7 +28,7 @@ describe('delivery on a flapping link (issue 12)', () => {
     const load = steadyLoad(outbox, { summary: 2 }, 50)
     const perWindow: number[] = []
     // a wall-clock schedule is the point of this test: the link's own timers must catch a real window
-    const hold = (ms: number) => new Promise((r) => setTimeout(r, ms))
+    const hold = (ms: number) => new Promise((r) => setTimeout(r, ms)) // chaos pacing: the link's up/down schedule
     for (let i = 0; i < CYCLES; i++) {
       await hold(DOWN_MS)
       const before = uplink.stats().acked

@@ -65,8 +65,8 @@ function alarmSensors(url: string, life: number, tally: Tally, killAt: number, c
         if (err) return
         tally.acked.add(key)
         kill.count()
-        // load pacing, not a wait: the next reading on the next turn, so the node is loaded but not flooded
-        setTimeout(pump, 1)
+        // the next reading on the next turn, so the node is loaded but not flooded
+        setTimeout(pump, 1) // chaos pacing: the load the kills cut into, not a wait
       })
     }
     cl.on('connect', pump)

@@ -102,8 +102,8 @@ export function publishers(
           if (!err && isBad) tally.badAcked++
           else if (!err) tally.acked++
           if (!err && per) per.acked++
-          // load pacing, not a wait: a new reading per PUBACK, on the next turn, so the node is loaded but not flooded
-          if (!stopped) setTimeout(pump, 1)
+          // a new reading per PUBACK, on the next turn, so the node is loaded but not flooded
+          if (!stopped) setTimeout(pump, 1) // chaos pacing: the load the kills cut into, not a wait
         })
       }
     }

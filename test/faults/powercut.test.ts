@@ -91,9 +91,9 @@ describe.skipIf(fuseMissing && !process.env.CI)(
         const switchAt = Date.now() + life - SETTLE
         const metric = () => (Date.now() < switchAt ? 'early' : 'late')
         const pub = publishers(line.slice(line.indexOf('mqtt://')).trim(), tally, { metric })
-        // chaos pacing: the cut's moment, random within 5–8 s of life; time is the point here (what the simulated
-        // flusher wrote back by then), so it cannot be a count
-        await new Promise((r) => setTimeout(r, life))
+        // the cut's moment, random within 5–8 s of life; time is the point here (what the simulated flusher wrote
+        // back by then), so it cannot be a count
+        await new Promise((r) => setTimeout(r, life)) // chaos pacing: the power cut's random moment
         await child.kill9()
         await disk.cut()
         pub.stop()

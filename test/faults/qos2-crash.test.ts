@@ -159,8 +159,8 @@ function sessions(conns: number, window: number) {
           goal.reached()
           goal = null
         }
-        // load pacing, not a wait: a new reading per PUBCOMP, on the next turn
-        setTimeout(() => pump(c, i), 1)
+        // a new reading per PUBCOMP, on the next turn: the node is loaded, not flooded, while it is killed
+        setTimeout(() => pump(c, i), 1) // chaos pacing: the load the kills cut into, not a wait
       })
     }
   }

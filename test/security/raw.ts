@@ -48,9 +48,9 @@ export async function rawClient(port: number, host = '127.0.0.1'): Promise<RawCl
         if (i >= 0) return queue.splice(i, 1)[0]!
         if (isClosed) return null
         if (Date.now() > end) throw new Error(`no ${cmd ?? 'packet'} within ${ms} ms`)
-        // woken by the next packet or the close; the timer is the deadline, not a poll
+        // woken by the next packet or the close
         await new Promise<void>((r) => {
-          const deadline = setTimeout(r, Math.max(0, end - Date.now()))
+          const deadline = setTimeout(r, Math.max(0, end - Date.now())) // the deadline, not a poll
           wake = () => {
             clearTimeout(deadline)
             r()
