@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net'
 import { getSystemErrorName } from 'node:util'
-import { pubackBytes } from './fast.js'
+import { pubackBytes, putPuback } from './fast.js'
 
 /**
  * Write a small buffer to a plain TCP socket straight through its libuv handle, not through the socket's
@@ -91,7 +91,7 @@ function directHandle(stream: NodeJS.WritableStream): TcpHandle | undefined {
     !(h instanceof native.TCP) ||
     s.writableLength !== 0 ||
     h.writeQueueSize !== 0 ||
-    s.destroyed ||
+    // false once destroyed, errored or ended too
     !s.writable
   )
     return undefined
@@ -134,14 +134,7 @@ export function writeDirect(stream: NodeJS.WritableStream, buf: Buffer): boolean
  */
 export function writePuback(stream: NodeJS.WritableStream, messageId: number): boolean {
   const h = directHandle(stream)
-  if (h !== undefined) {
-    const b = puback
-    b[0] = 0x40
-    b[1] = 2
-    b[2] = messageId >> 8
-    b[3] = messageId & 255
-    if (tryDirect(stream, h, b)) return true
-  }
+  if (h !== undefined && tryDirect(stream, h, putPuback(puback, messageId))) return true
   directWriteStats.stream++
   return stream.write(pubackBytes(messageId))
 }

@@ -10,9 +10,10 @@ import { topicLevels } from './limits.js'
  *
  * Same steps, same order, same hooks: aedes' topic checks ('#', '+', its level ceiling: a packet failing them
  * goes to aedes, which refuses it), `authorizePublish` (the broker's ACL, limits, throttle and the durable
- * QoS 1 hold), then for QoS 1 the 4-byte PUBACK (written through the socket's handle when nothing waits: direct-write.ts; on a full socket buffer, aedes' own `waitForDrain` before going
- * on), then `broker.publish` (the ACL-drop and routing wrappers), then `nextBatch`; the keepalive timer is
- * refreshed as aedes' `handle` does. What differs: the publish follows the PUBACK in the same turn instead of
+ * QoS 1 hold), then for QoS 1 the 4-byte PUBACK (through the socket's handle when nothing waits in front of it,
+ * direct-write.ts; on a full socket buffer, aedes' own `waitForDrain` before going on), then `broker.publish`
+ * (the ACL-drop and routing wrappers), then `nextBatch`; the keepalive timer is refreshed as aedes' `handle`
+ * does. What differs: the publish follows the PUBACK in the same turn instead of
  * one `setImmediate` later. QoS 2, a client not yet connected, and anything else go to aedes (returns false).
  */
 

@@ -70,7 +70,11 @@ export function skipUnroutable(aedes: Aedes): () => number {
 
 /** An MQTT 3.1.1 PUBACK [MQTT-3.4.1]: fixed header 0x40, remaining length 2, the packet identifier. */
 export function pubackBytes(messageId: number): Buffer {
-  const b = Buffer.allocUnsafe(4)
+  return putPuback(Buffer.allocUnsafe(4), messageId)
+}
+
+/** An MQTT 3.1.1 PUBACK (40 02 <id>) into the 4 bytes of `b`; returns `b`. */
+export function putPuback(b: Buffer, messageId: number): Buffer {
   b[0] = 0x40
   b[1] = 2
   b[2] = messageId >> 8
