@@ -21,8 +21,11 @@ export function topicHooks(sh: Shared): Partial<AedesOptions> {
         const refused = checkTopic(sh, client, packet, s)
         if (refused !== undefined) return done(refused)
       }
-      const waitMsgs = s === undefined ? 0 : s.takeMsgs(1)
-      const waitBytes = s === undefined ? 0 : s.takeBytes((packet.payload as Buffer).length)
+      if (s === undefined || !s.limited) return done(null)
+      // one reading of the clock for both buckets
+      const now = clock.now()
+      const waitMsgs = s.takeMsgs(1, now)
+      const waitBytes = s.takeBytes((packet.payload as Buffer).length, now)
       if (waitMsgs === 0 && waitBytes === 0) return done(null)
       hit(client, waitBytes > waitMsgs ? 'publishBytesPerSec' : 'publishRate', {})
       // throttle: aedes reads this client's next packets only after this callback, so TCP backpressure holds it

@@ -65,6 +65,8 @@ class Reader {
   one: Buffer | null = null
   more: Buffer[] | null = null
   bytes = 0
+  /** the last topic parsed (fast-parse.ts `TopicCache`) */
+  topic: string | undefined = undefined
   constructor(
     readonly socket: Socket,
     readonly handle: TcpHandle,
@@ -104,7 +106,8 @@ class Reader {
     if (client._parsingBatch <= 0) {
       client._parsingBatch = 0
       const buf = this.take()
-      if (buf) parseChunk(client._parser as never, buf, this.fast.Packet, this.fast.publish, client as never)
+      if (buf)
+        parseChunk(client._parser as never, buf, this.fast.Packet, this.fast.publish, client as never, this)
     }
   }
 }

@@ -29,13 +29,45 @@ interface Parser {
 
 export type PacketClass = new () => PublishPacket
 
-/** `fast(client, packet)` takes a parsed PUBLISH first (fast-publish.ts); when it returns false the parser emits it. */
+/** Per connection: the last topic decoded, when it is all ASCII (then its bytes are its char codes). */
+export interface TopicCache {
+  topic: string | undefined
+}
+
+/**
+ * The topic of the bytes `chunk[start, start + len)`: the cached string when they are its bytes, else newly
+ * decoded (and cached when all ASCII). A sensor publishes to one topic again and again; handing on the same
+ * string saves its decoding and allocation, and every later lookup by it (the ACL's last-topic check, the
+ * engine's topic map, the per-sensor state maps) finds its hash already computed and compares by identity.
+ */
+export function topicOf(chunk: Buffer, start: number, len: number, cache: TopicCache | undefined): string {
+  const last = cache?.topic
+  if (last !== undefined && last.length === len) {
+    let i = 0
+    while (i < len && chunk[start + i] === last.charCodeAt(i)) i++
+    if (i === len) return last
+  }
+  const topic = chunk.toString('utf8', start, start + len)
+  if (cache !== undefined) {
+    // only an ASCII topic is cached: a byte compare against a string with other characters proves nothing
+    let ascii = topic.length === len
+    for (let i = 0; ascii && i < len; i++) ascii = topic.charCodeAt(i) < 0x80
+    cache.topic = ascii ? topic : undefined
+  }
+  return topic
+}
+
+/**
+ * `fast(client, packet)` takes a parsed PUBLISH first (fast-publish.ts); when it returns false the parser emits
+ * it. `topics`: the connection's topic cache (`topicOf`).
+ */
 export function parseChunk(
   parser: Parser,
   chunk: Buffer,
   Packet: PacketClass,
   fast?: FastPublish,
   client?: Parameters<FastPublish>[0],
+  topics?: TopicCache,
 ): void {
   const n = chunk.length
   let off = 0
@@ -77,7 +109,7 @@ export function parseChunk(
       packet.qos = qos
       packet.dup = (b0 & 8) !== 0
       packet.length = len
-      packet.topic = chunk.toString('utf8', p + 2, topicEnd)
+      packet.topic = topicOf(chunk, p + 2, topicLen, topics)
       if (packet.retain) {
         const own = Buffer.allocUnsafeSlow(end - idEnd)
         chunk.copy(own, 0, idEnd, end)

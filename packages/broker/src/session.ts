@@ -43,20 +43,25 @@ export class Session {
     }
   }
 
+  /** whether either publish rate limit is on (then `takeMsgs` and `takeBytes` need the time) */
+  get limited(): boolean {
+    return this.tokens !== undefined
+  }
+
   /** publishRate: 0, or the ms until n more messages are due; 0 when the limit is off */
-  takeMsgs(n: number): number {
-    return this.take(0, this.rates.msgs, n)
+  takeMsgs(n: number, now: number = this.rates.clock.now()): number {
+    return this.take(0, this.rates.msgs, n, now)
   }
 
   /** publishBytesPerSec: the same for n bytes */
-  takeBytes(n: number): number {
-    return this.take(2, this.rates.bytes, n)
+  takeBytes(n: number, now: number = this.rates.clock.now()): number {
+    return this.take(2, this.rates.bytes, n, now)
   }
 
-  private take(i: number, perSec: number, n: number): number {
+  private take(i: number, perSec: number, n: number, now: number): number {
     const t = this.tokens
     if (perSec <= 0 || t === undefined) return 0
-    return takeTokens(t, i, perSec, perSec, this.rates.clock.now(), n)
+    return takeTokens(t, i, perSec, perSec, now, n)
   }
 }
 

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { type PacketClass, parseChunk } from '../src/fast-parse.js'
+import { type PacketClass, parseChunk, type TopicCache, topicOf } from '../src/fast-parse.js'
 
 // the mqtt-packet aedes loads, as the broker does
 const aedesRequire = createRequire(createRequire(import.meta.url).resolve('aedes'))
@@ -40,7 +40,9 @@ const publish = fc.record({
   dup: fc.boolean(),
   topic: fc.oneof(
     fc.string({ minLength: 1, maxLength: 40 }),
-    fc.constantFrom('sensors/a/temperature', 'é/ü/☃'),
+    // repeated topics, two of one length, and one of the same length in UTF-16 units but not in bytes: the
+    // connection's topic cache (topicOf) must hand on the right one
+    fc.constantFrom('sensors/a/temperature', 'sensors/b/temperature', 'é/ü/☃', 'abcdefg', 'é/ü/☃x'),
   ),
   payload: fc.oneof(
     fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)),
@@ -98,6 +100,13 @@ describe('parseChunk: whole PUBLISH packets parsed directly, the same packets as
         const got = record(ours)
         for (const c of chunks(bytes, cuts)) parseChunk(ours as never, c, Packet)
         expect(got).toEqual(want)
+        // the same with one topic cache for the connection
+        const cached = mqttPacket.parser()
+        const withCache = record(cached)
+        const cache: TopicCache = { topic: undefined }
+        for (const c of chunks(bytes, cuts))
+          parseChunk(cached as never, c, Packet, undefined, undefined, cache)
+        expect(withCache).toEqual(want)
       }),
       { numRuns: 400 },
     )
@@ -142,5 +151,39 @@ describe('parseChunk: whole PUBLISH packets parsed directly, the same packets as
     parseChunk(p as never, chunk, Packet)
     chunk.fill(0)
     expect(seen.map((s) => s.payload.toString())).toEqual(['kept', '\0\0\0\0'])
+  })
+
+  it('a topic sent again is not decoded again; another one, or one not all ASCII, is', () => {
+    const cache: TopicCache = { topic: undefined }
+    let decoded = 0
+    const topic = (t: string) => {
+      const b = Buffer.from(t)
+      const decode = b.toString.bind(b)
+      b.toString = ((...a: Parameters<Buffer['toString']>) => {
+        decoded++
+        return decode(...a)
+      }) as Buffer['toString']
+      return topicOf(b, 0, b.length, cache)
+    }
+    expect(topic('s/1/t')).toBe('s/1/t')
+    expect(topic('s/1/t')).toBe('s/1/t')
+    expect(decoded).toBe(1)
+    // same length, other bytes
+    expect(topic('s/2/t')).toBe('s/2/t')
+    expect(decoded).toBe(2)
+    expect(cache.topic).toBe('s/2/t')
+    // not ASCII: decoded each time and not kept
+    expect(topic('s/é')).toBe('s/é')
+    expect(topic('s/é')).toBe('s/é')
+    expect(decoded).toBe(4)
+    expect(cache.topic).toBeUndefined()
+    // bytes that are not UTF-8 decode to U+FFFD, one unit per byte: not kept either
+    const bad = Buffer.from([0x73, 0x2f, 0xff])
+    expect(topicOf(bad, 0, 3, cache)).toBe('s/\uFFFD')
+    expect(cache.topic).toBeUndefined()
+    expect(topicOf(Buffer.from([0x73, 0x2f, 0xfd]), 0, 3, cache)).toBe('s/\uFFFD')
+    // why only ASCII: 'é' is one UTF-16 unit of code 0xE9, and the one byte 0xE9 is not UTF-8
+    expect(topicOf(Buffer.from('é'), 0, 2, cache)).toBe('é')
+    expect(topicOf(Buffer.from([0xe9]), 0, 1, cache)).toBe('\uFFFD')
   })
 })

@@ -39,10 +39,11 @@ export interface IngestOptions {
 export async function startIngest(o: IngestOptions): Promise<Ingest> {
   const { config, engine, deadLetters, clock, log, durable } = o
   const rate = new RateWindow(clock, 5_000)
-  // QoS 0 (QoS 1 and 2 too with the journal off): chosen once, not per reading
+  // QoS 0 (QoS 1 and 2 too with the journal off): chosen once, not per reading. The clock is read once per
+  // reading, here, and its time handed on (rate, journal, engine): each read is a call into the runtime
   const ingestUnacked = durable
-    ? (t: string, p: Buffer) => durable.ingestUnacked(t, p)
-    : (t: string, p: Buffer) => engine.ingest(t, p)
+    ? (t: string, p: Buffer, now: number) => durable.ingestUnacked(t, p, now)
+    : (t: string, p: Buffer, now: number) => engine.ingest(t, p, now)
   const c = { readingsIn: 0, oversize: 0, authFailures: 0 }
   const broker = await startBroker({
     // listeners, PEM files, password file, ACL, limits; plaintext passwords refused (FOG_CONFIG_INVALID)
@@ -54,11 +55,14 @@ export async function startIngest(o: IngestOptions): Promise<Ingest> {
       c.authFailures++
     },
     onMessage(topic, payload) {
+      const now = clock.now()
       c.readingsIn++
-      rate.add(1)
-      ingestUnacked(topic, payload)
+      rate.add(1, now)
+      ingestUnacked(topic, payload, now)
     },
-    ...(o.durable ? { acceptDurable: durableAccept(o.durable, c, rate), qos2Ids: o.durable.qos2Ids() } : {}),
+    ...(o.durable
+      ? { acceptDurable: durableAccept(o.durable, c, rate, clock), qos2Ids: o.durable.qos2Ids() }
+      : {}),
     onOversize(topic, size) {
       c.oversize++
       deadLetters.add({
@@ -76,7 +80,7 @@ export async function startIngest(o: IngestOptions): Promise<Ingest> {
   return { broker, stats: () => ({ ...c, readingsPerSec: rate.perSecond() }) }
 }
 
-function durableAccept(durable: DurableIngest, c: { readingsIn: number }, rate: RateWindow) {
+function durableAccept(durable: DurableIngest, c: { readingsIn: number }, rate: RateWindow, clock: Clock) {
   return (
     topic: string,
     payload: Buffer,
@@ -84,8 +88,9 @@ function durableAccept(durable: DurableIngest, c: { readingsIn: number }, rate: 
     done: (err?: Error | null) => void,
     messageId?: number,
   ) => {
+    const now = clock.now()
     c.readingsIn++
-    rate.add(1)
-    durable.accept(topic, payload, done, clientId, messageId)
+    rate.add(1, now)
+    durable.accept(topic, payload, done, clientId, messageId, now)
   }
 }

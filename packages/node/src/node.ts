@@ -122,7 +122,12 @@ function journaledWriter(
 ) {
   const { config, outbox, deadLetters, clock, log } = p
   const getState = (k: string) => outbox.getState(k)
-  const durable = openDurableIngest({ config, clock, getState, ingest: (t, p) => engine().ingest(t, p) })
+  const durable = openDurableIngest({
+    config,
+    clock,
+    getState,
+    ingest: (t, p, now) => engine().ingest(t, p, now),
+  })
   // a checkpoint moves the replay start past readings the dead-letter store may not have flushed yet: flush
   // it first, or a crash right after the checkpoint loses bad readings that were PUBACKed
   const snapshot = durable

@@ -201,7 +201,7 @@ class EngineImpl implements Engine {
     return [...new Set(this.runs.flatMap((r) => r.cfg.input))]
   }
 
-  ingest(topic: string, payload: Buffer): void {
+  ingest(topic: string, payload: Buffer, now?: number): void {
     let e = this.topics.get(topic)
     if (e === undefined) {
       const segments = topic.split('/').map(shared)
@@ -216,7 +216,7 @@ class EngineImpl implements Engine {
     const cur = this.cur
     cur.topic = topic
     cur.payload = payload
-    cur.now = this.host.clock.now()
+    cur.now = now ?? this.host.clock.now()
     if (this.host.onPipelineError) {
       for (let i = 0; i < e.runs.length; i++) {
         const r = e.runs[i]!

@@ -67,8 +67,11 @@ export interface EngineHost {
 export interface Engine {
   /** the union of all pipelines' input topic filters (to subscribe to) */
   readonly filters: readonly string[]
-  /** hot path: decode and run one MQTT message through every pipeline whose filters match */
-  ingest(topic: string, payload: Buffer): void
+  /**
+   * hot path: decode and run one MQTT message through every pipeline whose filters match. `now`: its arrival
+   * time when the caller has read the clock already (default: the host clock's now)
+   */
+  ingest(topic: string, payload: Buffer, now?: number): void
   /** close windows that are due at `now` (processing time) or by watermark */
   tick(now?: number): void
   /** JSON-serializable state of all windows and stateful stages */

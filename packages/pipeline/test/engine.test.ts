@@ -52,6 +52,14 @@ describe('engine basics', () => {
     expect(h.bodies()).toMatchObject([{ count: 1, sum: 1, start: 1_000_000 }])
   })
 
+  it('takes the arrival time its caller read (ingest(topic, payload, now)) instead of reading the clock', () => {
+    const h = harness(temps, 1_000_000)
+    h.engine.ingest('sensors/s1/temp', Buffer.from('1'), 1_012_000)
+    h.engine.ingest('sensors/s1/temp', Buffer.from('2'), 1_017_000)
+    // the clock still says 1,000,000: the windows are where the given times put them
+    expect(h.bodies()).toMatchObject([{ count: 1, sum: 1, start: 1_010_000, end: 1_015_000 }])
+  })
+
   it('sets malformed payloads aside with a reason and a counter, never throwing', () => {
     const h = harness(temps)
     for (const p of [

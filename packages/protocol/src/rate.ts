@@ -24,8 +24,8 @@ export class RateWindow {
     if (sec > this.lastSec) this.lastSec = sec
   }
 
-  add(n: number): void {
-    const now = this.clock.now()
+  /** `now`: the clock's time, when the caller has read it already */
+  add(n: number, now: number = this.clock.now()): void {
     if (this.first < 0) this.first = now
     const sec = Math.floor(now / 1000)
     this.roll(sec)

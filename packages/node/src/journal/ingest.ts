@@ -26,8 +26,8 @@ export interface DurableIngestOptions {
   checkpoint: unknown
   /** reads the outbox's state table */
   getState: (key: string) => unknown
-  /** hands a reading to the pipeline engine */
-  ingest: (topic: string, payload: Buffer) => void
+  /** hands a reading to the pipeline engine (`now`: its arrival time, when known) */
+  ingest: (topic: string, payload: Buffer, now?: number) => void
 }
 
 export interface DurableIngestStats extends JournalStats {
@@ -131,18 +131,26 @@ export class DurableIngest {
 
   /**
    * Broker hook for a QoS 1 or 2 publish: journal it, hand it to the engine, `done` (PUBACK, PUBREC) after the
-   * commit. A QoS 2 one's packet id is held in the same commit (`qos2Ids`).
+   * commit. A QoS 2 one's packet id is held in the same commit (`qos2Ids`). `now`: the arrival time, when the
+   * caller has read the clock already.
    */
-  accept(topic: string, payload: Buffer, done: Committed, clientId?: string, messageId?: number): void {
+  accept(
+    topic: string,
+    payload: Buffer,
+    done: Committed,
+    clientId?: string,
+    messageId?: number,
+    now: number = this.opts.clock.now(),
+  ): void {
     if (messageId !== undefined && clientId !== undefined) this.journal.hold(clientId, messageId)
-    this.pos = this.journal.append(this.opts.clock.now(), topic, payload, done)
-    this.ingestJournaled(topic, payload)
+    this.pos = this.journal.append(now, topic, payload, done)
+    this.ingestJournaled(topic, payload, now)
   }
 
-  private ingestJournaled(topic: string, payload: Buffer): void {
+  private ingestJournaled(topic: string, payload: Buffer, now?: number): void {
     this.journaled = true
     try {
-      this.opts.ingest(topic, payload)
+      this.opts.ingest(topic, payload, now)
     } finally {
       this.journaled = false
     }
@@ -152,11 +160,11 @@ export class DurableIngest {
    * Broker hook for a QoS 0 publish: straight to the engine, not journaled, unless it makes an event
    * (`replayable`).
    */
-  ingestUnacked(topic: string, payload: Buffer): void {
+  ingestUnacked(topic: string, payload: Buffer, now?: number): void {
     this.unackedTopic = topic
     this.unackedPayload = payload
     try {
-      this.opts.ingest(topic, payload)
+      this.opts.ingest(topic, payload, now)
     } finally {
       this.unackedTopic = null
       this.unackedPayload = null
@@ -246,7 +254,7 @@ export function openDurableIngest(o: {
   config: Pick<NodeConfig, 'dataDir' | 'ingest' | 'outbox'>
   clock: Clock
   getState: (key: string) => unknown
-  ingest: (topic: string, payload: Buffer) => void
+  ingest: (topic: string, payload: Buffer, now?: number) => void
 }): DurableIngest | undefined {
   const dir = join(o.config.dataDir, 'journal')
   if (!o.config.ingest.journal) {
