@@ -122,4 +122,35 @@ describe('durable ingest: journal position in the checkpoint', () => {
     s.make().replay()
     expect(s.seen.map((x) => x[2])).toEqual([true, true, false, false])
   })
+
+  it('journals a reading at the time the engine placed it by, so that a replay places it the same', () => {
+    const d = tempDir()
+    onTestFinished(() => d.remove())
+    // a clock that moves 1 ms at every read: two reads for one reading would give two times
+    const base = fakeClock(10_000)
+    let t = 10_000
+    const clock = { ...base, now: () => t++ }
+    const times: Array<number | undefined> = []
+    const open = () =>
+      new DurableIngest({
+        dir: d.file('journal'),
+        synchronous: 'NORMAL',
+        commitInterval: 2,
+        clock,
+        checkpoint: undefined,
+        getState: () => undefined,
+        ingest: (_t, _p, now) => times.push(now ?? di.clock.now()),
+      })
+    let di = open()
+    di.accept('s/a/t', Buffer.from('1'), () => {})
+    di.accept('s/b/t', Buffer.from('2'), () => {}, undefined, undefined, 20_000)
+    base.advance(2)
+    di.close()
+    const live = times.splice(0)
+    expect(live[1]).toBe(20_000)
+    di = open()
+    onTestFinished(() => di.close())
+    expect(di.replay()).toBe(2)
+    expect(times).toEqual(live)
+  })
 })
