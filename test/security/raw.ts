@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net'
+import { waitFor } from '@fogline/testkit'
 import mqttPacket, { type Packet } from 'mqtt-packet'
 import { onTestFinished } from 'vitest'
 
@@ -19,19 +20,14 @@ export async function rawClient(port: number, host = '127.0.0.1'): Promise<RawCl
   await new Promise<void>((r, j) => socket.once('connect', r).once('error', j))
   const parser = mqttPacket.parser({ protocolVersion: 4 })
   const queue: Packet[] = []
-  let wake: (() => void) | undefined
   let isClosed = false
-  parser.on('packet', (p) => {
-    queue.push(p)
-    wake?.()
-  })
+  parser.on('packet', (p) => queue.push(p))
   parser.on('error', () => socket.destroy())
   socket.on('data', (d) => parser.parse(d))
   socket.on('error', () => {})
   const closed = new Promise<void>((r) =>
     socket.once('close', () => {
       isClosed = true
-      wake?.()
       r()
     }),
   )
@@ -42,21 +38,18 @@ export async function rawClient(port: number, host = '127.0.0.1'): Promise<RawCl
     send: (p) => void socket.write(mqttPacket.generate(p as unknown as Packet, { protocolVersion: 4 })),
     write: (b) => void socket.write(b),
     async next(cmd, ms = 5000) {
-      const end = Date.now() + ms
-      for (;;) {
-        const i = queue.findIndex((p) => !cmd || p.cmd === cmd)
-        if (i >= 0) return queue.splice(i, 1)[0]!
-        if (isClosed) return null
-        if (Date.now() > end) throw new Error(`no ${cmd ?? 'packet'} within ${ms} ms`)
-        // woken by the next packet or the close
-        await new Promise<void>((r) => {
-          const deadline = setTimeout(r, Math.max(0, end - Date.now())) // the deadline, not a poll
-          wake = () => {
-            clearTimeout(deadline)
-            r()
-          }
-        })
-      }
+      // the packet, or { p: null } once the socket closed first: testkit's condition wait, a 5 ms step
+      const got = await waitFor(
+        () => {
+          const i = queue.findIndex((p) => !cmd || p.cmd === cmd)
+          if (i >= 0) return { p: queue.splice(i, 1)[0]! as Packet | null }
+          return isClosed ? { p: null } : undefined
+        },
+        `a ${cmd ?? 'packet'} from the broker`,
+        ms,
+        5,
+      )
+      return got.p
     },
   }
 }
