@@ -11,6 +11,8 @@
  * Run: npm run build && npm run bench:rss   (it runs dist/)
  *   FOGLINE_BENCH_CONNS=100,1000,3000  FOGLINE_BENCH_RUNS=3  FOGLINE_BENCH_SECONDS=8  FOGLINE_BENCH_QOS=0,1
  *   FOGLINE_BENCH_WARMUP=180 (0: measured cold)
+ *   FOGLINE_BENCH_ROUNDS=1: fresh nodes for every count, again, in the opposite order each round; each round's
+ *   slope is a least-squares fit over its nodes (one point a node: the median of its runs' median RSS)
  *   FOGLINE_BENCH_TOTAL=10000 readings/s in total; FOGLINE_BENCH_NODE_ENV='A=1 B=2' replaces the unit's
  *   environment (to compare flags), FOGLINE_BENCH_UNIT=path of another unit file.
  * RSS depends little on CPU noise, but a node that falls behind buffers readings: check the rate column.
@@ -41,6 +43,13 @@ const WARM_MS = 3000
  * (79 → 81 MiB over its first 150 s; docs/benchmarks.md). 0 measures cold, as this bench did before.
  */
 const WARMUP = Number(env['FOGLINE_BENCH_WARMUP'] ?? '180')
+/**
+ * Rounds of fresh nodes. The RSS of a node at one count differs from another fresh node's at the same count by
+ * 2-5 MiB (docs/benchmarks.md), which over the 900 connections from 100 to 1,000 is 2-6 KB each: a slope between
+ * two single nodes measures that as much as the connections. More nodes per count, and a fit over all counts
+ * (least squares: the span's ends weigh most), make the noise visible and smaller; every node is printed.
+ */
+const ROUNDS = Number(env['FOGLINE_BENCH_ROUNDS'] ?? '1')
 
 /** The unit's `Environment=` pairs, or FOGLINE_BENCH_NODE_ENV's `K=V` pairs (a value may hold spaces). */
 const nodeEnv = (): Record<string, string> =>
@@ -54,6 +63,8 @@ const nodeEnv = (): Record<string, string> =>
     : readServiceUnit(UNIT).environment
 
 interface Run {
+  /** the round, and so the node process (one per count per round) */
+  round: number
   conns: number
   qos: 0 | 1
   k: number
@@ -112,39 +123,40 @@ async function main(): Promise<void> {
   })
   const runs: Run[] = []
   try {
-    for (const conns of CONNS) {
-      const prefix = `rs${Math.random().toString(36).slice(2, 6)}`
-      const node = await startBuiltNode(join(dir.path, `n${conns}`), {
-        nodeId: `rss-${conns}`,
-        prefix,
-        cloudUrl: cloud.brokerUrl,
-        conns,
-        env: nodeEnv(),
-      })
-      try {
-        await sleep(1000)
-        console.log(
-          `\n${fmt(conns)} connections x ${(TOTAL / conns).toFixed(1)}/s: idle RSS ${rssMiB(node.proc.pid).toFixed(0)} MiB`,
-        )
-        if (WARMUP > 0) {
-          const w = await loadRun(node, prefix, conns, 1, WARMUP)
+    for (let round = 1; round <= ROUNDS; round++)
+      for (const conns of round % 2 === 1 ? CONNS : [...CONNS].reverse()) {
+        const prefix = `rs${Math.random().toString(36).slice(2, 6)}`
+        const node = await startBuiltNode(join(dir.path, `n${conns}-r${round}`), {
+          nodeId: `rss-${conns}`,
+          prefix,
+          cloudUrl: cloud.brokerUrl,
+          conns,
+          env: nodeEnv(),
+        })
+        try {
+          await sleep(1000)
           console.log(
-            `  warm-up ${WARMUP} s at QoS 1 (not counted): ${fmt(w.rate)}/s, RSS median ${w.rssMedian.toFixed(0)} MiB, peak ${w.rssPeak.toFixed(0)}, after ${rssMiB(node.proc.pid).toFixed(0)}`,
+            `\n${ROUNDS > 1 ? `round ${round}: ` : ''}${fmt(conns)} connections x ${(TOTAL / conns).toFixed(1)}/s: idle RSS ${rssMiB(node.proc.pid).toFixed(0)} MiB`,
           )
-        }
-        for (const qos of QOS)
-          for (let k = 1; k <= RUNS; k++) {
-            const r = await loadRun(node, prefix, conns, qos)
-            const run: Run = { conns, qos, k, ...r, rssAfter: rssMiB(node.proc.pid) }
-            runs.push(run)
+          if (WARMUP > 0) {
+            const w = await loadRun(node, prefix, conns, 1, WARMUP)
             console.log(
-              `  QoS ${qos} run ${k}: ${fmt(r.rate).padStart(7)}/s  CPU ${r.cpuUs.toFixed(1)} µs/reading  RSS median ${r.rssMedian.toFixed(0)} MiB, peak ${r.rssPeak.toFixed(0)}, after ${run.rssAfter.toFixed(0)}`,
+              `  warm-up ${WARMUP} s at QoS 1 (not counted): ${fmt(w.rate)}/s, RSS median ${w.rssMedian.toFixed(0)} MiB, peak ${w.rssPeak.toFixed(0)}, after ${rssMiB(node.proc.pid).toFixed(0)}`,
             )
           }
-      } finally {
-        await node.proc.stop('SIGTERM')
+          for (const qos of QOS)
+            for (let k = 1; k <= RUNS; k++) {
+              const r = await loadRun(node, prefix, conns, qos)
+              const run: Run = { round, conns, qos, k, ...r, rssAfter: rssMiB(node.proc.pid) }
+              runs.push(run)
+              console.log(
+                `  QoS ${qos} run ${k}: ${fmt(r.rate).padStart(7)}/s  CPU ${r.cpuUs.toFixed(1)} µs/reading  RSS median ${r.rssMedian.toFixed(0)} MiB, peak ${r.rssPeak.toFixed(0)}, after ${run.rssAfter.toFixed(0)}`,
+              )
+            }
+        } finally {
+          await node.proc.stop('SIGTERM')
+        }
       }
-    }
   } finally {
     await cloud.stop()
   }
@@ -168,6 +180,38 @@ function summary(runs: Run[]): void {
   for (let i = 1; i < byConns.length; i++) slope(byConns[i - 1]!, byConns[i]!)
   // a node's RSS moves 2-5 MiB between runs, which over 900 connections is 2-6 KB each: the whole span too
   if (byConns.length > 2) slope(byConns[0]!, byConns[byConns.length - 1]!)
+  if (CONNS.length < 2) return
+  // one point per node: the median of its runs' medians
+  const nodes = [...new Set(runs.map((r) => `${r.round}:${r.conns}`))].map((key) => {
+    const rs = runs.filter((r) => `${r.round}:${r.conns}` === key)
+    return { round: rs[0]!.round, x: rs[0]!.conns, y: median(rs.map((r) => r.rssMedian)) }
+  })
+  console.log(
+    'least-squares slope over the nodes (one point a node: the median of its runs), KB per added connection:',
+  )
+  const rounds = [...new Set(nodes.map((n) => n.round))]
+  if (rounds.length > 1)
+    for (const round of rounds) {
+      const ns = nodes.filter((n) => n.round === round)
+      console.log(
+        `  round ${round}: ${fitSlopeKB(ns).toFixed(1)} KB (${ns.map((n) => `${fmt(n.x)}: ${n.y.toFixed(1)} MiB`).join(', ')}; target <= 8)`,
+      )
+    }
+  console.log(`  all ${nodes.length} nodes: ${fitSlopeKB(nodes).toFixed(1)} KB (target <= 8)`)
+}
+
+/** least-squares slope of RSS (MiB) over connections, in KB per connection */
+function fitSlopeKB(points: ReadonlyArray<{ x: number; y: number }>): number {
+  const n = points.length
+  const mx = points.reduce((a, p) => a + p.x, 0) / n
+  const my = points.reduce((a, p) => a + p.y, 0) / n
+  let sxy = 0
+  let sxx = 0
+  for (const p of points) {
+    sxy += (p.x - mx) * (p.y - my)
+    sxx += (p.x - mx) ** 2
+  }
+  return (sxy / sxx) * 1024
 }
 
 await main()
