@@ -6,6 +6,7 @@
  * Run: npm run build && node --conditions=source --import tsx bench/node-ab.ts
  *   FOGLINE_AB_A='NODE_OPTIONS=…', FOGLINE_AB_B='NODE_OPTIONS=…' (each side's default: the gateway unit's
  *   environment, so that a config comparison runs both sides on the V8 flags that ship; '' gives Node's defaults),
+ *   FOGLINE_AB_A_ARGS='--flag …', FOGLINE_AB_B_ARGS (node's own flags; default: the unit's ExecStart flags, '' none),
  *   FOGLINE_BENCH_CONNS=1000, FOGLINE_BENCH_RATE=10, FOGLINE_BENCH_QOS=1, FOGLINE_BENCH_SECONDS=15,
  *   FOGLINE_BENCH_ROUNDS=2 (fresh nodes each round; A and B swap start order),
  *   FOGLINE_AB_A_BROKER / FOGLINE_AB_B_BROKER: JSON merged into that side's broker config, e.g. '{"fastPath":false}';
@@ -19,7 +20,7 @@ import { type ChildRun, runTsChild, tempDir } from '@fogline/testkit'
 import { readServiceUnit } from '../test/deploy/unit-file.js'
 import { type BuiltNode, startBuiltNode } from './lib/fognode.js'
 import { cpuMs, fmt, machine, median, onLines, ROOT, rssMiB, sleep } from './lib/proc.js'
-import { NODE_UNIT } from './lib/unit.js'
+import { NODE_UNIT, unitNodeArgs } from './lib/unit.js'
 
 const env = process.env
 const CONNS = Number(env['FOGLINE_BENCH_CONNS'] ?? '1000')
@@ -42,6 +43,12 @@ const ENVS: Record<'A' | 'B', Record<string, string>> = {
   A: sideEnv(env['FOGLINE_AB_A']),
   B: sideEnv(env['FOGLINE_AB_B']),
 }
+/** node's own flags per side: FOGLINE_AB_A_ARGS / FOGLINE_AB_B_ARGS ('' for none), default the unit's ExecStart flags */
+const sideArgs = (v: string | undefined) => (v !== undefined ? v.split(' ').filter(Boolean) : unitNodeArgs())
+const ARGS: Record<'A' | 'B', string[]> = {
+  A: sideArgs(env['FOGLINE_AB_A_ARGS']),
+  B: sideArgs(env['FOGLINE_AB_B_ARGS']),
+}
 
 interface Side {
   node: BuiltNode
@@ -60,6 +67,7 @@ async function round(k: number, cloudUrl: string, dir: string): Promise<Record<'
         cloudUrl,
         conns: CONNS,
         env: ENVS[s],
+        nodeArgs: ARGS[s],
         broker: JSON.parse(env[`FOGLINE_AB_${s}_BROKER`] ?? '{}') as Record<string, unknown>,
         extra: JSON.parse(env[`FOGLINE_AB_${s}_CONFIG`] ?? '{}') as Record<string, unknown>,
         root: env[`FOGLINE_AB_${s}_ROOT`],

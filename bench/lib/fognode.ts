@@ -1,6 +1,6 @@
 /**
  * The built fog node CLI (`packages/cli/dist/bin.js node`) as a plain Node child with a given environment
- * (e.g. the gateway unit's NODE_OPTIONS), factory-line pipeline, uplink to `cloudUrl`, broker on port 0 with
+ * (e.g. the gateway unit's NODE_OPTIONS) and node flags (the unit's ExecStart ones), factory-line pipeline, uplink to `cloudUrl`, broker on port 0 with
  * room for `conns` sensors; its `in=` status lines counted.
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
@@ -30,6 +30,8 @@ export async function startBuiltNode(
     extra?: Record<string, unknown>
     /** another checkout whose built CLI to run (comparing two builds); default: this one */
     root?: string | undefined
+    /** node's own flags before the script (e.g. the unit's ExecStart flags, bench/lib/unit.ts unitNodeArgs) */
+    nodeArgs?: string[]
   },
 ): Promise<BuiltNode> {
   mkdirSync(dir, { recursive: true })
@@ -49,11 +51,15 @@ export async function startBuiltNode(
   writeFileSync(cfg, JSON.stringify(config))
   const root = o.root ?? ROOT
   const cli = join(root, 'packages/cli/dist/bin.js')
-  const proc = spawnPlain([cli, 'node', '--config', cfg, '--status-every', '0.25'], root, {
-    ...process.env,
-    NODE_OPTIONS: '',
-    ...o.env,
-  })
+  const proc = spawnPlain(
+    [...(o.nodeArgs ?? []), cli, 'node', '--config', cfg, '--status-every', '0.25'],
+    root,
+    {
+      ...process.env,
+      NODE_OPTIONS: '',
+      ...o.env,
+    },
+  )
   const count = track(proc.child, /^\[[^\]]+\] in=(\d+) /)
   const m = await proc.line(/sensors publish to mqtt:\/\/([\d.]+):(\d+)/)
   return { proc, host: m[1]!, port: Number(m[2]), count }

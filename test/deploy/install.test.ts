@@ -72,6 +72,8 @@ describe.skipIf(!isRoot && !CI)('gateway install (skipped: needs root, as in CI)
       '--max-semi-space-size=1 --v8-pool-size=1 --max-old-space-size=256',
     )
     expect(unit.execStart).toContain('/etc/fogline/node.yaml')
+    // the V8 flag NODE_OPTIONS does not take goes before the script; the node below starts with it
+    expect(unit.execStart.slice(0, 2)).toEqual(['/usr/bin/node', '--compact-on-every-full-gc'])
 
     const tmp = tempDir('fogline-deploy-')
     onTestFinished(() => tmp.remove())
