@@ -43,7 +43,7 @@ writeFileSync(
     pipelines: [factoryLinePipeline('t', 'soak')],
   }),
 )
-// the node as the gateway unit starts it: its NODE_OPTIONS (V8 heap settings) read from the unit file
+// the node as the gateway unit starts it: its V8 options (NODE_OPTIONS and ExecStart's node flags) read from the unit file
 const node = spawnPlain([
   ...gatewayNodeFlags(),
   join(ROOT, 'packages/cli/dist/bin.js'),
