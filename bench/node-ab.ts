@@ -116,7 +116,7 @@ async function round(k: number, cloudUrl: string, dir: string): Promise<Record<'
 }
 
 console.log(
-  `bench/node-ab — two built nodes at once, ${fmt(CONNS)} connections x ${RATE}/s each, QoS ${QOS}; A ${JSON.stringify(ENVS.A)}; B ${JSON.stringify(ENVS.B)}; A runs ${env['FOGLINE_AB_A_ROOT'] ?? ROOT}, B ${env['FOGLINE_AB_B_ROOT'] ?? ROOT}; ${machine()}. Shared machine: read the ratio B/A within a round.`,
+  `bench/node-ab — two built nodes at once, ${fmt(CONNS)} connections x ${RATE}/s each, QoS ${QOS}; A ${JSON.stringify(ENVS.A)} node flags ${JSON.stringify(ARGS.A)}; B ${JSON.stringify(ENVS.B)} node flags ${JSON.stringify(ARGS.B)}; A runs ${env['FOGLINE_AB_A_ROOT'] ?? ROOT}, B ${env['FOGLINE_AB_B_ROOT'] ?? ROOT}; ${machine()}. Shared machine: read the ratio B/A within a round.`,
 )
 using dir = tempDir('fogline-bench-ab-')
 const cloud = await startCloud({
