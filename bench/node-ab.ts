@@ -20,7 +20,7 @@ import { type ChildRun, runTsChild, tempDir } from '@fogline/testkit'
 import { readServiceUnit } from '../test/deploy/unit-file.js'
 import { type BuiltNode, startBuiltNode } from './lib/fognode.js'
 import { cpuMs, fmt, machine, median, onLines, ROOT, rssMiB, sleep } from './lib/proc.js'
-import { NODE_UNIT, unitNodeArgs } from './lib/unit.js'
+import { NODE_UNIT, nodeFlagsOr } from './lib/unit.js'
 
 const env = process.env
 const CONNS = Number(env['FOGLINE_BENCH_CONNS'] ?? '1000')
@@ -44,10 +44,9 @@ const ENVS: Record<'A' | 'B', Record<string, string>> = {
   B: sideEnv(env['FOGLINE_AB_B']),
 }
 /** node's own flags per side: FOGLINE_AB_A_ARGS / FOGLINE_AB_B_ARGS ('' for none), default the unit's ExecStart flags */
-const sideArgs = (v: string | undefined) => (v !== undefined ? v.split(' ').filter(Boolean) : unitNodeArgs())
 const ARGS: Record<'A' | 'B', string[]> = {
-  A: sideArgs(env['FOGLINE_AB_A_ARGS']),
-  B: sideArgs(env['FOGLINE_AB_B_ARGS']),
+  A: nodeFlagsOr(env['FOGLINE_AB_A_ARGS']),
+  B: nodeFlagsOr(env['FOGLINE_AB_B_ARGS']),
 }
 
 interface Side {

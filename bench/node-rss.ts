@@ -28,7 +28,7 @@ import { runTsChild, tempDir } from '@fogline/testkit'
 import { readServiceUnit } from '../test/deploy/unit-file.js'
 import { type BuiltNode, startBuiltNode } from './lib/fognode.js'
 import { closedPort, cpuMs, fmt, machine, median, onLines, ROOT, rssMiB, sleep } from './lib/proc.js'
-import { NODE_UNIT, unitNodeArgs } from './lib/unit.js'
+import { NODE_UNIT, nodeFlagsOr } from './lib/unit.js'
 
 const env = process.env
 const CONNS = (env['FOGLINE_BENCH_CONNS'] ?? '100,1000,3000').split(',').map(Number)
@@ -80,10 +80,7 @@ const nodeEnv = (): Record<string, string> =>
     : readServiceUnit(UNIT).environment
 
 /** node's own flags: FOGLINE_BENCH_NODE_ARGS ('' for none), default the unit's ExecStart flags */
-const NODE_ARGS =
-  env['FOGLINE_BENCH_NODE_ARGS'] !== undefined
-    ? env['FOGLINE_BENCH_NODE_ARGS'].split(' ').filter(Boolean)
-    : unitNodeArgs(UNIT)
+const NODE_ARGS = nodeFlagsOr(env['FOGLINE_BENCH_NODE_ARGS'], UNIT)
 
 interface Run {
   /** the round, and so the node process (one per count per round) */

@@ -25,3 +25,8 @@ export function gatewayNodeFlags(unit = NODE_UNIT): string[] {
     ...unitNodeArgs(unit),
   ]
 }
+
+/** node's own flags from a bench variable (`'--flag …'`, `''` for none), or the unit's ExecStart flags when unset */
+export function nodeFlagsOr(value: string | undefined, unit = NODE_UNIT): string[] {
+  return value !== undefined ? value.split(' ').filter(Boolean) : unitNodeArgs(unit)
+}
